@@ -1,0 +1,1 @@
+"""Shared pytest set-up: the repository root on sys.path (for `tests` and `example`)."""

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+from django.utils.module_loading import autodiscover_modules
+
+
+class DJiraConfig(AppConfig):
+    """djira's app: ``"djira.apps.DJiraConfig"`` in ``INSTALLED_APPS``."""
+
+    name = "djira"
+    label = "djira"
+    verbose_name = "djira"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from djira import checks  # noqa: F401 - registers the system checks
+
+        # Import every app's hooks.py now, so observers declared on hooks connect their
+        # signals in every process (web, shell, worker), not only where a consumer starts.
+        autodiscover_modules("hooks")

@@ -1,0 +1,191 @@
+"""``APIHook``: the base of every hook, like DRF's ``APIView`` with viewset routing."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from asgiref.sync import sync_to_async
+
+from djira import exceptions
+from djira.decorators import Route
+from djira.permissions import check
+from djira.response import Response
+from djira.server import emit_soon
+from djira.settings import jira_settings
+
+if TYPE_CHECKING:
+    from djira.scope import Scope
+    from djira.server import DjiraServer
+
+# Routes taken when a request names no namespace: (action, has pk) -> mixin method.
+CRUD_ROUTES: dict[tuple[str, bool], str] = {
+    ("GET", False): "list",
+    ("POST", False): "create",
+    ("GET", True): "retrieve",
+    ("PUT", True): "update",
+    ("PATCH", True): "partial_update",
+    ("DELETE", True): "destroy",
+}
+
+
+class APIHook:
+    """Handles the requests a client emits on one event name.
+
+    Configuration lives on the class; an instance serves exactly one request and carries
+    it as ``self.scope`` (as a DRF view carries ``self.request``).
+    """
+
+    #: Event name used when hooks are discovered from ``hooks.py`` (no consumer code needed).
+    event: ClassVar[str | None] = None
+    permission_classes: Any = None
+    throttle_classes: Any = None
+
+    _routes: ClassVar[dict[str, Route]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        routes: dict[str, Route] = {}
+        for klass in reversed(cls.__mro__):
+            for value in vars(klass).values():
+                route = getattr(value, "djira_route", None)
+                if isinstance(route, Route):
+                    routes[route.name] = route
+        cls._routes = routes
+
+    def __init__(self, scope: Scope, server: DjiraServer | None = None) -> None:
+        self.scope = scope
+        self.server = server if server is not None else scope.server
+        self._route: Route | None = None
+        scope.hook = self
+
+    # -- routing --------------------------------------------------------------------------
+
+    @classmethod
+    def get_routes(cls) -> dict[str, Route]:
+        """Namespaces declared with ``@action``, by name."""
+        return cls._routes
+
+    @classmethod
+    def get_crud_actions(cls, detail: bool) -> list[str]:
+        """Verbs the hook serves without a namespace, on the list or the detail route."""
+        return [a for (a, d), m in CRUD_ROUTES.items() if d == detail and hasattr(cls, m)]
+
+    def resolve(self) -> Route:
+        """The route for this request, or a 404/405 error."""
+        scope = self.scope
+        if scope.namespace is None:
+            detail = scope.pk is not None
+            method = CRUD_ROUTES.get((scope.action, detail))
+            if method is None or not hasattr(self, method):
+                allowed = self.get_crud_actions(detail)
+                if not allowed and not self.get_crud_actions(not detail):
+                    raise exceptions.UnknownNamespace(f"'{scope.event}' needs a namespace.")
+                raise exceptions.VerbNotAllowed(scope.action, allowed)
+            return Route(method, method, (scope.action,), False, True)
+        route = self._routes.get(scope.namespace)
+        if route is None:
+            raise exceptions.UnknownNamespace(
+                f"Unknown namespace '{scope.namespace}' on '{scope.event}'."
+            )
+        if scope.action not in route.actions:
+            raise exceptions.VerbNotAllowed(scope.action, list(route.actions))
+        return route
+
+    # -- policies -------------------------------------------------------------------------
+
+    def get_permissions(self) -> list[Any]:
+        classes = self.permission_classes
+        if classes is None:
+            classes = jira_settings.PERMISSION_CLASSES
+        return [cls() for cls in classes]
+
+    def get_throttles(self) -> list[Any]:
+        classes = self.throttle_classes
+        if classes is None:
+            classes = jira_settings.THROTTLE_CLASSES
+        return [cls() for cls in classes]
+
+    def permission_denied(self, scope: Scope, message: str | None = None, code: str | None = None) -> None:
+        if not (scope.user and scope.user.is_authenticated):
+            raise exceptions.NotAuthenticated()
+        raise exceptions.PermissionDenied(detail=message, code=code)
+
+    def check_permissions(self, scope: Scope) -> None:
+        """Raise 401/403 unless every permission grants the request (may use the ORM)."""
+        for permission in self.get_permissions():
+            if not check(permission, "has_permission", scope, self):
+                self.permission_denied(
+                    scope, getattr(permission, "message", None), getattr(permission, "code", None)
+                )
+
+    def check_object_permissions(self, scope: Scope, obj: Any) -> None:
+        """Raise 401/403 unless every permission grants access to ``obj``."""
+        for permission in self.get_permissions():
+            if not check(permission, "has_object_permission", scope, self, obj):
+                self.permission_denied(
+                    scope, getattr(permission, "message", None), getattr(permission, "code", None)
+                )
+
+    def check_throttles(self, scope: Scope) -> None:
+        """Raise 429 when a throttle refuses (DRF throttle classes work)."""
+        waits = [t.wait() for t in self.get_throttles() if not t.allow_request(scope, self)]
+        if waits:
+            known = [w for w in waits if w is not None]
+            raise exceptions.Throttled(wait=max(known) if known else None)
+
+    def initial(self) -> None:
+        """Checks run before the body: permissions, then throttles."""
+        self.check_permissions(self.scope)
+        self.check_throttles(self.scope)
+
+    # -- running --------------------------------------------------------------------------
+
+    def _apply_route(self, route: Route) -> None:
+        self._route = route
+        for key, value in route.kwargs.items():
+            setattr(self, key, value)
+
+    def _call(self, route: Route) -> Any:
+        method = getattr(self, route.attr)
+        return method(self.scope) if route.takes_scope else method()
+
+    def _run_sync(self, route: Route) -> Response:
+        # All the sync work of a request in one thread hop: checks, body, serialization.
+        self.initial()
+        return self.finalize(self._call(route))
+
+    async def run(self) -> Response:
+        """Resolve, check and run the request's route. A coroutine."""
+        route = self.resolve()
+        self._apply_route(route)
+        if not route.is_async:
+            return await sync_to_async(self._run_sync)(route)
+        await sync_to_async(self.initial)()
+        return self.finalize(await self._call(route))
+
+    def finalize(self, result: Any) -> Response:
+        """Turn what a body returned into a ``Response``."""
+        if isinstance(result, Response):
+            return result
+        status_code = getattr(result, "status_code", None)
+        if status_code is not None and hasattr(result, "data"):  # DRF's Response
+            return Response(result.data, status_code)
+        if hasattr(result, "initial_data") and hasattr(result, "data"):  # a serializer
+            result = result.data
+        action = self.scope.action
+        if result is None and action == "SUBSCRIPTION":
+            return Response({"rooms": self.scope.subscribed_rooms}, 200)
+        if result is None and action == "UNSUBSCRIPTION":
+            return Response(None, 204)
+        return Response(result, 200)
+
+    # -- emitting -------------------------------------------------------------------------
+
+    def emit(self, event: str, data: Any = None, *, to: str | None = None, room: str | None = None) -> None:
+        """Send ``data`` on ``event`` to the requester (or ``to``/``room``), without waiting.
+
+        Works from sync bodies (worker thread) and coroutines alike; the emit leaves
+        before the request's reply.
+        """
+        assert self.server is not None, f"'{type(self).__name__}' has no server to emit with."
+        emit_soon(self.server, event, data, to=room or to or self.scope.sid)

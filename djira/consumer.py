@@ -1,0 +1,172 @@
+"""``Consumer``: registers hooks under event names and wires them to a python-socketio server.
+
+    consumer = Consumer(jira_settings.SOCKET_INSTANCE)
+    consumer.register("users", UserAPIHook)
+    consumer.start()
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from rest_framework.exceptions import AuthenticationFailed
+from socketio.exceptions import ConnectionRefusedError
+
+from djira.base import APIHook
+from djira.dispatch import handle_request, run_hook
+from djira.middleware import Handler, build_chain
+from djira.monitor import Monitor
+from djira.permissions import check
+from djira.scope import Scope
+from djira.server import RESERVED_EVENTS, DjiraServer, ack_requested
+from djira.settings import jira_settings
+
+logger = logging.getLogger("djira")
+
+
+def refuse(message: str, status: int) -> ConnectionRefusedError:
+    """A refusal whose ``connect_error`` data is ``{"message", "status"}`` (PROTOCOL.md)."""
+    error = ConnectionRefusedError(message)
+    error.error_args = {"message": message, "status": status}
+    return error
+
+
+class Consumer:
+    """The hooks served by one Socket.IO server, and its connection handlers.
+
+    State lives on the instance and in Socket.IO sessions, so two consumers on two
+    servers in one process never see each other's connections.
+    """
+
+    def __init__(self, sio: DjiraServer | None = None) -> None:
+        self.sio: DjiraServer = sio if sio is not None else jira_settings.SOCKET_INSTANCE
+        assert isinstance(self.sio, DjiraServer), (
+            "Consumer needs a djira.server.DjiraServer (build one with "
+            "djira.server.create_server()); a plain AsyncServer cannot tell acks apart."
+        )
+        self.hooks: dict[str, type[APIHook]] = {}
+        self.monitor = Monitor()
+        self.started = False
+        self._middleware: list[type] | None = None
+        self._chain: Handler | None = None
+        self.sio.djira_consumer = self
+
+    # -- registration ---------------------------------------------------------------------
+
+    def register(self, name: str, hook_class: type[APIHook]) -> None:
+        """Serve ``hook_class`` on event ``name``; allowed before or after ``start()``."""
+        assert isinstance(name, str) and name and name not in RESERVED_EVENTS and name != "*", (
+            f"Hook name {name!r} is reserved or empty; choose another event name."
+        )
+        assert isinstance(hook_class, type) and issubclass(hook_class, APIHook), (
+            f"{hook_class!r} should be an APIHook subclass."
+        )
+        self.hooks[name] = hook_class
+        if self.started:
+            self._listen(name)
+
+    def start(self) -> None:
+        """Attach the handlers to the server. Call once, before serving."""
+        if self.started:
+            return
+        self.sio.on("connect", self._on_connect)
+        self.sio.on("disconnect", self._on_disconnect)
+        self.sio.on("*", self._on_unknown)
+        for name in self.hooks:
+            self._listen(name)
+        self.started = True
+
+    def _listen(self, name: str) -> None:
+        async def on_event(sid: str, payload: Any = None, *extra: Any) -> Any:
+            return await self._reply(name, sid, payload)
+
+        self.sio.on(name, on_event)
+
+    # -- request path ---------------------------------------------------------------------
+
+    @property
+    def handler(self) -> Handler:
+        """The middleware chain around the hooks, rebuilt when the setting changes."""
+        classes = jira_settings.MIDDLEWARE_CLASSES
+        if self._chain is None or classes is not self._middleware:
+
+            async def inner(scope: Scope) -> Any:
+                return await run_hook(self, scope)
+
+            self._chain = build_chain(classes, inner)
+            self._middleware = classes
+        return self._chain
+
+    async def _reply(self, event: str, sid: str, payload: Any) -> Any:
+        reply = await handle_request(self, event, sid, payload)
+        if ack_requested.get():
+            return reply
+        await self.sio.emit(event, reply, to=sid)
+        return None
+
+    async def _on_unknown(self, event: str, sid: str, payload: Any = None, *extra: Any) -> Any:
+        return await self._reply(event, sid, payload)
+
+    # -- connections ----------------------------------------------------------------------
+
+    def authenticate(self, scope: Scope) -> None:
+        """Run authentication, then every ``can_connect``, in one worker-thread hop."""
+        for authenticator in jira_settings.AUTHENTICATION_CLASSES:
+            result = authenticator().authenticate(scope)
+            if result is not None:
+                scope.user, scope.auth = result
+                break
+        for permission in jira_settings.PERMISSION_CLASSES:
+            if not check(permission(), "can_connect", scope):
+                if scope.user.is_authenticated:
+                    raise refuse("You may not connect.", 403)
+                raise refuse("Authentication credentials were not provided.", 401)
+
+    async def _on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        scope = Scope(sid=sid, event="connect", action="CONNECT", auth=auth, environ=environ)
+        scope.server = self.sio
+        try:
+            await sync_to_async(self.authenticate)(scope)
+        except AuthenticationFailed as exc:
+            raise refuse(str(exc.detail), 401) from None
+        except ConnectionRefusedError:
+            raise
+        except Exception:
+            logger.exception("Error while authenticating connection %s", sid)
+            raise refuse("Server error while connecting.", 500) from None
+        await self.sio.save_session(
+            sid, {"user": scope.user, "auth": scope.auth, "environ": environ}
+        )
+        self.monitor.connected(scope)
+
+    async def _on_disconnect(self, sid: str, reason: Any = None) -> None:
+        self.monitor.disconnected(sid, reason)
+
+
+def discover_hooks() -> dict[str, type[APIHook]]:
+    """Hook classes that declare ``event``, from the installed apps' ``hooks.py`` modules."""
+    from django.utils.module_loading import autodiscover_modules
+
+    autodiscover_modules("hooks")
+    found: dict[str, type[APIHook]] = {}
+    pending = list(APIHook.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if cls.__dict__.get("event"):
+            found[cls.event] = cls  # type: ignore[index]
+    return found
+
+
+@lru_cache(maxsize=1)
+def get_default_consumer() -> Consumer:
+    """The consumer of ``SOCKET_INSTANCE`` with every discovered hook, started once."""
+    sio = jira_settings.SOCKET_INSTANCE
+    consumer = sio.djira_consumer or Consumer(sio)
+    for name, hook_class in discover_hooks().items():
+        consumer.hooks.setdefault(name, hook_class)
+    consumer.start()
+    return consumer

@@ -1,0 +1,122 @@
+"""event -> hook -> action: turns one client emit into exactly one reply envelope."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+
+from djira import exceptions
+from djira.response import Response
+from djira.scope import Scope
+from djira.types import ACTIONS, Reply
+
+if TYPE_CHECKING:
+    from djira.consumer import Consumer
+
+logger = logging.getLogger("djira")
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, str | int) and not isinstance(value, bool)
+
+
+def _field_error(name: str, expected: str) -> exceptions.ParseError:
+    return exceptions.ParseError(f"Field '{name}' must be {expected}.")
+
+
+def parse_request(scope: Scope, payload: Any) -> None:
+    """Validate a request payload and copy its fields onto ``scope`` (400 on bad input)."""
+    if payload is None:
+        payload = {}
+    if not isinstance(payload, dict):
+        raise exceptions.ParseError("A request must be a JSON object.")
+    request_id = payload.get("requestId")
+    if request_id is not None and not _is_id(request_id):
+        raise _field_error("requestId", "a string or an integer")
+    scope.request_id = request_id
+    namespace = payload.get("namespace")
+    if namespace is not None and (not isinstance(namespace, str) or not namespace):
+        raise _field_error("namespace", "a non-empty string")
+    scope.namespace = namespace
+    action = payload.get("action", "GET")
+    if not isinstance(action, str) or action.upper() not in ACTIONS:
+        raise _field_error("action", "one of " + ", ".join(ACTIONS))
+    scope.action = action.upper()
+    pk = payload.get("pk")
+    if pk is not None and not _is_id(pk):
+        raise _field_error("pk", "a string or an integer")
+    scope.pk = pk
+    query = payload.get("query")
+    if query is not None:
+        if not isinstance(query, dict) or not all(
+            isinstance(v, _SCALARS) or (isinstance(v, list) and all(isinstance(i, _SCALARS) for i in v))
+            for v in query.values()
+        ):
+            raise _field_error("query", "an object of scalars or lists of scalars")
+        scope.set_query(query)
+    headers = payload.get("headers")
+    if headers is not None and not isinstance(headers, dict):
+        raise _field_error("headers", "an object")
+    scope.headers = headers or {}
+    scope.data = payload.get("data")
+
+
+def exception_response(exc: BaseException, scope: Scope) -> Response:
+    """The error reply for an exception: DRF's detail, or an opaque 500 (logged)."""
+    api_exc = exceptions.as_api_exception(exc) if isinstance(exc, Exception) else None
+    if api_exc is not None:
+        return Response(exceptions.get_error_data(api_exc), api_exc.status_code)
+    logger.error("Unhandled error in %r", scope, exc_info=exc)
+    data: dict[str, Any] = {"detail": "A server error occurred."}
+    if settings.DEBUG:
+        data["exception"] = f"{type(exc).__name__}: {exc}"
+    return Response(data, 500)
+
+
+def envelope(scope: Scope, response: Response) -> Reply:
+    return {
+        "status": response.status,
+        "event": scope.event,
+        "namespace": scope.namespace,
+        "action": scope.action,
+        "requestId": scope.request_id,
+        "data": response.data,
+    }
+
+
+async def run_hook(consumer: Consumer, scope: Scope) -> Response:
+    """The innermost handler of the middleware chain: find the hook and run it."""
+    hook_class = consumer.hooks.get(scope.event)
+    try:
+        if hook_class is None:
+            raise exceptions.UnknownHook(f"Unknown hook '{scope.event}'.")
+        return await hook_class(scope, consumer.sio).run()
+    except Exception as exc:
+        return exception_response(exc, scope)
+
+
+async def handle_request(consumer: Consumer, event: str, sid: str, payload: Any) -> Reply:
+    """Answer one request; never raises. A coroutine."""
+    started = time.perf_counter()
+    session = await consumer.sio.get_session(sid)
+    scope = Scope(
+        sid=sid,
+        event=event,
+        user=session.get("user"),
+        auth=session.get("auth"),
+        environ=session.get("environ"),
+        server=consumer.sio,
+    )
+    try:
+        parse_request(scope, payload)
+        response = await consumer.handler(scope)
+    except Exception as exc:
+        response = exception_response(exc, scope)
+    reply = envelope(scope, response)
+    consumer.monitor.request(scope, dict(reply), time.perf_counter() - started)
+    return reply

@@ -1,0 +1,81 @@
+"""Errors a hook may raise. DRF's exceptions work unchanged; these add the socket-only cases."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from django.utils.translation import gettext_lazy as _
+from rest_framework import exceptions, status
+from rest_framework.exceptions import (
+    APIException,
+    MethodNotAllowed,
+    NotAuthenticated,
+    NotFound,
+    ParseError,
+    PermissionDenied,
+    Throttled,
+    ValidationError,
+)
+
+__all__ = [
+    "APIException",
+    "MethodNotAllowed",
+    "NotAuthenticated",
+    "NotFound",
+    "ParseError",
+    "PayloadTooLarge",
+    "PermissionDenied",
+    "Throttled",
+    "ValidationError",
+    "UnknownHook",
+    "UnknownNamespace",
+    "get_error_data",
+]
+
+
+class PayloadTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = _("Payload too large.")
+    default_code = "payload_too_large"
+
+
+class UnknownHook(NotFound):
+    default_code = "unknown_hook"
+
+
+class UnknownNamespace(NotFound):
+    default_code = "unknown_namespace"
+
+
+class VerbNotAllowed(MethodNotAllowed):
+    """405 that lists the verbs the route accepts, as ``data.allowed``."""
+
+    def __init__(self, method: str, allowed: list[str]) -> None:
+        super().__init__(method)
+        self.allowed = allowed
+
+
+def as_api_exception(exc: Exception) -> APIException | None:
+    """Map Django's own exceptions to DRF's, as DRF's exception handler does."""
+    if isinstance(exc, APIException):
+        return exc
+    if isinstance(exc, Http404):
+        return exceptions.NotFound()
+    if isinstance(exc, DjangoPermissionDenied):
+        return exceptions.PermissionDenied()
+    return None
+
+
+def get_error_data(exc: APIException) -> Any:
+    """The reply ``data`` for an API exception: DRF's detail, field errors kept as they are."""
+    if isinstance(exc.detail, list | dict):
+        data: Any = exc.detail
+    else:
+        data = {"detail": exc.detail}
+    if isinstance(exc, VerbNotAllowed):
+        data["allowed"] = exc.allowed
+    if isinstance(exc, Throttled) and exc.wait is not None:
+        data["wait"] = exc.wait
+    return data

@@ -1,0 +1,74 @@
+"""Pagination on top of DRF's paginators; links become page numbers (or offsets).
+
+A paginated list reply is ``{"count", "next", "previous", "results"}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import pagination
+
+from djira.settings import jira_settings
+
+
+class BasePagination(pagination.BasePagination):
+    """Subclass and implement ``paginate_queryset`` and ``get_paginated_data``."""
+
+    def get_paginated_data(self, data: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} should implement get_paginated_data()")
+
+
+class PagePagination(BasePagination, pagination.PageNumberPagination):
+    """``query.page`` (1-based, or ``"last"``) and ``query.page_size`` up to ``MAX_PAGE_SIZE``.
+
+    A page past the end is a 404, as in DRF.
+    """
+
+    page_size_query_param = "page_size"
+
+    def get_page_size(self, request: Any) -> int | None:
+        self.page_size = jira_settings.PAGE_SIZE
+        self.max_page_size = jira_settings.MAX_PAGE_SIZE
+        return super().get_page_size(request)
+
+    def get_next_link(self) -> int | None:  # type: ignore[override]
+        return self.page.next_page_number() if self.page.has_next() else None
+
+    def get_previous_link(self) -> int | None:  # type: ignore[override]
+        return self.page.previous_page_number() if self.page.has_previous() else None
+
+    def get_paginated_data(self, data: Any) -> dict[str, Any]:
+        return {
+            "count": self.page.paginator.count,
+            "next": self.get_next_link(),
+            "previous": self.get_previous_link(),
+            "results": data,
+        }
+
+
+class LimitOffsetPagination(BasePagination, pagination.LimitOffsetPagination):
+    """``query.limit`` and ``query.offset``; ``next``/``previous`` are offsets."""
+
+    def get_limit(self, request: Any) -> int | None:
+        self.default_limit = jira_settings.PAGE_SIZE
+        self.max_limit = jira_settings.MAX_PAGE_SIZE
+        return super().get_limit(request)
+
+    def get_next_link(self) -> int | None:  # type: ignore[override]
+        if self.limit is None or self.offset + self.limit >= self.count:
+            return None
+        return self.offset + self.limit
+
+    def get_previous_link(self) -> int | None:  # type: ignore[override]
+        if self.limit is None or self.offset <= 0:
+            return None
+        return max(self.offset - self.limit, 0)
+
+    def get_paginated_data(self, data: Any) -> dict[str, Any]:
+        return {
+            "count": self.count,
+            "next": self.get_next_link(),
+            "previous": self.get_previous_link(),
+            "results": data,
+        }

@@ -1,0 +1,112 @@
+"""The per-event request object handed to hooks, permissions, serializers and filters."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django.contrib.auth.models import AnonymousUser
+from django.http import QueryDict
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
+
+    from djira.server import DjiraServer
+
+
+def to_query_dict(query: dict[str, Any] | None) -> QueryDict:
+    """Build an immutable ``QueryDict`` from a JSON object (lists become repeated keys)."""
+    qd = QueryDict(mutable=True)
+    for key, value in (query or {}).items():
+        if isinstance(value, list):
+            qd.setlist(key, ["" if v is None else str(v) for v in value])
+        elif value is None:
+            qd[key] = ""
+        elif isinstance(value, bool):
+            qd[key] = "true" if value else "false"
+        else:
+            qd[key] = str(value)
+    qd._mutable = False
+    return qd
+
+
+class Scope:
+    """One request's context; quacks like a DRF ``Request`` where DRF code looks.
+
+    DRF serializers get it as ``context["request"]``; permission classes, throttles and
+    filter backends read ``user``, ``method``, ``query_params``, ``data`` and ``META`` from it.
+    """
+
+    def __init__(
+        self,
+        *,
+        sid: str,
+        event: str,
+        user: AbstractBaseUser | AnonymousUser | None = None,
+        auth: Any = None,
+        namespace: str | None = None,
+        action: str = "GET",
+        data: Any = None,
+        query: dict[str, Any] | None = None,
+        headers: dict[str, Any] | None = None,
+        request_id: str | int | None = None,
+        pk: Any = None,
+        environ: dict[str, Any] | None = None,
+        server: DjiraServer | None = None,
+    ) -> None:
+        self.sid = sid
+        self.event = event
+        self.user = user if user is not None else AnonymousUser()
+        self.auth = auth
+        self.namespace = namespace
+        self.action = action
+        self.data = data
+        self.query = to_query_dict(query)
+        self.headers = headers or {}
+        self.request_id = request_id
+        self.pk = pk
+        self.environ = environ or {}
+        self.server = server
+        # Rooms joined or left by this request's subscription route, for its reply.
+        self.subscribed_rooms: list[str] = []
+        # Set by the hook handling the request (DRF's ``request.parser_context["view"]``).
+        self.hook: Any = None
+
+    def set_query(self, query: dict[str, Any] | None) -> None:
+        self.query = to_query_dict(query)
+
+    # -- DRF Request compatibility -------------------------------------------------------
+
+    @property
+    def method(self) -> str:
+        return self.action
+
+    @property
+    def query_params(self) -> QueryDict:
+        return self.query
+
+    @property
+    def GET(self) -> QueryDict:  # noqa: N802 - Django's HttpRequest spelling
+        return self.query
+
+    @property
+    def META(self) -> dict[str, Any]:  # noqa: N802 - Django's HttpRequest spelling
+        return self.environ
+
+    @property
+    def successful_authenticator(self) -> Any:
+        return None
+
+    def build_absolute_uri(self, location: str | None = None) -> str:
+        """Absolute URL on the host the socket connected to (for hyperlinked serializers)."""
+        scheme = self.environ.get("wsgi.url_scheme", "http")
+        host = self.environ.get("HTTP_HOST") or self.environ.get("SERVER_NAME", "localhost")
+        path = location or ""
+        if path.startswith(("http://", "https://")):
+            return path
+        return f"{scheme}://{host}{path if path.startswith('/') else '/' + path}"
+
+    def __repr__(self) -> str:
+        return (
+            f"<Scope {self.action} {self.event}"
+            f"{':' + self.namespace if self.namespace else ''} sid={self.sid}>"
+        )

@@ -1,0 +1,124 @@
+"""The python-socketio server djira runs on.
+
+``DjiraServer`` is an ``AsyncServer`` that tells djira's handlers whether the client asked
+for an acknowledgement, refuses client events named like connection events, and turns a
+malformed frame into one log line and a dropped connection instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+from functools import lru_cache
+from typing import Any
+
+import socketio
+from socketio import packet
+
+from djira import json as djira_json
+
+logger = logging.getLogger("djira")
+
+# True while a handler runs for an event whose client asked for an acknowledgement.
+ack_requested: contextvars.ContextVar[bool] = contextvars.ContextVar("djira_ack", default=False)
+
+# Events a client may not emit: python-socketio would route them to the connection handlers.
+RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error"})
+
+
+class DjiraPacket(packet.Packet):
+    """Socket.IO packet encoded with DRF's JSON encoder."""
+
+    json = djira_json
+
+
+class DjiraServer(socketio.AsyncServer):
+    """``socketio.AsyncServer`` with the few hooks djira's dispatch path needs.
+
+    The overridden methods are private in python-socketio, so pyproject pins its version
+    range and ``tests/test_server.py`` fails if their behaviour changes.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("serializer", DjiraPacket)
+        kwargs.setdefault("async_mode", "asgi")
+        super().__init__(*args, **kwargs)
+        # Captured on the first connection: signal handlers running in other threads hand
+        # their emits to this loop.
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.djira_consumer: Any = None
+        # Strong references to fire-and-forget emit tasks until they finish.
+        self.background_tasks: set[asyncio.Task[Any]] = set()
+
+    async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> Any:
+        if self.loop is None:
+            self.loop = asyncio.get_running_loop()
+        return await super()._handle_eio_connect(eio_sid, environ)
+
+    async def _handle_event_internal(
+        self, server: Any, sid: str, eio_sid: str, data: list[Any], namespace: str, id: Any
+    ) -> None:
+        if not data or not isinstance(data[0], str) or data[0] in RESERVED_EVENTS:
+            logger.warning("Dropped a reserved or nameless event from %s", sid)
+            return
+        ack_requested.set(id is not None)
+        await super()._handle_event_internal(server, sid, eio_sid, data, namespace, id)
+
+    async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
+        try:
+            await super()._handle_eio_message(eio_sid, data)
+        except (ValueError, TypeError, KeyError, IndexError) as exc:
+            # One line per offending connection, then drop it: a flood of bad frames must
+            # not become a flood of tracebacks.
+            logger.warning("Malformed Socket.IO frame from %s (%s); closing it", eio_sid, exc)
+            await self.eio.disconnect(eio_sid)
+
+
+def create_server(**overrides: Any) -> DjiraServer:
+    """Build a ``DjiraServer`` configured from ``DJIRA_SETTINGS``.
+
+    :param overrides: extra ``AsyncServer`` keyword arguments, taking precedence.
+    """
+    from djira.settings import jira_settings
+
+    options: dict[str, Any] = {
+        "cors_allowed_origins": jira_settings.CORS_ALLOWED_ORIGINS,
+        "max_http_buffer_size": jira_settings.MAX_PAYLOAD_SIZE,
+    }
+    if jira_settings.REDIS_URL:
+        options["client_manager"] = socketio.AsyncRedisManager(jira_settings.REDIS_URL)
+    if options["cors_allowed_origins"] is None:
+        options.pop("cors_allowed_origins")
+    options.update(overrides)
+    return DjiraServer(**options)
+
+
+@lru_cache(maxsize=1)
+def get_default_server() -> DjiraServer:
+    """The process's server when ``SOCKET_INSTANCE`` is not set (created once, on first use)."""
+    return create_server()
+
+
+def emit_soon(server: DjiraServer, event: str, data: Any, **kwargs: Any) -> None:
+    """Emit without waiting, from the server's loop or from any other thread.
+
+    Sync code (signal handlers, sync action bodies) cannot await ``server.emit``; this hands
+    the emit to the loop the server runs on, preserving call order.
+    """
+    loop = server.loop
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is not None and (loop is None or running is loop):
+        task = running.create_task(server.emit(event, data, **kwargs))
+        server.background_tasks.add(task)
+        task.add_done_callback(server.background_tasks.discard)
+    elif loop is not None and loop.is_running():
+        asyncio.run_coroutine_threadsafe(server.emit(event, data, **kwargs), loop)
+    else:
+        raise RuntimeError(
+            "This process runs no djira server loop; emit through djira.observers "
+            "(which fall back to a write-only Redis manager) instead."
+        )

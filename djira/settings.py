@@ -1,0 +1,111 @@
+"""Settings for djira, read from ``DJIRA_SETTINGS`` the way DRF reads ``REST_FRAMEWORK``.
+
+    from djira.settings import jira_settings
+    jira_settings.PAGE_SIZE
+
+Values are resolved lazily, cached, and dropped when ``setting_changed`` fires, so
+``override_settings(DJIRA_SETTINGS=...)`` works in tests.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.utils.module_loading import import_string
+
+DEFAULTS: dict[str, Any] = {
+    # The python-socketio server. ``None`` builds one from the settings below (djira.server).
+    "SOCKET_INSTANCE": None,
+    "AUTHENTICATION_CLASSES": [
+        "djira.authentication.SessionAuthentication",
+        "djira.authentication.TokenAuthentication",
+    ],
+    "PERMISSION_CLASSES": ["djira.permissions.AllowAny"],
+    "MIDDLEWARE_CLASSES": [],
+    "THROTTLE_CLASSES": [],
+    "FILTER_BACKENDS": [],
+    "DEFAULT_PAGINATION_CLASS": "djira.pagination.PagePagination",
+    "PAGE_SIZE": 16,
+    "MAX_PAGE_SIZE": 100,
+    # Browser origins allowed to connect. ``None`` means same origin only (python-socketio's
+    # default); a list names them; never use "*" in production.
+    "CORS_ALLOWED_ORIGINS": None,
+    # Largest accepted Socket.IO message in bytes; bigger ones close the connection.
+    "MAX_PAYLOAD_SIZE": 1_000_000,
+    # ``redis://...``: servers share rooms and emits through python-socketio's Redis manager.
+    "REDIS_URL": None,
+    "SOCKETIO_PATH": "socket.io",
+    # Admin traffic recording (djira.admin).
+    "RECORD_TRAFFIC": True,
+    "TRAFFIC_BUFFER_SIZE": 1000,
+    "REDACT_KEYS": [],
+    "HEARTBEAT_INTERVAL": 2.0,
+}
+
+# Settings whose values are dotted paths to import.
+IMPORT_STRINGS = {
+    "SOCKET_INSTANCE",
+    "AUTHENTICATION_CLASSES",
+    "PERMISSION_CLASSES",
+    "MIDDLEWARE_CLASSES",
+    "THROTTLE_CLASSES",
+    "FILTER_BACKENDS",
+    "DEFAULT_PAGINATION_CLASS",
+}
+
+
+def perform_import(value: Any, name: str) -> Any:
+    """Import ``value`` if it is a dotted path, or each item of a list of them."""
+    if isinstance(value, str):
+        try:
+            return import_string(value)
+        except ImportError as exc:
+            raise ImportError(f"Could not import '{value}' for DJIRA_SETTINGS['{name}']: {exc}") from exc
+    if isinstance(value, list | tuple):
+        return [perform_import(item, name) for item in value]
+    return value
+
+
+class JiraSettings:
+    """Attribute access to ``DJIRA_SETTINGS`` with defaults and lazy imports."""
+
+    def __init__(self, defaults: dict[str, Any] | None = None) -> None:
+        self.defaults = defaults or DEFAULTS
+        self._cached: dict[str, Any] = {}
+
+    @property
+    def user_settings(self) -> dict[str, Any]:
+        return getattr(settings, "DJIRA_SETTINGS", None) or {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or name not in self.defaults:
+            raise AttributeError(f"Invalid djira setting: '{name}'")
+        try:
+            return self._cached[name]
+        except KeyError:
+            pass
+        value = self.user_settings.get(name, self.defaults[name])
+        if name == "SOCKET_INSTANCE" and value is None:
+            from djira.server import get_default_server
+
+            value = get_default_server()
+        elif name in IMPORT_STRINGS:
+            value = perform_import(value, name)
+        self._cached[name] = value
+        return value
+
+    def reload(self) -> None:
+        self._cached.clear()
+
+
+jira_settings = JiraSettings()
+
+
+def reload_jira_settings(*, setting: str, **kwargs: Any) -> None:
+    if setting == "DJIRA_SETTINGS":
+        jira_settings.reload()
+
+
+setting_changed.connect(reload_jira_settings)

@@ -1,0 +1,182 @@
+/** The verb of a request. */
+export type Action = "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "SUBSCRIPTION" | "UNSUBSCRIPTION";
+/** What happened to the instance a push is about. */
+export type PushType = "create" | "update" | "delete";
+/** The life cycle of a client's connection. */
+export type ConnectionState = "connecting" | "connected" | "reconnecting" | "disconnected";
+/** Why a request failed: see {@link DjiraError}. */
+export type DjiraErrorKind = "reply" | "timeout" | "disconnected" | "refused" | "closed" | "invalid";
+/** A reply or a push, as the server sends it. */
+export interface Envelope<T = any> {
+    status: number;
+    event: string;
+    namespace?: string | null;
+    action?: Action;
+    requestId?: string | number;
+    data: T;
+}
+/** A change the server pushes to the rooms a subscription joined. */
+export interface Push<T = any> extends Envelope<T> {
+    action: "SUBSCRIPTION";
+    type: PushType;
+    room: string;
+}
+/** The fields of a request; every one is optional. */
+export interface RequestFields {
+    /** Route inside the hook; left out, a model hook picks its CRUD route from `action` and `pk`. */
+    namespace?: string;
+    /** The verb; `GET` when left out. */
+    action?: Action;
+    /** Lookup value for a detail route. */
+    pk?: string | number;
+    /** The body, handed to serializers. */
+    data?: unknown;
+    /** Filters, search, ordering, pagination. */
+    query?: Record<string, unknown>;
+    /** Free metadata for server middleware. */
+    headers?: Record<string, string>;
+}
+export interface RequestOptions {
+    /** Milliseconds to wait for the reply, queueing time included; 0 waits for ever. */
+    timeout?: number;
+}
+/** The fields of a subscription: those of a request, with the action fixed to `SUBSCRIPTION`. */
+export type SubscribeFields = Omit<RequestFields, "action">;
+export interface SubscribeOptions extends RequestOptions {
+    /** Called with the server's reply after the first subscription and after each resubscription. */
+    onSubscribed?: (reply: Envelope, resubscribed: boolean) => void;
+    /** Called when (re)subscribing fails; without it the failure goes to `console.error`. */
+    onError?: (error: DjiraError) => void;
+}
+/** A live subscription, returned by {@link Client.subscribe}. */
+export interface Subscription {
+    readonly hook: string;
+    readonly namespace: string | undefined;
+    /** Rooms joined, as named by the last subscription reply. */
+    readonly rooms: readonly string[];
+    /** False once unsubscribed, closed, or refused by the server. */
+    readonly active: boolean;
+    /** Settles with the first subscription reply (rejects with a {@link DjiraError}). */
+    readonly ready: Promise<Envelope>;
+    /** Stops the callbacks and sends `UNSUBSCRIPTION` when connected. */
+    unsubscribe(options?: RequestOptions): Promise<void>;
+}
+/** Why the server (or the network) refused a connection. */
+export interface ConnectError {
+    message: string;
+    /** 401 or 403 when the server refused; 0 when it could not be reached. */
+    status: number;
+}
+export interface StateChange {
+    state: ConnectionState;
+    /** Socket.IO's disconnect reason, e.g. `"transport close"`. */
+    reason?: string;
+    error?: ConnectError;
+}
+export type AuthData = Record<string, unknown>;
+export interface ConnectOptions {
+    /** Sent with every (re)connection; a function is called each time, e.g. to read a fresh token. */
+    auth?: AuthData | ((callback: (data: AuthData) => void) => void);
+    /** Default request timeout in milliseconds (10000). */
+    requestTimeout?: number;
+    /** Socket.IO path on the server ("/socket.io"). */
+    path?: string;
+    transports?: ("polling" | "websocket" | "webtransport")[];
+    /** Delay before the first reconnection attempt, in milliseconds (1000). */
+    reconnectionDelay?: number;
+    /** Longest delay between reconnection attempts, in milliseconds (5000). */
+    reconnectionDelayMax?: number;
+    /** Give up after this many attempts (Infinity). */
+    reconnectionAttempts?: number;
+    withCredentials?: boolean;
+    /** Any other Socket.IO client option is passed through. */
+    [option: string]: unknown;
+}
+export type Callback<T> = (value: T) => void;
+/** A failed request: an error reply (`kind: "reply"`, `status` >= 400) or a client-side failure. */
+export declare class DjiraError<T = any> extends Error {
+    /**
+     * The reply's status; 408 when no reply came in time (`kind: "timeout"`); the refusal's status
+     * (401/403) when the connection was refused; 0 when the connection was lost or closed.
+     */
+    readonly status: number;
+    /** The reply's `data` (DRF's error detail), or `{detail}` for a client-side failure. */
+    readonly data: T;
+    /** The whole reply, when there was one. */
+    readonly envelope: Envelope<T> | null;
+    readonly kind: DjiraErrorKind;
+    constructor(kind: DjiraErrorKind, status: number, data: T, envelope?: Envelope<T> | null);
+}
+/** A connection to a djira server. Create one with {@link connect}. */
+export declare class Client {
+    private readonly socket;
+    private readonly timeout;
+    private readonly pending;
+    private readonly subscriptions;
+    private readonly listeners;
+    private readonly stateListeners;
+    private readonly idPrefix;
+    private lastId;
+    private everConnected;
+    private closed;
+    private refusal;
+    private currentState;
+    constructor(url?: string, options?: ConnectOptions);
+    /** The connection's current state. */
+    get state(): ConnectionState;
+    get connected(): boolean;
+    /**
+     * Send a request and resolve with its reply (status < 400).
+     *
+     * Rejects with a {@link DjiraError}: the error reply, a timeout (408), a lost connection (0)
+     * or a refused one (401/403). A request made while disconnected waits for the connection,
+     * within its timeout.
+     */
+    request<T = any>(hook: string, fields?: RequestFields, options?: RequestOptions): Promise<Envelope<T>>;
+    /**
+     * Subscribe through a route that accepts `SUBSCRIPTION`; `callback` gets each push whose hook,
+     * namespace and room match. The subscription is sent again after every reconnection.
+     */
+    subscribe<T = any>(hook: string, fields: SubscribeFields, callback: Callback<Push<T>>, options?: SubscribeOptions): Subscription;
+    /** Listen to every message the server emits on `hook` (pushes included); returns an off function. */
+    on<T = any>(hook: string, callback: Callback<Envelope<T>>): () => void;
+    /** Be told of each connection state change; returns an off function. */
+    onState(callback: Callback<StateChange>): () => void;
+    /** Connect again after the server refused or dropped the connection (not after `close()`). */
+    reconnect(): void;
+    /** Disconnect for good; pending requests reject with status 0 and subscriptions end. */
+    close(): void;
+    private send;
+    private settle;
+    private fail;
+    private rejectAll;
+    private inactiveError;
+    private sendSubscription;
+    private unsubscribe;
+    private handleConnect;
+    private handleDisconnect;
+    private handleConnectError;
+    private giveUp;
+    private handleEvent;
+    private setState;
+}
+/**
+ * Open a connection; the first client opened becomes the default one that the module-level
+ * functions use.
+ *
+ * @param url Server URL; the page's origin when left out.
+ */
+export declare function connect(url?: string, options?: ConnectOptions): Client;
+export declare function connect(options?: ConnectOptions): Client;
+/** The default client, connected to the page's origin on first use. */
+export declare function getClient(): Client;
+/** {@link Client.request} on the default client. */
+export declare function request<T = any>(hook: string, fields?: RequestFields, options?: RequestOptions): Promise<Envelope<T>>;
+/** {@link Client.subscribe} on the default client. */
+export declare function subscribe<T = any>(hook: string, fields: SubscribeFields, callback: Callback<Push<T>>, options?: SubscribeOptions): Subscription;
+/** {@link Client.on} on the default client. */
+export declare function on<T = any>(hook: string, callback: Callback<Envelope<T>>): () => void;
+/** {@link Client.onState} on the default client. */
+export declare function onState(callback: Callback<StateChange>): () => void;
+/** Close the default client, if there is one; the next module-level call opens a new one. */
+export declare function close(): void;

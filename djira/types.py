@@ -1,0 +1,45 @@
+"""Wire payloads of the djira contract (see docs/protocol.md)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, NotRequired, TypedDict
+
+Action = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "SUBSCRIPTION", "UNSUBSCRIPTION"]
+ACTIONS: tuple[str, ...] = ("GET", "POST", "PUT", "PATCH", "DELETE", "SUBSCRIPTION", "UNSUBSCRIPTION")
+PushType = Literal["create", "update", "delete"]
+
+
+class RequestPayload(TypedDict, total=False):
+    """What a client emits on a hook name."""
+
+    namespace: str
+    action: Action
+    requestId: str | int
+    pk: Any
+    data: Any
+    query: dict[str, Any]
+    headers: dict[str, Any]
+
+
+class Reply(TypedDict):
+    """The one reply a request gets (as the ack argument, or emitted to the requester)."""
+
+    status: int
+    event: str
+    namespace: str | None
+    action: str
+    requestId: str | int | None
+    data: Any
+
+
+class Push(TypedDict):
+    """An observer event sent to a room."""
+
+    status: int
+    event: str
+    namespace: str
+    action: Literal["SUBSCRIPTION"]
+    type: PushType
+    room: str
+    data: Any
+    requestId: NotRequired[None]

@@ -1,0 +1,24 @@
+"""The test server: hooks registered the seed's way, on an explicit Consumer."""
+
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+
+from django.core.asgi import get_asgi_application as get_django_application  # noqa: E402
+
+django_application = get_django_application()
+
+from djira.asgi import get_asgi_application  # noqa: E402
+from djira.consumer import Consumer  # noqa: E402
+from djira.settings import jira_settings  # noqa: E402
+from tests.testapp import hooks  # noqa: E402
+
+consumer = Consumer(jira_settings.SOCKET_INSTANCE)
+consumer.register("books", hooks.BookAPIHook)
+consumer.register("readonly", hooks.ReadOnlyBookAPIHook)
+consumer.register("tools", hooks.ToolsAPIHook)
+consumer.start()
+# Registering after start() works too.
+consumer.register("private", hooks.PrivateBookAPIHook)
+
+application = get_asgi_application(django_application, consumer=consumer)

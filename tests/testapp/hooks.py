@@ -1,0 +1,91 @@
+from django_filters.rest_framework import DjangoFilterBackend
+from rest_framework import permissions as drf_permissions
+from rest_framework.filters import OrderingFilter, SearchFilter
+from rest_framework.throttling import ScopedRateThrottle
+
+from djira.decorators import action
+from djira.hooks import APIHook, ModelAPIHook, ReadOnlyModelAPIHook
+from djira.pagination import LimitOffsetPagination
+from djira.permissions import BasePermission, IsAdminUser, IsAuthenticated
+from djira.response import Response
+
+from .models import Book
+from .serializers import BookSerializer
+
+
+class IsOwner(BasePermission):
+    message = "Not your book."
+
+    def has_object_permission(self, scope, hook, obj):
+        return obj.owner_id == getattr(scope.user, "pk", None)
+
+
+class BookAPIHook(ModelAPIHook):
+    queryset = Book.objects.all()
+    serializer = BookSerializer()  # the seed's spelling
+    filter_backends = [DjangoFilterBackend, SearchFilter, OrderingFilter]
+    filterset_fields = ["author", "year"]
+    search_fields = ["title"]
+    ordering_fields = ["title", "year"]
+
+    def perform_create(self, serializer):
+        user = self.scope.user
+        serializer.save(owner=user if user.is_authenticated else None)
+
+    @action(actions=["GET"])
+    def count(self, scope):
+        return {"count": self.get_queryset().count()}
+
+    @action(actions=["POST", "PATCH"], namespace="echo-both")
+    def echo(self, scope):
+        return Response({"action": scope.action, "data": scope.data, "tag": getattr(scope, "tag", None)}, 201)
+
+    @action(actions=["GET"])
+    async def async_echo(self, scope):
+        return {"query": scope.query_params.dict(), "user": scope.user.username or None}
+
+    @action(actions=["GET"])
+    def boom(self, scope):
+        raise RuntimeError("secret internals")
+
+    @action(actions=["GET"])
+    async def async_boom(self):
+        raise RuntimeError("secret internals")
+
+    @action(actions=["GET"], permission_classes=[IsAdminUser])
+    def admin_only(self, scope):
+        return {"ok": True}
+
+    @action(actions=["DELETE"], permission_classes=[IsAuthenticated & IsOwner])
+    def owned(self, scope):
+        book = self.get_object()
+        return {"id": book.pk}
+
+    @action(actions=["GET"], throttle_classes=[ScopedRateThrottle], throttle_scope="burst")
+    def throttled(self, scope):
+        return {"ok": True}
+
+    @action(actions=["POST"])
+    def shout(self, scope):
+        self.emit("books", {"shout": scope.data})
+        return {"sent": True}
+
+
+class ReadOnlyBookAPIHook(ReadOnlyModelAPIHook):
+    queryset = Book.objects.all()
+    serializer_class = BookSerializer
+    pagination_class = LimitOffsetPagination
+    permission_classes = [drf_permissions.IsAuthenticated]
+
+
+class PrivateBookAPIHook(ModelAPIHook):
+    queryset = Book.objects.all()
+    serializer_class = BookSerializer
+    permission_classes = [drf_permissions.DjangoModelPermissions]
+    pagination_class = None
+
+
+class ToolsAPIHook(APIHook):
+    @action(actions=["GET", "POST"])
+    def route(self, scope):
+        return {"action": scope.action}
