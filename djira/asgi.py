@@ -1,10 +1,10 @@
 """One ASGI app serving Django over HTTP and djira over Socket.IO.
 
-    # asgi.py
-    import os
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings")
-    from djira.asgi import get_asgi_application
-    application = get_asgi_application()
+# asgi.py
+import os
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings")
+from djira.asgi import get_asgi_application
+application = get_asgi_application()
 """
 
 from __future__ import annotations

@@ -105,13 +105,19 @@ class APIHook:
             classes = jira_settings.THROTTLE_CLASSES
         return [cls() for cls in classes]
 
-    def permission_denied(self, scope: Scope, message: str | None = None, code: str | None = None) -> None:
+    def permission_denied(
+        self, scope: Scope, message: str | None = None, code: str | None = None
+    ) -> None:
         if not (scope.user and scope.user.is_authenticated):
             raise exceptions.NotAuthenticated()
         raise exceptions.PermissionDenied(detail=message, code=code)
 
     def check_permissions(self, scope: Scope) -> None:
         """Raise 401/403 unless every permission grants the request (may use the ORM)."""
+        # The user is loaded once per connection; drop Django's permission caches so a
+        # granted or revoked permission counts from the next request, as over HTTP.
+        for attr in ("_perm_cache", "_user_perm_cache", "_group_perm_cache"):
+            scope.user.__dict__.pop(attr, None)
         for permission in self.get_permissions():
             if not check(permission, "has_permission", scope, self):
                 self.permission_denied(
@@ -181,7 +187,9 @@ class APIHook:
 
     # -- emitting -------------------------------------------------------------------------
 
-    def emit(self, event: str, data: Any = None, *, to: str | None = None, room: str | None = None) -> None:
+    def emit(
+        self, event: str, data: Any = None, *, to: str | None = None, room: str | None = None
+    ) -> None:
         """Send ``data`` on ``event`` to the requester (or ``to``/``room``), without waiting.
 
         Works from sync bodies (worker thread) and coroutines alike; the emit leaves

@@ -19,7 +19,11 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     for key in user:
         if key not in DEFAULTS:
             errors.append(
-                Warning(f"Unknown DJIRA_SETTINGS key '{key}'.", hint="Check its spelling.", id="djira.W001")
+                Warning(
+                    f"Unknown DJIRA_SETTINGS key '{key}'.",
+                    hint="Check its spelling.",
+                    id="djira.W001",
+                )
             )
     if user.get("CORS_ALLOWED_ORIGINS") == "*":
         errors.append(

@@ -1,8 +1,8 @@
 """``Consumer``: registers hooks under event names and wires them to a python-socketio server.
 
-    consumer = Consumer(jira_settings.SOCKET_INSTANCE)
-    consumer.register("users", UserAPIHook)
-    consumer.start()
+consumer = Consumer(jira_settings.SOCKET_INSTANCE)
+consumer.register("users", UserAPIHook)
+consumer.start()
 """
 
 from __future__ import annotations

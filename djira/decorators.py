@@ -75,7 +75,9 @@ def __getattr__(name: str) -> Any:
     # ``from djira.decorators import observer`` as in the seed, without importing the
     # observers package (and its signal machinery) for every user of ``@action``.
     if name in {"observer", "model_observer"}:
-        from djira import observers
+        import importlib
+
+        observers = importlib.import_module("djira.observers")
 
         return getattr(observers, name)
     raise AttributeError(name)

@@ -54,7 +54,8 @@ def parse_request(scope: Scope, payload: Any) -> None:
     query = payload.get("query")
     if query is not None:
         if not isinstance(query, dict) or not all(
-            isinstance(v, _SCALARS) or (isinstance(v, list) and all(isinstance(i, _SCALARS) for i in v))
+            isinstance(v, _SCALARS)
+            or (isinstance(v, list) and all(isinstance(i, _SCALARS) for i in v))
             for v in query.values()
         ):
             raise _field_error("query", "an object of scalars or lists of scalars")

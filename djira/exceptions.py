@@ -76,6 +76,7 @@ def get_error_data(exc: APIException) -> Any:
         data = {"detail": exc.detail}
     if isinstance(exc, VerbNotAllowed):
         data["allowed"] = exc.allowed
-    if isinstance(exc, Throttled) and exc.wait is not None:
-        data["wait"] = exc.wait
+    wait = getattr(exc, "wait", None)
+    if isinstance(exc, Throttled) and wait is not None:
+        data["wait"] = wait
     return data

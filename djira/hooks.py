@@ -1,8 +1,8 @@
 """The hook classes users subclass, like DRF's viewsets.
 
-    class ArticleAPIHook(ModelAPIHook):
-        queryset = Article.objects.all()
-        serializer_class = ArticleSerializer
+class ArticleAPIHook(ModelAPIHook):
+    queryset = Article.objects.all()
+    serializer_class = ArticleSerializer
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ def _as_handler(middleware: Any) -> Handler:
     if inspect.iscoroutinefunction(middleware) or inspect.iscoroutinefunction(
         getattr(middleware, "__call__", None)  # noqa: B004 - instances with async __call__
     ):
-        return middleware  # type: ignore[no-any-return]
+        return middleware
 
     async def handler(scope: Any) -> Response:
         result = middleware(scope)

@@ -33,12 +33,15 @@ class PagePagination(BasePagination, pagination.PageNumberPagination):
         return super().get_page_size(request)
 
     def get_next_link(self) -> int | None:  # type: ignore[override]
+        assert self.page is not None
         return self.page.next_page_number() if self.page.has_next() else None
 
     def get_previous_link(self) -> int | None:  # type: ignore[override]
+        assert self.page is not None
         return self.page.previous_page_number() if self.page.has_previous() else None
 
     def get_paginated_data(self, data: Any) -> dict[str, Any]:
+        assert self.page is not None
         return {
             "count": self.page.paginator.count,
             "next": self.get_next_link(),
@@ -56,14 +59,16 @@ class LimitOffsetPagination(BasePagination, pagination.LimitOffsetPagination):
         return super().get_limit(request)
 
     def get_next_link(self) -> int | None:  # type: ignore[override]
-        if self.limit is None or self.offset + self.limit >= self.count:
+        limit, offset, count = self.limit, self.offset or 0, self.count or 0
+        if limit is None or offset + limit >= count:
             return None
-        return self.offset + self.limit
+        return offset + limit
 
     def get_previous_link(self) -> int | None:  # type: ignore[override]
-        if self.limit is None or self.offset <= 0:
+        limit, offset = self.limit, self.offset or 0
+        if limit is None or offset <= 0:
             return None
-        return max(self.offset - self.limit, 0)
+        return max(offset - limit, 0)
 
     def get_paginated_data(self, data: Any) -> dict[str, Any]:
         return {

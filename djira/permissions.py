@@ -75,14 +75,23 @@ class _Composite(BasePermission):
 
 
 class AND(_Composite):
+    def _all(self, name: str, *args: Any) -> bool:
+        for perm in self.perms:
+            if not check(perm, name, *args):
+                # Report the refusing operand's message and code, not a generic one.
+                self.message = getattr(perm, "message", None)
+                self.code = getattr(perm, "code", None)
+                return False
+        return True
+
     def can_connect(self, scope: Scope) -> bool:
-        return all(check(p, "can_connect", scope) for p in self.perms)
+        return self._all("can_connect", scope)
 
     def has_permission(self, scope: Scope, hook: Any = None) -> bool:
-        return all(check(p, "has_permission", scope, hook) for p in self.perms)
+        return self._all("has_permission", scope, hook)
 
     def has_object_permission(self, scope: Scope, hook: Any, obj: Any) -> bool:
-        return all(check(p, "has_object_permission", scope, hook, obj) for p in self.perms)
+        return self._all("has_object_permission", scope, hook, obj)
 
 
 class OR(_Composite):
@@ -95,7 +104,8 @@ class OR(_Composite):
     def has_object_permission(self, scope: Scope, hook: Any, obj: Any) -> bool:
         # As in DRF: an object passes through an operand that also granted the request.
         return any(
-            check(p, "has_permission", scope, hook) and check(p, "has_object_permission", scope, hook, obj)
+            check(p, "has_permission", scope, hook)
+            and check(p, "has_object_permission", scope, hook, obj)
             for p in self.perms
         )
 
@@ -133,10 +143,10 @@ class IsAdminUser(BasePermission):
     """Only staff users may connect and call."""
 
     def can_connect(self, scope: Scope) -> bool:
-        return bool(scope.user and scope.user.is_staff)
+        return bool(getattr(scope.user, "is_staff", False))
 
     def has_permission(self, scope: Scope, hook: Any = None) -> bool:
-        return bool(scope.user and scope.user.is_staff)
+        return bool(getattr(scope.user, "is_staff", False))
 
 
 class IsAuthenticatedOrReadOnly(BasePermission):

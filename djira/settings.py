@@ -62,7 +62,9 @@ def perform_import(value: Any, name: str) -> Any:
         try:
             return import_string(value)
         except ImportError as exc:
-            raise ImportError(f"Could not import '{value}' for DJIRA_SETTINGS['{name}']: {exc}") from exc
+            raise ImportError(
+                f"Could not import '{value}' for DJIRA_SETTINGS['{name}']: {exc}"
+            ) from exc
     if isinstance(value, list | tuple):
         return [perform_import(item, name) for item in value]
     return value

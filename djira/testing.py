@@ -180,7 +180,11 @@ class SocketCommunicator:
             request_id = f"t{self._counter}"
         payload: dict[str, Any] = {"action": action, "requestId": request_id}
         for key, value in (
-            ("namespace", namespace), ("pk", pk), ("data", data), ("query", query), ("headers", headers)
+            ("namespace", namespace),
+            ("pk", pk),
+            ("data", data),
+            ("query", query),
+            ("headers", headers),
         ):
             if value is not None:
                 payload[key] = value
@@ -194,11 +198,14 @@ class SocketCommunicator:
             try:
                 reply: dict[str, Any] = await self.client.call(hook, payload, timeout=self.timeout)
             except socketio.exceptions.TimeoutError:
-                raise AssertionError(f"no reply to {hook!r} {payload!r} in {self.timeout}s") from None
+                raise AssertionError(
+                    f"no reply to {hook!r} {payload!r} in {self.timeout}s"
+                ) from None
             return reply
         await self.client.emit(hook, payload)
         return await self.receive(
-            hook, match=lambda reply: isinstance(reply, dict) and reply.get("requestId") == request_id
+            hook,
+            match=lambda reply: isinstance(reply, dict) and reply.get("requestId") == request_id,
         )
 
     async def emit(self, event: str, payload: Any = None) -> None:
@@ -206,7 +213,11 @@ class SocketCommunicator:
         await self.client.emit(event, payload)
 
     async def receive(
-        self, event: str | None = None, *, timeout: float | None = None, match: Any = None
+        self,
+        event: str | None = None,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - Channels' communicator API
+        match: Any = None,
     ) -> Any:
         """The next event (on ``event`` if given, passing ``match`` if given); others are kept."""
         deadline = asyncio.get_running_loop().time() + (timeout or self.timeout)
@@ -215,7 +226,9 @@ class SocketCommunicator:
             while True:
                 remaining = deadline - asyncio.get_running_loop().time()
                 if remaining <= 0:
-                    raise AssertionError(f"no {event or 'event'} received in {timeout or self.timeout}s")
+                    raise AssertionError(
+                        f"no {event or 'event'} received in {timeout or self.timeout}s"
+                    )
                 try:
                     name, data = await asyncio.wait_for(self.events.get(), remaining)
                 except TimeoutError:
@@ -227,7 +240,11 @@ class SocketCommunicator:
             for item in skipped:
                 self.events.put_nowait(item)
 
-    async def receive_nothing(self, timeout: float = 0.2, event: str | None = None) -> bool:
+    async def receive_nothing(
+        self,
+        timeout: float = 0.2,  # noqa: ASYNC109 - Channels' communicator API
+        event: str | None = None,
+    ) -> bool:
         """True if no event (on ``event``) arrives within ``timeout`` seconds."""
         try:
             await self.receive(event, timeout=timeout)

@@ -5,7 +5,15 @@ from __future__ import annotations
 from typing import Any, Literal, NotRequired, TypedDict
 
 Action = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "SUBSCRIPTION", "UNSUBSCRIPTION"]
-ACTIONS: tuple[str, ...] = ("GET", "POST", "PUT", "PATCH", "DELETE", "SUBSCRIPTION", "UNSUBSCRIPTION")
+ACTIONS: tuple[str, ...] = (
+    "GET",
+    "POST",
+    "PUT",
+    "PATCH",
+    "DELETE",
+    "SUBSCRIPTION",
+    "UNSUBSCRIPTION",
+)
 PushType = Literal["create", "update", "delete"]
 
 

@@ -139,7 +139,10 @@ async def test_concurrent_clients_get_their_own_replies(connect):
 
     async def ask(i: int, client):
         replies = await asyncio.gather(
-            *(client.request("books", namespace="async_echo", query={"who": f"{i}-{j}"}) for j in range(10))
+            *(
+                client.request("books", namespace="async_echo", query={"who": f"{i}-{j}"})
+                for j in range(10)
+            )
         )
         return [(r["requestId"], r["data"]["query"]["who"]) for r in replies]
 
@@ -152,7 +155,9 @@ async def test_concurrent_clients_get_their_own_replies(connect):
 
 async def test_self_emit_reaches_requester_before_reply(connect):
     client = await connect()
-    reply = await client.request("books", namespace="shout", action="POST", data="hi", ack=False, request_id="s")
+    reply = await client.request(
+        "books", namespace="shout", action="POST", data="hi", ack=False, request_id="s"
+    )
     assert reply["data"] == {"sent": True}
     pushed = await client.receive("books", timeout=1)
     assert pushed == {"shout": "hi"}

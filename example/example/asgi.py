@@ -1,6 +1,6 @@
 """ASGI entry point: Django over HTTP and djira over Socket.IO, under uvicorn.
 
-    uvicorn --app-dir example example.asgi:application
+uvicorn --app-dir example example.asgi:application
 """
 
 import os

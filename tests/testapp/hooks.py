@@ -38,7 +38,9 @@ class BookAPIHook(ModelAPIHook):
 
     @action(actions=["POST", "PATCH"], namespace="echo-both")
     def echo(self, scope):
-        return Response({"action": scope.action, "data": scope.data, "tag": getattr(scope, "tag", None)}, 201)
+        return Response(
+            {"action": scope.action, "data": scope.data, "tag": getattr(scope, "tag", None)}, 201
+        )
 
     @action(actions=["GET"])
     async def async_echo(self, scope):

@@ -1,0 +1,28 @@
+# The two commands of the README: `make demo` and `make test`.
+PYTHON ?= python3
+PORT ?= 8000
+
+.PHONY: demo test install install-test js lint
+
+install:
+	$(PYTHON) -m pip install -q -e .
+
+install-test:
+	./scripts/system-deps.sh
+	$(PYTHON) -m pip install -q -e ".[dev]"
+
+js:
+	npm ci --no-audit --no-fund
+	npm run build
+
+demo: install
+	$(PYTHON) example/manage.py demo --host 127.0.0.1 --port $(PORT)
+
+lint:
+	ruff check .
+	ruff format --check djira
+	mypy djira
+
+test: install-test js lint
+	$(PYTHON) -m pytest
+	npm test

@@ -1,0 +1,109 @@
+"""Pagination and filtering over a real server."""
+
+from __future__ import annotations
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from tests.testapp.models import Book
+
+pytestmark = pytest.mark.usefixtures("db_")
+
+
+@pytest.fixture
+def books(db_):
+    return [
+        Book.objects.create(
+            title=f"book {i:02}", author="ann" if i % 2 else "bob", year=2000 + i, secret=f"s{i}"
+        )
+        for i in range(40)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("page", "size", "expected"),
+    [
+        (1, 16, (0, 16, None, 2)),
+        (2, 16, (16, 32, 1, 3)),
+        (3, 16, (32, 40, 2, None)),
+        (2, 10, (10, 20, 1, 3)),
+    ],
+)
+async def test_page_pagination_pages(connect, books, page, size, expected):
+    client = await connect()
+    reply = await client.request("books", query={"page": page, "page_size": size})
+    start, stop, previous, next_ = expected
+    data = reply["data"]
+    assert data["count"] == 40
+    assert [b["title"] for b in data["results"]] == [f"book {i:02}" for i in range(start, stop)]
+    assert (data["previous"], data["next"]) == (previous, next_)
+
+
+async def test_out_of_range_page_is_404(connect, books):
+    client = await connect()
+    assert (await client.request("books", query={"page": 4}))["status"] == 404
+    assert (await client.request("books", query={"page": "zero"}))["status"] == 404
+
+
+async def test_last_page_keyword(connect, books):
+    client = await connect()
+    reply = await client.request("books", query={"page": "last"})
+    assert reply["data"]["previous"] == 2 and len(reply["data"]["results"]) == 8
+
+
+async def test_page_size_is_capped(connect, books):
+    client = await connect()
+    reply = await client.request("books", query={"page_size": 10_000})
+    assert len(reply["data"]["results"]) == 40  # below MAX_PAGE_SIZE (100): all of them
+
+
+async def test_limit_offset_pagination(connect, books, token):
+    client = await connect(token=token)
+    reply = await client.request("readonly", query={"limit": 5, "offset": 35})
+    data = reply["data"]
+    assert data["count"] == 40 and len(data["results"]) == 5
+    assert (data["previous"], data["next"]) == (30, None)
+    reply = await client.request("readonly", query={"limit": 5, "offset": 100})
+    assert reply["data"]["results"] == []
+
+
+async def test_declared_filter_fields_filter(connect, books):
+    client = await connect()
+    reply = await client.request("books", query={"author": "ann", "year": 2001})
+    assert [b["title"] for b in reply["data"]["results"]] == ["book 01"]
+
+
+async def test_undeclared_field_cannot_be_probed(connect, books):
+    client = await connect()
+    probe = await client.request("books", query={"secret": "s1", "page_size": 100})
+    assert probe["data"]["count"] == 40  # `secret` is not a filterset field: ignored
+    ordered = await client.request("books", query={"ordering": "-secret", "page_size": 3})
+    assert [b["title"] for b in ordered["data"]["results"]] == ["book 00", "book 01", "book 02"]
+
+
+async def test_search_and_ordering(connect, books):
+    client = await connect()
+    reply = await client.request("books", query={"search": "book 1", "ordering": "-year"})
+    assert [b["title"] for b in reply["data"]["results"]][:3] == ["book 31", "book 21", "book 19"]
+
+
+async def test_invalid_filter_value_is_400(connect, books):
+    client = await connect()
+    reply = await client.request("books", query={"year": "not-a-year"})
+    assert reply["status"] == 400 and "year" in reply["data"]
+
+
+async def test_list_of_query_values(connect, books):
+    client = await connect()
+    reply = await client.request("books", query={"author": ["ann"], "year": [2003]})
+    assert [b["title"] for b in reply["data"]["results"]] == ["book 03"]
+
+
+@sync_to_async
+def _count() -> int:
+    return Book.objects.count()
+
+
+async def test_custom_action_uses_orm(connect, books):
+    client = await connect()
+    assert (await client.request("books", namespace="count"))["data"] == {"count": await _count()}

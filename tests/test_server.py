@@ -1,0 +1,110 @@
+"""The server glue: python-socketio internals djira relies on, isolation, settings, discovery."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+import socketio
+from django.test import override_settings
+
+from djira.consumer import Consumer, discover_hooks
+from djira.server import DjiraServer, create_server
+from djira.settings import jira_settings
+from djira.testing import LiveServer, SocketCommunicator
+from tests.conftest import ROOT
+
+
+def test_pinned_private_method_signature():
+    # DjiraServer overrides these private methods; a python-socketio release that changes
+    # them must fail here, not silently lose acks or replies.
+    params = list(inspect.signature(socketio.AsyncServer._handle_event_internal).parameters)
+    assert params == ["self", "server", "sid", "eio_sid", "data", "namespace", "id"]
+    for name in ("_handle_eio_message", "_handle_eio_connect"):
+        assert list(inspect.signature(getattr(socketio.AsyncServer, name)).parameters)[:2] == [
+            "self",
+            "eio_sid",
+        ]
+
+
+def test_settings_defaults_and_override():
+    assert jira_settings.PAGE_SIZE == 16
+    with override_settings(
+        DJIRA_SETTINGS={"PAGE_SIZE": 3, "PERMISSION_CLASSES": ["djira.permissions.IsAuthenticated"]}
+    ):
+        from djira.permissions import IsAuthenticated
+
+        assert jira_settings.PAGE_SIZE == 3
+        assert [IsAuthenticated] == jira_settings.PERMISSION_CLASSES  # user lists replace defaults
+    assert jira_settings.PAGE_SIZE == 16
+
+
+def test_unknown_setting_is_an_error():
+    with pytest.raises(AttributeError):
+        jira_settings.NOT_A_SETTING  # noqa: B018
+
+
+def test_create_server_reads_limits():
+    with override_settings(
+        DJIRA_SETTINGS={"MAX_PAYLOAD_SIZE": 1234, "CORS_ALLOWED_ORIGINS": ["https://a.example"]}
+    ):
+        sio = create_server()
+    assert isinstance(sio, DjiraServer)
+    assert sio.eio.max_http_buffer_size == 1234
+    assert sio.eio.cors_allowed_origins == ["https://a.example"]
+
+
+def test_consumer_refuses_reserved_names():
+    consumer = Consumer(create_server())
+    from djira.hooks import APIHook
+
+    for name in ("connect", "disconnect", "*", ""):
+        with pytest.raises(AssertionError):
+            consumer.register(name, APIHook)
+
+
+def test_consumer_needs_a_djira_server():
+    with pytest.raises(AssertionError, match="DjiraServer"):
+        Consumer(socketio.AsyncServer())  # type: ignore[arg-type]
+
+
+def test_discover_hooks_returns_declared_events():
+    from djira.hooks import APIHook
+
+    class Declared(APIHook):
+        event = "declared-for-test"
+
+    assert discover_hooks()["declared-for-test"] is Declared
+
+
+@pytest.fixture(scope="module")
+def two_servers(django_db_setup):
+    server = LiveServer(
+        "tests.asgi_two:application",
+        env={"DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONPATH": ROOT},
+        cwd=ROOT,
+    ).start()
+    yield server
+    server.stop()
+
+
+async def _who(url: str, path: str) -> tuple[SocketCommunicator, dict]:
+    client = SocketCommunicator(url)
+    client.client = socketio.AsyncClient(reconnection=False)
+    client.client.on("*", client._on_event)
+    await client.client.connect(url, socketio_path=path, transports=["websocket"])
+    return client, await client.request("who", namespace="who")
+
+
+async def test_two_consumers_in_one_process_do_not_interfere(two_servers):
+    a1, first = await _who(two_servers.url, "first/socket.io")
+    a2, _ = await _who(two_servers.url, "first/socket.io")
+    b1, second = await _who(two_servers.url, "second/socket.io")
+    try:
+        assert first["data"] == {"server": "first", "connections": 1}
+        assert second["data"] == {"server": "second", "connections": 1}
+        assert (await a2.request("who", namespace="who"))["data"]["connections"] == 2
+        assert await b1.receive_nothing(0.2)
+    finally:
+        for client in (a1, a2, b1):
+            await client.disconnect()
