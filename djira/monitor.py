@@ -26,22 +26,14 @@ class Recorder(Protocol):
 
 
 class Monitor:
-    """Per-server event counts, plus an optional recorder.
+    """Per-server event counts, plus an optional recorder."""
 
-    The recorder defaults to the admin's ``TrafficRecorder``, which only counts until an
-    admin page watches; set ``monitor.recorder = None`` to drop even that.
-    """
-
-    def __init__(self, recorder: Recorder | None | bool = True) -> None:
+    def __init__(self) -> None:
         self.connections = 0
         self.requests = 0
         self.errors = 0
         self.pushes = 0
-        if recorder is True:
-            from djira.admin.recorder import TrafficRecorder
-
-            recorder = TrafficRecorder()
-        self.recorder: Recorder | None = recorder or None
+        self.recorder: Recorder | None = None
 
     def connected(self, scope: Scope) -> None:
         self.connections += 1
