@@ -60,7 +60,8 @@ class Scope:
         self.namespace = namespace
         self.action = action
         self.data = data
-        self.query = to_query_dict(query)
+        self._raw_query = query
+        self._query: QueryDict | None = None
         self.headers = headers or {}
         self.request_id = request_id
         self.pk = pk
@@ -71,8 +72,15 @@ class Scope:
         # Set by the hook handling the request (DRF's ``request.parser_context["view"]``).
         self.hook: Any = None
 
+    @property
+    def query(self) -> QueryDict:
+        """Query parameters as an immutable ``QueryDict`` (built on first use)."""
+        if self._query is None:
+            self._query = to_query_dict(self._raw_query)
+        return self._query
+
     def set_query(self, query: dict[str, Any] | None) -> None:
-        self.query = to_query_dict(query)
+        self._raw_query, self._query = query, None
 
     # -- DRF Request compatibility -------------------------------------------------------
 

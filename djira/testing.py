@@ -45,12 +45,14 @@ class LiveServer:
         port: int | None = None,
         cwd: str | None = None,
         startup_timeout: float = 20.0,
+        log_path: str | None = None,
     ) -> None:
         self.app = app
         self.env = {**os.environ, **(env or {})}
         self.port = port or free_port()
         self.cwd = cwd
         self.startup_timeout = startup_timeout
+        self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -60,7 +62,12 @@ class LiveServer:
     def start(self) -> LiveServer:
         command = [sys.executable, "-m", "uvicorn", self.app, "--host", "127.0.0.1"]
         command += ["--port", str(self.port), "--log-level", "warning", "--lifespan", "off"]
-        self.process = subprocess.Popen(command, env=self.env, cwd=self.cwd)
+        output = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115
+        self.process = subprocess.Popen(
+            command, env=self.env, cwd=self.cwd, stdout=output, stderr=output
+        )
+        if output is not None:
+            output.close()  # the child holds its own descriptor
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -72,6 +79,12 @@ class LiveServer:
                 time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"uvicorn did not listen on {self.port} within {self.startup_timeout}s")
+
+    def read_log(self) -> str:
+        """What the server wrote to stdout/stderr so far (needs ``log_path``)."""
+        assert self.log_path, "LiveServer(log_path=...) keeps the server's output"
+        with open(self.log_path, encoding="utf-8", errors="replace") as log:
+            return log.read()
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tempfile
+
 import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
@@ -12,10 +14,13 @@ ROOT = str(__import__("pathlib").Path(__file__).resolve().parent.parent)
 
 
 def start_server(**env: str) -> LiveServer:
+    log = tempfile.NamedTemporaryFile(prefix="djira-server-", suffix=".log", delete=False)
+    log.close()
     return LiveServer(
         "tests.asgi:application",
         env={"DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONPATH": ROOT, **env},
         cwd=ROOT,
+        log_path=log.name,
     ).start()
 
 

@@ -114,6 +114,36 @@ async def test_malformed_frame_costs_one_line_and_the_connection(server, connect
     assert (await client.request("books", namespace="count"))["status"] == 200
 
 
+@pytest.mark.parametrize("frame", ["9", "xxxxxxxx", "", "42[1,2]", "451-[]"])
+async def test_garbage_engineio_frames_close_the_connection_quietly(server, connect, frame):
+    session, ws = await _raw_socket(server.url)
+    try:
+        await ws.send_str(frame)
+        await ws.send_str('42["books",{"requestId":"after"}]')
+        message = await ws.receive(timeout=5)
+        # Dropped (closed) or ignored (the next request is answered): never a hang.
+        assert message.type in (
+            aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED
+        )
+    finally:
+        await ws.close()
+        await session.close()
+    client = await connect()
+    assert (await client.request("books", namespace="count"))["status"] == 200
+
+
+async def test_garbage_frames_log_no_traceback(server, connect):
+    before = server.read_log().count("Traceback")
+    for frame in ["9", "xxxxxxxx", '42["books", {bad', "4x", "42[]"]:
+        session, ws = await _raw_socket(server.url)
+        await ws.send_str(frame)
+        await ws.close()
+        await session.close()
+    client = await connect()  # the server still answers, and has had time to log
+    assert (await client.request("books", namespace="count"))["status"] == 200
+    assert server.read_log().count("Traceback") == before
+
+
 async def test_binary_garbage_frame_is_handled(server):
     session, ws = await _raw_socket(server.url)
     try:
