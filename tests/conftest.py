@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 
 import pytest
@@ -14,13 +15,13 @@ ROOT = str(__import__("pathlib").Path(__file__).resolve().parent.parent)
 
 
 def start_server(**env: str) -> LiveServer:
-    log = tempfile.NamedTemporaryFile(prefix="djira-server-", suffix=".log", delete=False)
-    log.close()
+    fd, log_path = tempfile.mkstemp(prefix="djira-server-", suffix=".log")
+    os.close(fd)
     return LiveServer(
         "tests.asgi:application",
         env={"DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONPATH": ROOT, **env},
         cwd=ROOT,
-        log_path=log.name,
+        log_path=log_path,
     ).start()
 
 
