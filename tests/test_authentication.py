@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 import pytest
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -31,11 +29,14 @@ async def test_no_credentials_is_anonymous(connect):
     assert (await client.request("books", namespace="async_echo"))["data"]["user"] is None
 
 
-async def test_bad_token_is_refused_with_401(connect, caplog):
-    with caplog.at_level(logging.INFO, logger="djira"), pytest.raises(ConnectionRefused) as refused:
+async def test_bad_token_is_refused_with_401_and_no_traceback(connect, server):
+    tracebacks = server.read_log().count("Traceback")
+    with pytest.raises(ConnectionRefused) as refused:
         await connect(token="not-a-token")
     assert refused.value.status == 401
     assert refused.value.data["message"] == "Invalid token."
+    await connect()  # the server is still up, and has written whatever it logs
+    assert server.read_log().count("Traceback") == tracebacks
 
 
 async def test_token_of_wrong_type_is_refused(connect):
