@@ -14,6 +14,10 @@ install-test:
 js:
 	npm ci --no-audit --no-fund
 	npm run build
+	# The built client is committed (pip users need no Node): it must match its sources.
+	git diff --exit-code -- djira/static/djira/js/client.js djira/static/djira/js/client.iife.js \
+		djira/static/djira/js/client.d.ts djira/static/djira/js/client.licenses.txt
+	npm run typecheck
 
 demo: install
 	$(PYTHON) example/manage.py demo --host 127.0.0.1 --port $(PORT)

@@ -30,7 +30,10 @@ logger = logging.getLogger("djira")
 def refuse(message: str, status: int) -> ConnectionRefusedError:
     """A refusal whose ``connect_error`` data is ``{"message", "status"}`` (PROTOCOL.md)."""
     error = ConnectionRefusedError(message)
-    error.error_args = {"message": message, "status": status}
+    # socket.io-client exposes only ``message`` and ``data`` of a refusal: repeat the
+    # fields under ``data`` so every client sees the status.
+    details = {"message": message, "status": status}
+    error.error_args = {**details, "data": details}
     return error
 
 

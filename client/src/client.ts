@@ -165,6 +165,17 @@ function failure(kind: DjiraErrorKind, status: number, detail: string): DjiraErr
   return new DjiraError(kind, status, { detail });
 }
 
+/** Call a user callback; if it throws, rethrow later so that the other callbacks still run. */
+function report<A extends unknown[]>(callback: (...args: A) => void, ...args: A): void {
+  try {
+    callback(...args);
+  } catch (error) {
+    setTimeout(() => {
+      throw error;
+    });
+  }
+}
+
 function isEnvelope(value: unknown): value is Envelope {
   return typeof value === "object" && value !== null && typeof (value as Envelope).status === "number";
 }
@@ -177,8 +188,8 @@ function roomsOf(data: unknown): string[] {
 class LiveSubscription implements Subscription {
   rooms: string[] = [];
   active = true;
-  /** A SUBSCRIPTION request for it is queued or in flight. */
-  sending = false;
+  /** Its SUBSCRIPTION request, while queued or in flight. */
+  sending: { requestId: string; reply: Promise<unknown> } | null = null;
   subscribed = false;
   readonly ready: Promise<Envelope>;
   settleReady!: { resolve: (reply: Envelope) => void; reject: (error: DjiraError) => void };
@@ -254,16 +265,24 @@ export class Client {
    * within its timeout.
    */
   request<T = any>(hook: string, fields: RequestFields = {}, options: RequestOptions = {}): Promise<Envelope<T>> {
-    if (this.closed) return Promise.reject(failure("closed", 0, "The client is closed."));
-    if (!this.socket.active) return Promise.reject(this.inactiveError());
+    return this.enqueue<T>(hook, fields, options).reply;
+  }
+
+  private enqueue<T>(
+    hook: string,
+    fields: RequestFields,
+    options: RequestOptions,
+  ): { requestId: string; reply: Promise<Envelope<T>> } {
     const requestId = `${this.idPrefix}-${++this.lastId}`;
+    if (this.closed) return { requestId, reply: Promise.reject(failure("closed", 0, "The client is closed.")) };
+    if (!this.socket.active) return { requestId, reply: Promise.reject(this.inactiveError()) };
     const payload: Record<string, unknown> = { action: "GET", requestId };
     for (const [key, value] of Object.entries(fields)) {
       if (value !== undefined) payload[key] = value;
     }
     payload.requestId = requestId;
     const timeout = options.timeout ?? this.timeout;
-    return new Promise<Envelope<T>>((resolve, reject) => {
+    const reply = new Promise<Envelope<T>>((resolve, reject) => {
       const pending: Pending = { hook, payload, sent: false, timer: undefined, resolve, reject };
       if (timeout > 0) {
         const detail = `No reply to ${hook} ${String(payload.action)} within ${timeout} ms.`;
@@ -272,6 +291,7 @@ export class Client {
       this.pending.set(requestId, pending);
       if (this.socket.connected) this.send(requestId, pending);
     });
+    return { requestId, reply };
   }
 
   /**
@@ -328,7 +348,10 @@ export class Client {
     this.closed = true;
     this.socket.disconnect();
     this.rejectAll(() => failure("closed", 0, "The client is closed."));
-    for (const subscription of this.subscriptions) subscription.active = false;
+    for (const subscription of this.subscriptions) {
+      subscription.active = false;
+      subscription.settleReady.reject(failure("closed", 0, "The client is closed."));
+    }
     this.subscriptions.clear();
     if (defaultClient === this) defaultClient = null;
     this.setState({ state: "disconnected", reason: "io client disconnect" });
@@ -336,7 +359,12 @@ export class Client {
 
   private send(requestId: string, pending: Pending): void {
     pending.sent = true;
-    this.socket.emit(pending.hook, pending.payload, (reply: unknown) => this.settle(requestId, reply));
+    try {
+      this.socket.emit(pending.hook, pending.payload, (reply: unknown) => this.settle(requestId, reply));
+    } catch (error) {
+      // Socket.IO refuses reserved event names ("connect", ...) by throwing.
+      this.fail(requestId, failure("invalid", 0, `Cannot send on "${pending.hook}": ${String(error)}`));
+    }
   }
 
   private settle(requestId: string, reply: unknown): void {
@@ -377,18 +405,20 @@ export class Client {
   private sendSubscription(subscription: LiveSubscription): void {
     const { timeout } = subscription.options;
     const resubscribed = subscription.subscribed;
-    subscription.sending = true;
-    this.request(subscription.hook, { ...subscription.fields, action: "SUBSCRIPTION" }, { timeout }).then(
+    const fields = { ...subscription.fields, action: "SUBSCRIPTION" as const };
+    const { requestId, reply } = this.enqueue(subscription.hook, fields, { timeout });
+    subscription.sending = { requestId, reply };
+    reply.then(
       (reply) => {
-        subscription.sending = false;
+        subscription.sending = null;
         if (!subscription.active) return;
         subscription.subscribed = true;
         subscription.rooms = roomsOf(reply.data);
         subscription.settleReady.resolve(reply);
-        subscription.options.onSubscribed?.(reply, resubscribed);
+        if (subscription.options.onSubscribed) report(subscription.options.onSubscribed, reply, resubscribed);
       },
       (error: DjiraError) => {
-        subscription.sending = false;
+        subscription.sending = null;
         if (!subscription.active) return;
         // An error reply ends the subscription; a lost or refused connection or a timeout does
         // not: it is sent again on the next connection.
@@ -398,20 +428,28 @@ export class Client {
         }
         subscription.settleReady.reject(error);
         if (error.kind === "disconnected") return;
-        if (subscription.options.onError) subscription.options.onError(error);
+        if (subscription.options.onError) report(subscription.options.onError, error);
         else console.error(`djira: subscribing to ${subscription.hook} failed:`, error);
       },
     );
   }
 
-  private unsubscribe(subscription: LiveSubscription, options: RequestOptions = {}): Promise<void> {
-    if (!subscription.active) return Promise.resolve();
+  private async unsubscribe(subscription: LiveSubscription, options: RequestOptions = {}): Promise<void> {
+    if (!subscription.active) return;
     subscription.active = false;
     this.subscriptions.delete(subscription);
+    subscription.settleReady.reject(failure("closed", 0, "Unsubscribed before the subscription reply."));
+    const sending = subscription.sending;
+    if (sending && !this.pending.get(sending.requestId)?.sent) {
+      // Still queued: it never reached the server, so drop it.
+      this.fail(sending.requestId, failure("closed", 0, "Unsubscribed before subscribing."));
+      return;
+    }
+    // The server handles a socket's events concurrently: let the SUBSCRIPTION finish first.
+    if (sending) await sending.reply.catch(() => undefined);
     // A new connection starts without rooms: there is nothing to leave until connected again.
-    if (!this.socket.connected) return Promise.resolve();
-    const fields = { ...subscription.fields, action: "UNSUBSCRIPTION" as const };
-    return this.request(subscription.hook, fields, options).then(() => undefined);
+    if (!this.socket.connected) return;
+    await this.request(subscription.hook, { ...subscription.fields, action: "UNSUBSCRIPTION" }, options);
   }
 
   private handleConnect(): void {
@@ -419,7 +457,7 @@ export class Client {
     this.refusal = null;
     // The server forgot this socket's rooms: subscribe again, before sending queued requests
     // so that pushes caused by them find the subscriptions.
-    for (const subscription of this.subscriptions) {
+    for (const subscription of [...this.subscriptions]) {
       if (!subscription.sending) this.sendSubscription(subscription);
     }
     for (const [requestId, pending] of this.pending) {
@@ -462,20 +500,20 @@ export class Client {
     if (!isEnvelope(message)) return;
     // A reply the server emitted instead of acknowledging: it is not a push.
     if (message.requestId !== undefined && this.pending.has(String(message.requestId))) return;
-    for (const callback of [...(this.listeners.get(event) ?? [])]) callback(message);
+    for (const callback of [...(this.listeners.get(event) ?? [])]) report(callback, message);
     if (message.action !== "SUBSCRIPTION" || typeof (message as Push).type !== "string") return;
     const push = message as Push;
     for (const subscription of [...this.subscriptions]) {
       if (subscription.hook !== event || !subscription.active) continue;
       if (subscription.namespace !== undefined && subscription.namespace !== (push.namespace ?? undefined)) continue;
       if (subscription.rooms.length > 0 && !subscription.rooms.includes(push.room)) continue;
-      subscription.callback(push);
+      report(subscription.callback, push);
     }
   }
 
   private setState(change: StateChange): void {
     this.currentState = change.state;
-    for (const callback of [...this.stateListeners]) callback(change);
+    for (const callback of [...this.stateListeners]) report(callback, change);
   }
 }
 

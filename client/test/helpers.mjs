@@ -4,7 +4,7 @@ import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -36,7 +36,13 @@ export async function freePort() {
   return port;
 }
 
-/** Reject with a clear message if `promise` takes longer than `ms`. */
+/**
+ * Reject with a clear message if `promise` takes longer than `ms`.
+ * @template T
+ * @param {number} ms
+ * @param {Promise<T>} promise
+ * @returns {Promise<T>}
+ */
 export function within(ms, promise, what = "the event") {
   /** @type {ReturnType<typeof setTimeout> | undefined} */
   let timer;
@@ -124,8 +130,14 @@ export class ExampleServer {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  async start() {
+  /** The server's port, chosen (but not listened on) before the first start. */
+  async ensurePort() {
     if (!this.port) this.port = await freePort();
+    return this.port;
+  }
+
+  async start() {
+    await this.ensurePort();
     const child = spawn(
       PYTHON,
       ["-u", join(root, "example", "manage.py"), "demo", "--host", "127.0.0.1", "--port", String(this.port)],
@@ -135,6 +147,8 @@ export class ExampleServer {
           ...process.env,
           DJIRA_EXAMPLE_DB: join(this.dir, "db.sqlite3"),
           DJANGO_DEBUG: "0",
+          // djira from this checkout, installed or not.
+          PYTHONPATH: [root, process.env.PYTHONPATH].filter(Boolean).join(delimiter),
           PYTHONUNBUFFERED: "1",
         },
         stdio: ["ignore", "pipe", "pipe"],

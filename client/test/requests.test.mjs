@@ -12,7 +12,7 @@ const OPTIONS = { transports: /** @type {"websocket"[]} */ (["websocket"]), requ
  * @param {number} status
  */
 async function rejectsWith(promise, status) {
-  /** @type {InstanceType<typeof DjiraError> | undefined} */
+  /** @type {import("../../djira/static/djira/js/client.js").DjiraError | undefined} */
   let caught;
   await assert.rejects(promise, (error) => {
     assert.ok(error instanceof DjiraError, `expected a DjiraError, got ${error}`);
@@ -20,7 +20,7 @@ async function rejectsWith(promise, status) {
     caught = error;
     return true;
   });
-  return /** @type {InstanceType<typeof DjiraError>} */ (caught);
+  return /** @type {import("../../djira/static/djira/js/client.js").DjiraError} */ (caught);
 }
 
 describe("requests", { timeout: 60_000 }, () => {
@@ -156,6 +156,12 @@ describe("requests", { timeout: 60_000 }, () => {
     } finally {
       intruder.close();
     }
+  });
+
+  it("rejects a request on a reserved event name without sending it", async () => {
+    const error = await rejectsWith(admin.request("disconnect"), 0);
+    assert.equal(error.kind, "invalid");
+    assert.equal(admin.state, "connected");
   });
 
   it("rejects requests on a closed client with status 0", async () => {

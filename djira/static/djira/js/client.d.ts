@@ -133,6 +133,7 @@ export declare class Client {
      * within its timeout.
      */
     request<T = any>(hook: string, fields?: RequestFields, options?: RequestOptions): Promise<Envelope<T>>;
+    private enqueue;
     /**
      * Subscribe through a route that accepts `SUBSCRIPTION`; `callback` gets each push whose hook,
      * namespace and room match. The subscription is sent again after every reconnection.
