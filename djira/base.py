@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from asgiref.sync import sync_to_async
-
 from djira import exceptions
+from djira._batch import run_sync
 from djira.decorators import Route
 from djira.permissions import check
 from djira.response import Response
@@ -26,6 +26,11 @@ CRUD_ROUTES: dict[tuple[str, bool], str] = {
     ("PATCH", True): "partial_update",
     ("DELETE", True): "destroy",
 }
+
+
+@cache
+def _crud_route(method: str, action: str) -> Route:
+    return Route(method, method, (action,), False, True)
 
 
 class APIHook:
@@ -81,7 +86,7 @@ class APIHook:
                 if not allowed and not self.get_crud_actions(not detail):
                     raise exceptions.UnknownNamespace(f"'{scope.event}' needs a namespace.")
                 raise exceptions.VerbNotAllowed(scope.action, allowed)
-            return Route(method, method, (scope.action,), False, True)
+            return _crud_route(method, scope.action)
         route = self._routes.get(scope.namespace)
         if route is None:
             raise exceptions.UnknownNamespace(
@@ -165,8 +170,8 @@ class APIHook:
         route = self.resolve()
         self._apply_route(route)
         if not route.is_async:
-            return await sync_to_async(self._run_sync)(route)
-        await sync_to_async(self.initial)()
+            return await run_sync(self._run_sync, route)
+        await run_sync(self.initial)
         return self.finalize(await self._call(route))
 
     def finalize(self, result: Any) -> Response:

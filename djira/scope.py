@@ -13,8 +13,18 @@ if TYPE_CHECKING:
     from djira.server import DjiraServer
 
 
+_EMPTY_QUERY: QueryDict | None = None
+
+
 def to_query_dict(query: dict[str, Any] | None) -> QueryDict:
     """Build an immutable ``QueryDict`` from a JSON object (lists become repeated keys)."""
+    global _EMPTY_QUERY
+    if not query:
+        # Most requests carry no query: share one immutable empty QueryDict (built lazily,
+        # after settings are configured) instead of parsing "" per request.
+        if _EMPTY_QUERY is None:
+            _EMPTY_QUERY = QueryDict()
+        return _EMPTY_QUERY
     qd = QueryDict(mutable=True)
     for key, value in (query or {}).items():
         if isinstance(value, list):

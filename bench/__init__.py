@@ -1,0 +1,1 @@
+"""Benchmark scripts for djira (run them as scripts: ``python bench/requests.py``)."""
