@@ -50,6 +50,9 @@ class DjiraServer(socketio.AsyncServer):
         self.djira_consumer: Any = None
         # Strong references to fire-and-forget emit tasks until they finish.
         self.background_tasks: set[asyncio.Task[Any]] = set()
+        # djira.observers.transport.Outbox: pushes handed over from other threads, emitted
+        # in order on this server's loop (created on first use).
+        self.djira_outbox: Any = None
 
     async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> Any:
         if self.loop is None:
@@ -87,7 +90,10 @@ def create_server(**overrides: Any) -> DjiraServer:
         "max_http_buffer_size": jira_settings.MAX_PAYLOAD_SIZE,
     }
     if jira_settings.REDIS_URL:
-        options["client_manager"] = socketio.AsyncRedisManager(jira_settings.REDIS_URL)
+        # AsyncRedisManager that logs Redis faults clearly on "djira.redis" (observers).
+        from djira.observers.redis import DjiraAsyncRedisManager
+
+        options["client_manager"] = DjiraAsyncRedisManager(jira_settings.REDIS_URL)
     if options["cors_allowed_origins"] is None:
         options.pop("cors_allowed_origins")
     options.update(overrides)
@@ -118,7 +124,10 @@ def emit_soon(server: DjiraServer, event: str, data: Any, **kwargs: Any) -> None
     elif loop is not None and loop.is_running():
         asyncio.run_coroutine_threadsafe(server.emit(event, data, **kwargs), loop)
     else:
-        raise RuntimeError(
-            "This process runs no djira server loop; emit through djira.observers "
-            "(which fall back to a write-only Redis manager) instead."
-        )
+        # No server loop in this process (a shell, a worker, a WSGI process): publish
+        # through a write-only Redis manager when REDIS_URL is set, else nobody can be
+        # listening here and the emit is dropped (djira.observers.transport).
+        from djira.observers.transport import Push, send_write_only
+
+        room = kwargs.get("to") or kwargs.get("room")
+        send_write_only([Push(event, data, room, kwargs.get("namespace") or "/")])

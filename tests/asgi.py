@@ -22,3 +22,9 @@ consumer.start()
 consumer.register("private", hooks.PrivateBookAPIHook)
 
 application = get_asgi_application(django_application, consumer=consumer)
+
+# Observer tests (tests/observers): hooks declared in tests/testapp/observed.py.
+from tests.testapp import observed  # noqa: E402
+
+consumer.register("observed", observed.ObservedBookHook)
+consumer.register("observed_users", observed.ObservedUserHook)

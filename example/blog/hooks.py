@@ -5,7 +5,13 @@ from rest_framework.filters import OrderingFilter, SearchFilter
 
 from djira.decorators import action
 from djira.hooks import ModelAPIHook, ReadOnlyModelAPIHook
-from djira.permissions import IsAuthenticated, IsAuthenticatedOrReadOnly
+from djira.observers import observer
+from djira.permissions import (
+    SAFE_ACTIONS,
+    BasePermission,
+    IsAuthenticated,
+    IsAuthenticatedOrReadOnly,
+)
 from djira.response import Response
 from djira.scope import Scope
 
@@ -37,14 +43,36 @@ class UserAPIHook(ReadOnlyModelAPIHook):
         return Response({"detail": "Password changed."})
 
 
+class IsAuthorOrReadOnly(BasePermission):
+    """Anyone may read an article; only its author (or staff) may change it."""
+
+    message = "Only the author may change this article."
+
+    def has_object_permission(self, scope, hook, obj):
+        if scope.action in SAFE_ACTIONS:
+            return True
+        return obj.author_id == scope.user.pk or scope.user.is_staff
+
+
 class ArticleAPIHook(ModelAPIHook):
     event = "articles"
     queryset = Article.objects.all()
     serializer_class = ArticleSerializer
-    permission_classes = [IsAuthenticatedOrReadOnly]
+    permission_classes = [IsAuthenticatedOrReadOnly, IsAuthorOrReadOnly]
     filter_backends = [SearchFilter, OrderingFilter]
     search_fields = ["title", "body"]
     ordering_fields = ["id", "title", "created"]
 
     def perform_create(self, serializer):
         serializer.save(author=self.scope.user)
+
+    # Every committed change of an article, from any process (the admin, a shell, another
+    # server behind the same Redis), is pushed to the sockets subscribed below: rooms
+    # "article" (subscribe without pk) and "article__<pk>" (subscribe with pk).
+    @observer(Article, ArticleSerializer)
+    def article_changes(self, **kwargs):
+        return None  # send the default push
+
+    @action(actions=["SUBSCRIPTION", "UNSUBSCRIPTION"])
+    async def subscribe(self, scope: Scope):
+        await self.article_changes.subscription(scope)

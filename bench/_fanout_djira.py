@@ -1,0 +1,36 @@
+"""Fan-out, djira side: the example project as shipped, plus a ``touch`` hook for the writer.
+
+Subscribers use the example's ``articles`` hook, route ``subscribe`` (its ``@observer`` over
+``Article``). The writer saves through ``touch``, the same body as the bare baseline's.
+
+    uvicorn --app-dir example bench._fanout_djira:application
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import django
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "example.settings")
+django.setup()
+
+from blog.models import Article  # noqa: E402 - after django.setup()
+
+from djira.decorators import action  # noqa: E402
+from djira.hooks import APIHook  # noqa: E402
+
+
+class TouchHook(APIHook):
+    event = "touch"
+
+    @action(actions=["POST"])
+    def touch(self, scope: Any) -> bool:
+        article = Article.objects.get(pk=scope.data["pk"])
+        article.title = scope.data["title"]
+        article.save()
+        return True
+
+
+from example.asgi import application  # noqa: E402, F401 - discovers TouchHook too

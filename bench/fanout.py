@@ -1,0 +1,307 @@
+"""Fan-out benchmark: one saved row pushed to N subscribers of one room, djira vs bare.
+
+    python bench/fanout.py                          # 100, 500 and 1,000 subscribers
+    python bench/fanout.py --subscribers 500 --updates 50 --burst 200 --rounds 3
+
+For each subscriber count, two servers run the example project under uvicorn on CPU 0 over
+one temporary SQLite database, one after the other:
+
+- **djira**: ``bench/_fanout_djira.py``, the example as shipped: ``ArticleAPIHook``'s
+  ``@observer(Article, ArticleSerializer)`` and its ``subscribe`` route (pushes after
+  commit, in the PROTOCOL envelope, through djira's outbox).
+- **bare**: ``bench/_fanout_bare.py``, python-socketio alone: sockets join a room and a
+  ``post_save`` receiver emits ``ArticleSerializer(instance).data`` to it.
+
+This process (pinned to CPU 1) opens N lightweight Engine.IO websocket subscribers (raw
+frames, so the clients cost as little as possible and the same for both sides) and one
+python-socketio writer that saves the article through a ``touch`` handler. Two phases:
+
+1. **latency**: ``--updates`` saves, one at a time, each waited for at every subscriber.
+   save-to-last-delivery = arrival of the push at the last subscriber minus the row's
+   ``updated`` timestamp (set by ``auto_now`` in the save; same machine clock).
+2. **rate**: ``--burst`` saves back to back; sustained rate = saves / (last delivery of the
+   last save - first save), with every delivery counted.
+
+``delivered`` must equal ``expected``; the script exits with 1 otherwise. Nothing here is a
+timed test: the figures and ratios are printed for people to read.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+sys.path.insert(0, str(_HERE.parent))
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import contextlib  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import re  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from datetime import datetime  # noqa: E402
+from typing import Any  # noqa: E402
+
+from bench.common import percentile, print_table, seed_database, server_env, start_server  # noqa: E402
+
+APPS = {"djira": "bench._fanout_djira:application", "bare": "bench._fanout_bare:application"}
+TITLE = re.compile(r'"title":"fan-(\d+)-(\d+)"')
+
+
+@dataclass
+class Run:
+    app: str
+    subscribers: int
+    latencies: list[float] = field(default_factory=list)  # seconds, sorted
+    rate: float = 0.0
+    expected: int = 0
+    delivered: int = 0
+
+    @property
+    def p50_ms(self) -> float:
+        return percentile(self.latencies, 50) * 1000
+
+    @property
+    def p99_ms(self) -> float:
+        return percentile(self.latencies, 99) * 1000
+
+
+class Subscribers:
+    """N raw Engine.IO v4 websocket clients recording when each push arrives."""
+
+    def __init__(self, url: str, app: str, count: int) -> None:
+        self.ws_url = url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+        self.app = app
+        self.count = count
+        # (phase, seq) -> [arrival times]; raw frames for saved-at lookup.
+        self.arrivals: dict[tuple[int, int], list[float]] = {}
+        self.frames: dict[tuple[int, int], str] = {}
+        self.done: dict[tuple[int, int], asyncio.Event] = {}
+        self.sockets: list[Any] = []
+        self.tasks: list[asyncio.Task[None]] = []
+
+    def expect(self, key: tuple[int, int]) -> asyncio.Event:
+        self.arrivals[key] = []
+        self.done[key] = asyncio.Event()
+        return self.done[key]
+
+    async def open(self, session: Any) -> None:
+        subscribe = (
+            '421["articles",{"namespace":"subscribe","action":"SUBSCRIPTION"}]'
+            if self.app == "djira"
+            else '421["subscribe"]'
+        )
+        for start in range(0, self.count, 50):  # connect in slices: no accept-queue overflow
+            await asyncio.gather(
+                *(
+                    self._open_one(session, subscribe)
+                    for _ in range(start, min(start + 50, self.count))
+                )
+            )
+
+    async def _open_one(self, session: Any, subscribe: str) -> None:
+        ws = await session.ws_connect(self.ws_url, autoping=False, max_msg_size=0)
+        assert (await ws.receive_str()).startswith("0")  # Engine.IO open
+        await ws.send_str("40")
+        assert (await ws.receive_str()).startswith("40")  # Socket.IO connect
+        await ws.send_str(subscribe)
+        while True:
+            frame = await ws.receive_str()
+            if frame == "2":
+                await ws.send_str("3")
+            elif frame.startswith("431"):
+                break
+        self.sockets.append(ws)
+        self.tasks.append(asyncio.create_task(self._listen(ws)))
+
+    async def _listen(self, ws: Any) -> None:
+        async for message in ws:
+            arrived = time.time()
+            frame = message.data
+            if frame == "2":
+                await ws.send_str("3")
+                continue
+            if not isinstance(frame, str) or not frame.startswith("42"):
+                continue
+            found = TITLE.search(frame)
+            if found is None:
+                continue
+            key = (int(found[1]), int(found[2]))
+            times = self.arrivals.get(key)
+            if times is None:
+                continue
+            times.append(arrived)
+            if len(times) == 1:
+                self.frames[key] = frame
+            if len(times) == self.count:
+                self.done[key].set()
+
+    def saved_at(self, key: tuple[int, int]) -> float:
+        payload = json.loads(self.frames[key][2:])[1]
+        data = payload["data"] if self.app == "djira" else payload
+        return datetime.fromisoformat(data["updated"]).timestamp()
+
+    async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*(ws.close() for ws in self.sockets), return_exceptions=True)
+
+
+async def measure(url: str, app: str, count: int, pk: int, updates: int, burst: int) -> Run:
+    import aiohttp
+    import socketio
+
+    run = Run(app, count)
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        subscribers = Subscribers(url, app, count)
+        await subscribers.open(session)
+        writer = socketio.AsyncClient(reconnection=False)
+        await writer.connect(url, transports=["websocket"])
+
+        async def touch(phase: int, seq: int) -> None:
+            title = f"fan-{phase}-{seq}"
+            if app == "djira":
+                payload = {
+                    "namespace": "touch",
+                    "action": "POST",
+                    "data": {"pk": pk, "title": title},
+                }
+                reply = await writer.call("touch", payload, timeout=30)
+                assert reply["status"] == 200, reply
+            else:
+                await writer.call("touch", {"pk": pk, "title": title}, timeout=30)
+
+        # Warm-up: imports, caches and the first-connection paths are not measured.
+        for seq in range(3):
+            done = subscribers.expect((0, seq))
+            await touch(0, seq)
+            await asyncio.wait_for(done.wait(), 30)
+
+        # 1. latency: one save at a time.
+        for seq in range(updates):
+            key = (1, seq)
+            done = subscribers.expect(key)
+            await touch(*key)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), 10)
+            times = subscribers.arrivals[key]
+            run.expected += count
+            run.delivered += len(times)
+            if len(times) == count:
+                run.latencies.append(max(times) - subscribers.saved_at(key))
+
+        # 2. sustained rate: saves back to back.
+        keys = [(2, seq) for seq in range(burst)]
+        events = [subscribers.expect(key) for key in keys]
+        for key in keys:
+            await touch(*key)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*(e.wait() for e in events)), 60)
+        got = [subscribers.arrivals[key] for key in keys]
+        run.expected += count * burst
+        run.delivered += sum(len(times) for times in got)
+        if all(got) and subscribers.frames.get(keys[0]):
+            span = max(max(times) for times in got) - subscribers.saved_at(keys[0])
+            run.rate = burst / span if span > 0 else 0.0
+        run.latencies.sort()
+        await writer.disconnect()
+        await subscribers.close()
+    return run
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--subscribers", default="100,500,1000", help="comma-separated counts")
+    parser.add_argument("--updates", type=int, default=40, help="saves in the latency phase")
+    parser.add_argument("--burst", type=int, default=100, help="saves in the rate phase")
+    parser.add_argument("--rounds", type=int, default=2, help="runs per app and count")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    counts = [int(c) for c in args.subscribers.split(",")]
+    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
+        os.sched_setaffinity(0, {1})  # the servers run on CPU 0
+    try:
+        import uvloop
+
+        run_async = uvloop.run
+    except ImportError:
+        run_async = asyncio.run
+    rows, results, lost = [], {}, False
+    with tempfile.TemporaryDirectory(prefix="djira-fanout-") as tmp:
+        db = os.path.join(tmp, "bench.sqlite3")
+        pk = seed_database(db, articles=10)[0]
+        env = server_env(db)
+        for count in counts:
+            runs: dict[str, list[Run]] = {"djira": [], "bare": []}
+            for round_ in range(args.rounds):
+                order = ["bare", "djira"] if round_ % 2 == 0 else ["djira", "bare"]
+                for app in order:
+                    # start_server() returns a started server; not ``with``: LiveServer's
+                    # __enter__ would start a second uvicorn on the same port.
+                    server = start_server(APPS[app], env)
+                    try:
+                        measured = measure(server.url, app, count, pk, args.updates, args.burst)
+                        runs[app].append(run_async(measured))
+                    finally:
+                        server.stop()
+            for app in ("bare", "djira"):
+                pooled = Run(app, count)
+                for run in runs[app]:
+                    pooled.latencies += run.latencies
+                    pooled.expected += run.expected
+                    pooled.delivered += run.delivered
+                pooled.latencies.sort()
+                pooled.rate = sum(r.rate for r in runs[app]) / len(runs[app])
+                results[(app, count)] = pooled
+                lost = lost or pooled.delivered != pooled.expected
+                bare = results[("bare", count)]
+                rows.append(
+                    [
+                        count,
+                        app,
+                        f"{pooled.p50_ms:.1f}",
+                        f"{pooled.p99_ms:.1f}",
+                        f"{pooled.rate:.1f}",
+                        pooled.delivered,
+                        pooled.expected,
+                        f"{pooled.p50_ms / bare.p50_ms:.2f}x" if app == "djira" else "",
+                        f"{pooled.rate / bare.rate:.2f}x" if app == "djira" and bare.rate else "",
+                    ]
+                )
+    print()
+    print_table(
+        [
+            "subs",
+            "app",
+            "p50 ms",
+            "p99 ms",
+            "saves/s",
+            "delivered",
+            "expected",
+            "p50 vs bare",
+            "rate vs bare",
+        ],
+        rows,
+    )
+    print()
+    for count in counts:
+        djira, bare = results[("djira", count)], results[("bare", count)]
+        print(
+            f"{count} subscribers: p50 {djira.p50_ms / bare.p50_ms:.2f}x bare (target <= 1.10x), "
+            f"rate {djira.rate / bare.rate if bare.rate else 0:.2f}x bare (target >= 0.95x), "
+            f"loss {djira.expected - djira.delivered} (target 0)"
+        )
+    return 1 if lost else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

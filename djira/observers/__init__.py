@@ -1,0 +1,87 @@
+"""Observers: push database changes to the sockets subscribed to them.
+
+    from djira.observers import observer
+
+    class BookAPIHook(ModelAPIHook):
+        @observer(Book, BookSerializer)
+        def books(self, **kwargs):
+            return None
+
+See docs/observers.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.db.models import Model
+from django.dispatch import Signal
+
+from djira.observers.base import BaseObserver, BoundObserver
+from djira.observers.dispatch import ServerProxy
+from djira.observers.model import ModelObserver
+from djira.observers.signal import SignalObserver
+
+__all__ = [
+    "BaseObserver",
+    "BoundObserver",
+    "ModelObserver",
+    "SignalObserver",
+    "emit",
+    "model_observer",
+    "observer",
+    "signal_observer",
+]
+
+
+def emit(
+    event: str,
+    data: Any = None,
+    *,
+    to: str | None = None,
+    room: str | None = None,
+    namespace: str | None = None,
+    using: str | None = None,
+) -> None:
+    """Emit from any sync code and any process, after the current transaction commits.
+
+    Reaches sockets on every server process sharing ``REDIS_URL`` (``to``/``room``: a room
+    or a sid; neither: everyone).
+    """
+    ServerProxy(using=using).emit(event, data, to=to, room=room, namespace=namespace)
+
+
+def model_observer(
+    model: type[Model], serializer_class: Any = None, **options: Any
+) -> Callable[[Callable[..., Any]], ModelObserver]:
+    """Decorate a hook method to observe ``model``'s saves and deletes (``ModelObserver``)."""
+    if serializer_class is None:
+        serializer_class = options.pop("serializer", None)
+
+    def decorator(func: Callable[..., Any]) -> ModelObserver:
+        return ModelObserver(func, model, serializer_class, **options)
+
+    return decorator
+
+
+def signal_observer(
+    signal: Signal, sender: Any = None, serializer_class: Any = None, **options: Any
+) -> Callable[[Callable[..., Any]], SignalObserver]:
+    """Decorate a hook method to push on any Django signal (``SignalObserver``)."""
+    if serializer_class is None:
+        serializer_class = options.pop("serializer", None)
+
+    def decorator(func: Callable[..., Any]) -> SignalObserver:
+        return SignalObserver(func, signal, sender, serializer_class, **options)
+
+    return decorator
+
+
+def observer(
+    target: Any, serializer_class: Any = None, **options: Any
+) -> Callable[[Callable[..., Any]], Any]:
+    """The seed's ``@observer(Model, Serializer)``; also ``@observer(signal, sender=...)``."""
+    if isinstance(target, Signal):
+        return signal_observer(target, options.pop("sender", None), serializer_class, **options)
+    return model_observer(target, serializer_class, **options)

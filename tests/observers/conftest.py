@@ -1,0 +1,103 @@
+"""Observer fixtures: a real redis-server, servers sharing it, and small request helpers."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+from django.contrib.auth import get_user_model
+from rest_framework.authtoken.models import Token
+
+from djira.testing import free_port
+
+REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+
+
+class RedisProcess:
+    """``redis-server`` on 127.0.0.1, no persistence; can be stopped and restarted."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisProcess:
+        command = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1"]
+        command += ["--save", "", "--appendonly", "no"]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return self
+            except OSError:
+                time.sleep(0.02)
+        raise RuntimeError(f"redis-server did not listen on {self.port}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    if not shutil.which("redis-server") and not __import__("os").path.exists(REDIS_SERVER):
+        pytest.skip("redis-server is not installed")
+    redis = RedisProcess().start()
+    yield redis
+    redis.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_servers(live_server_factory, redis_server):
+    """Two uvicorn processes sharing ``redis_server``."""
+    env = {"DJIRA_REDIS_URL": redis_server.url}
+    return live_server_factory(**env), live_server_factory(**env)
+
+
+@pytest.fixture
+def alice(db_):
+    user = get_user_model().objects.create_user("alice", password="pw-alice-123")
+    return user, Token.objects.create(user=user).key
+
+
+@pytest.fixture
+def bob(db_):
+    user = get_user_model().objects.create_user("bob", password="pw-bob-123")
+    return user, Token.objects.create(user=user).key
+
+
+async def scenario(client, name: str, **data):
+    """Run a server-side scenario of tests/testapp/observed.py; return its data."""
+    reply = await client.request(
+        "observed", namespace="scenario", action="POST", data={"name": name, **data}
+    )
+    assert reply["status"] == 200, reply
+    return reply["data"]
+
+
+async def subscribe(client, namespace: str = "subscribe", hook: str = "observed", **kwargs):
+    reply = await client.request(hook, namespace=namespace, action="SUBSCRIPTION", **kwargs)
+    assert reply["status"] == 200, reply
+    return reply["data"]["rooms"]
+
+
+def on(namespace: str, **fields):
+    """A ``receive(match=...)`` predicate for pushes of one route (and field values)."""
+
+    def match(push):
+        return (
+            isinstance(push, dict)
+            and push.get("namespace") == namespace
+            and push.get("action") == "SUBSCRIPTION"
+            and all(push.get(k) == v for k, v in fields.items())
+        )
+
+    return match
