@@ -27,6 +27,9 @@ lint:
 	ruff format --check djira
 	mypy djira
 
+# e2e runs in its own pytest process: sync Playwright keeps an event loop running in the
+# main thread, which the async tests in tests/ must not inherit.
 test: install-test js lint
-	$(PYTHON) -m pytest
+	$(PYTHON) -m pytest tests
+	$(PYTHON) -m pytest e2e
 	npm test

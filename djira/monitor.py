@@ -26,14 +26,22 @@ class Recorder(Protocol):
 
 
 class Monitor:
-    """Per-server event counts, plus an optional recorder."""
+    """Per-server event counts, plus an optional recorder.
 
-    def __init__(self) -> None:
+    The recorder defaults to the admin's ``TrafficRecorder``, which only counts until an
+    admin page watches; set ``monitor.recorder = None`` to drop even that.
+    """
+
+    def __init__(self, recorder: Recorder | None | bool = True) -> None:
         self.connections = 0
         self.requests = 0
         self.errors = 0
         self.pushes = 0
-        self.recorder: Recorder | None = None
+        if recorder is True:
+            from djira.admin.recorder import TrafficRecorder
+
+            recorder = TrafficRecorder()
+        self.recorder: Recorder | None = recorder or None
 
     def connected(self, scope: Scope) -> None:
         self.connections += 1

@@ -1,0 +1,232 @@
+"""Recording benchmark: request throughput with the admin's traffic recording on and off.
+
+    python bench/recording.py                      # 64 clients, 3 rounds, about 2 minutes
+    python bench/recording.py --clients 16,64 --duration 20 --rounds 3
+
+Three servers run the example project on CPU 0 over one seeded SQLite database, in the same
+run, differing only in how the admin records (``DJIRA_BENCH_RECORDING``):
+
+- ``off``: no recorder on the monitor (``monitor.recorder = None``): the baseline;
+- ``idle``: the default recorder with no admin page open: counters only (the production case
+  while nobody looks);
+- ``watched``: the recorder as while a traffic page is open: every request and reply becomes
+  a redacted row in the ring buffer.
+
+A driver on CPU 1 sends ``articles`` retrieves (``{"pk": n, "data": {"token": ...}}``, so
+redaction has work to do) with acks, in a closed loop. The target: ``watched`` and ``idle``
+at least 0.95x of ``off``. Nothing asserts on timings.
+
+This module is also the servers' ASGI app: ``bench.recording:application``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+MODES = ("off", "idle", "watched")
+
+
+def _configured_application() -> Any:
+    """The example's ASGI app with the recorder set as ``DJIRA_BENCH_RECORDING`` says."""
+    from example.asgi import application  # the example project, as shipped
+
+    from djira.settings import jira_settings
+
+    consumer = jira_settings.SOCKET_INSTANCE.djira_consumer
+    mode = os.environ["DJIRA_BENCH_RECORDING"]
+    if mode == "off":
+        consumer.monitor.recorder = None
+    elif mode == "watched":
+        # As if a traffic page polled for ever (a page renews this every second).
+        consumer.monitor.recorder.watch(10**9)
+    elif mode != "idle":
+        raise SystemExit(f"DJIRA_BENCH_RECORDING must be one of {MODES}, not {mode!r}")
+    return application
+
+
+if os.environ.get("DJIRA_BENCH_RECORDING"):  # imported by uvicorn as a server
+    application = _configured_application()
+
+
+class Payloads:
+    """A retrieve of a seeded article, carrying a secret for the redaction to mask."""
+
+    def __init__(self, pks: range) -> None:
+        self.pks = pks
+
+    def __call__(self, client: int, sequence: int) -> dict[str, Any]:
+        pk = self.pks[(client * 7919 + sequence * 31) % len(self.pks)]
+        return {"pk": pk, "requestId": sequence, "data": {"token": "not-recorded", "n": sequence}}
+
+
+def micro(n: int = 20_000) -> dict[str, float]:
+    """Microseconds per ``Monitor.request`` call in each mode, in this process (no server).
+
+    The servers' figures are noisy on a busy machine; this one isolates what recording adds
+    per request, to compare with the ``server us/req`` column.
+    """
+    import time
+
+    repo = Path(__file__).resolve().parent.parent
+    sys.path[:0] = [str(repo), str(repo / "example")]
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "example.settings")
+    import django
+
+    django.setup()
+    from django.contrib.auth.models import AnonymousUser
+
+    from djira.admin.recorder import TrafficRecorder
+    from djira.monitor import Monitor
+    from djira.scope import Scope
+
+    data = {
+        "id": 7,
+        "title": "An article",
+        "body": "x" * 400,
+        "published": True,
+        "author_id": 1,
+        "created": "2024-01-01T00:00:00Z",
+        "updated": "2024-01-01T00:00:00Z",
+    }
+    out = {}
+    for mode in MODES:
+        monitor = Monitor(recorder=None if mode == "off" else TrafficRecorder())
+        if mode == "watched":
+            monitor.recorder.watch(10**9)  # type: ignore[union-attr]
+        scope = Scope(
+            sid="s" * 20,
+            event="articles",
+            action="GET",
+            pk=7,
+            user=AnonymousUser(),
+            data={"token": "not-recorded", "n": 1},
+            request_id=1,
+        )
+        reply = {
+            "status": 200,
+            "event": "articles",
+            "namespace": None,
+            "action": "GET",
+            "requestId": 1,
+            "data": data,
+        }
+        started = time.perf_counter()
+        for _ in range(n):
+            monitor.request(scope, reply, 0.001)
+        out[mode] = (time.perf_counter() - started) / n * 1e6
+    return out
+
+
+def ok(reply: Any) -> bool:
+    return isinstance(reply, dict) and reply.get("status") == 200 and "id" in reply["data"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import tempfile
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from bench.common import Stats, drive, print_table, seed_database, server_env, start_server
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--clients", default="64", help="comma-separated levels (default 64)")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per run (10)")
+    parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds (2)")
+    parser.add_argument("--rounds", type=int, default=3, help="runs per mode and level (3)")
+    parser.add_argument("--articles", type=int, default=1000, help="rows seeded (1000)")
+    parser.add_argument("--micro-only", action="store_true", help="only the in-process figures")
+    args = parser.parse_args(argv)
+    costs = micro()
+    print(
+        "in-process cost of Monitor.request: "
+        + ", ".join(f"{mode} {us:.2f} us" for mode, us in costs.items()),
+        file=sys.stderr,
+    )
+    if args.micro_only:
+        return 0
+    levels = [int(c) for c in args.clients.split(",") if c.strip()]
+    runs: dict[tuple[str, int], list[Stats]] = {(m, n): [] for m in MODES for n in levels}
+
+    with tempfile.TemporaryDirectory(prefix="djira-bench-") as tmp:
+        db = Path(tmp) / "bench.sqlite3"
+        pks = seed_database(db, args.articles)
+        env = server_env(db)
+        servers = {
+            mode: start_server(
+                "bench.recording:application", {**env, "DJIRA_BENCH_RECORDING": mode}
+            )
+            for mode in MODES
+        }
+        try:
+            for round_index in range(args.rounds):
+                for clients in levels:
+                    # Rotate the order so drift during the run hits every mode alike.
+                    shift = round_index % len(MODES)
+                    for mode in MODES[shift:] + MODES[:shift]:
+                        server = servers[mode]
+                        stats = drive(
+                            server.url,
+                            clients,
+                            args.duration,
+                            Payloads(pks),
+                            "articles",
+                            warmup=args.warmup,
+                            check=ok,
+                            server_pid=server.pid,
+                        )
+                        runs[mode, clients].append(stats)
+                        print(
+                            f"  round {round_index + 1} {mode:>7} x{clients:<3} "
+                            f"{stats.rps:8.0f} req/s  errors {stats.errors}",
+                            file=sys.stderr,
+                        )
+        finally:
+            for server in servers.values():
+                server.stop()
+
+    rows: list[list[Any]] = []
+    verdicts = []
+    for clients in levels:
+        merged = {mode: Stats.merge(runs[mode, clients]) for mode in MODES}
+        base = merged["off"].rps or 1.0
+        for mode in MODES:
+            stats = merged[mode]
+            us = stats.server_us_per_request
+            rows.append(
+                [
+                    clients,
+                    mode,
+                    f"{stats.rps:.0f}",
+                    f"{stats.p50_ms:.2f}",
+                    f"{stats.p99_ms:.2f}",
+                    "" if us is None else f"{us:.0f}",
+                    f"{stats.rps / base:.3f}x",
+                    stats.errors,
+                ]
+            )
+        for mode in ("idle", "watched"):
+            ratio = merged[mode].rps / base
+            verdicts.append(
+                f"{mode}/off at {clients} clients: {ratio:.3f}x "
+                f"({'meets' if ratio >= 0.95 else 'misses'} the 0.95x target)"
+            )
+    print()
+    print_table(
+        ["clients", "recording", "req/s", "p50 ms", "p99 ms", "server us/req", "vs off", "errors"],
+        rows,
+    )
+    print()
+    print("\n".join(verdicts))
+    print(
+        "per request, recording adds "
+        + ", ".join(f"{mode} {costs[mode] - costs['off']:.2f} us" for mode in ("idle", "watched"))
+        + " (in-process, against the 'server us/req' above)"
+    )
+    return 1 if any(s.errors for r in runs.values() for s in r) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

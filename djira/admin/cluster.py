@@ -1,0 +1,125 @@
+"""Across processes: each server process publishes a heartbeat with its snapshot to Redis.
+
+Every ``HEARTBEAT_INTERVAL`` seconds a process writes ``djira:admin:process:<id>`` with a
+time-to-live of two and a half intervals, so a stopped process disappears within a few
+seconds without saying goodbye. Views read every key and merge (``djira.admin.state``).
+
+A view that is watching also sets ``djira:admin:watched`` for a few seconds; every
+process's heartbeat reads it and keeps full traffic rows meanwhile, so an open page sees
+traffic from all processes and a closed one costs none of them more than counters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from djira.settings import jira_settings
+
+if TYPE_CHECKING:
+    from djira.consumer import Consumer
+
+logger = logging.getLogger("djira")
+
+PREFIX = "djira:admin:process:"
+WATCH_KEY = "djira:admin:watched"
+# Traffic rows a heartbeat carries (the newest); the page shows at most this many per process.
+HEARTBEAT_ROWS = 200
+
+
+def interval() -> float:
+    return max(0.2, float(jira_settings.HEARTBEAT_INTERVAL))
+
+
+@lru_cache(maxsize=4)
+def sync_client(url: str) -> Any:
+    import redis
+
+    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+
+
+def remote_snapshots(exclude: str) -> list[dict[str, Any]]:
+    """Snapshots other processes published; empty without ``REDIS_URL`` or if Redis is down."""
+    url = jira_settings.REDIS_URL
+    if not url:
+        return []
+    try:
+        client = sync_client(url)
+        keys = [
+            k
+            for k in client.scan_iter(match=PREFIX + "*", count=100)
+            if k.decode() != PREFIX + exclude
+        ]
+        values = client.mget(keys) if keys else []
+    except Exception as exc:
+        logger.warning("djira admin: cannot read process snapshots from Redis (%s)", exc)
+        return []
+    out = []
+    for value in values:
+        if value:
+            try:
+                out.append(json.loads(value))
+            except ValueError:
+                continue
+    return out
+
+
+def mark_watched(seconds: float = 10.0) -> None:
+    """Ask every process to keep full traffic rows for ``seconds`` (an admin page polled)."""
+    url = jira_settings.REDIS_URL
+    if not url:
+        return
+    try:
+        sync_client(url).set(WATCH_KEY, "1", px=int(seconds * 1000))
+    except Exception as exc:
+        logger.warning("djira admin: cannot reach Redis (%s)", exc)
+
+
+def ensure_heartbeat(consumer: Consumer | None) -> None:
+    """Start this process's heartbeat once, on the running (server) loop; no-op without Redis."""
+    if consumer is None or not jira_settings.REDIS_URL:
+        return
+    if getattr(consumer, "_djira_heartbeat", None) is not None:
+        return
+    loop = asyncio.get_running_loop()
+    task = loop.create_task(heartbeat(consumer))
+    # A strong reference on the consumer: the loop keeps only weak ones to tasks.
+    consumer._djira_heartbeat = task  # type: ignore[attr-defined]
+
+
+async def heartbeat(consumer: Consumer) -> None:
+    """Publish this process's snapshot forever. A coroutine."""
+    import redis.asyncio as aioredis
+
+    from djira.admin.state import collect_local, get_recorder
+
+    client = aioredis.Redis.from_url(jira_settings.REDIS_URL)
+    recorder = get_recorder(consumer)
+    failing = False
+    key = None
+    try:
+        while True:
+            every = interval()
+            try:
+                if recorder is not None and await client.exists(WATCH_KEY):
+                    recorder.watch(every * 3)
+                recording = recorder is not None and recorder.recording
+                snap = await collect_local(consumer, traffic=recording)
+                snap["traffic"] = snap["traffic"][-HEARTBEAT_ROWS:]
+                key = PREFIX + snap["process"]["id"]
+                await client.set(key, json.dumps(snap, default=str), px=int(every * 2500))
+                failing = False
+            except Exception as exc:
+                if not failing:  # one line per outage, not one per beat
+                    logger.warning("djira admin: heartbeat to Redis failed (%s)", exc)
+                failing = True
+            await asyncio.sleep(every)
+    finally:
+        if key is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(client.delete(key))
+        await client.aclose()

@@ -1,0 +1,149 @@
+"""The console's ``ModelAdmin``s: admin index entries, URLs and permission checks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import update_wrapper
+from typing import Any
+
+from django.apps import apps
+from django.contrib import admin
+from django.contrib.auth.views import redirect_to_login
+from django.core import checks
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.urls import URLPattern, path, reverse
+from django_htmx.http import HttpResponseClientRedirect
+
+from djira import models
+from djira.admin import views
+
+VIEW = "djira.view_dashboard"
+INSPECT = "djira.use_inspector"
+DISCONNECT = "djira.disconnect_client"
+
+
+def has_console_perm(request: HttpRequest, *perms: str) -> bool:
+    """An active staff user holding every one of ``perms`` (superusers hold all)."""
+    user = request.user
+    return bool(user.is_active and user.is_staff and user.has_perms(perms))
+
+
+class ConsoleAdmin(admin.ModelAdmin):
+    """A page of the console in place of a changelist; nothing to add, change or delete."""
+
+    #: Permissions a user needs for every URL of this admin.
+    required_perms: tuple[str, ...] = (VIEW,)
+    page: Callable[..., HttpResponse] = staticmethod(views.hooks_page)
+    extra: tuple[tuple[str, str, Callable[..., HttpResponse], tuple[str, ...]], ...] = ()
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return has_console_perm(request, VIEW)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return has_console_perm(request, *self.required_perms)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def console_view(
+        self, view: Callable[..., HttpResponse], perms: tuple[str, ...]
+    ) -> Callable[..., HttpResponse]:
+        """Wrap ``view``: admin login for non-staff, 403 without ``perms``, CSRF, no cache."""
+
+        def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not has_console_perm(request, *perms):
+                raise PermissionDenied
+            return view(self, request, *args, **kwargs)
+
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            # A live part polling after the session ended must not swap the login page into
+            # a table: send the whole page to the login instead.
+            if getattr(request, "htmx", False) and not (
+                request.user.is_active and request.user.is_staff
+            ):
+                login = redirect_to_login(
+                    request.get_full_path(),
+                    reverse("admin:login", current_app=self.admin_site.name),
+                )
+                return HttpResponseClientRedirect(login["Location"])
+            return protected(request, *args, **kwargs)
+
+        protected = self.admin_site.admin_view(checked)
+        return update_wrapper(wrapper, view)
+
+    def get_urls(self) -> list[URLPattern]:
+        info = self.opts.app_label, self.opts.model_name
+        urls = [
+            path(
+                "",
+                self.console_view(type(self).page, self.required_perms),
+                name="{}_{}_changelist".format(*info),
+            )
+        ]
+        for route, name, view, extra_perms in self.extra:
+            urls.append(
+                path(
+                    route,
+                    self.console_view(view, self.required_perms + extra_perms),
+                    name=f"{info[0]}_{info[1]}_{name}",
+                )
+            )
+        return urls
+
+
+@admin.register(models.Hook)
+class HookAdmin(ConsoleAdmin):
+    page = staticmethod(views.hooks_page)
+
+
+@admin.register(models.Connection)
+class ConnectionAdmin(ConsoleAdmin):
+    page = staticmethod(views.connections_page)
+    extra = (
+        ("rows/", "rows", views.connections_rows, ()),
+        ("<str:sid>/", "detail", views.connection_detail, ()),
+        ("<str:sid>/panel/", "panel", views.connection_panel, ()),
+        ("<str:sid>/disconnect/", "disconnect", views.connection_disconnect, (DISCONNECT,)),
+    )
+
+
+@admin.register(models.Room)
+class RoomAdmin(ConsoleAdmin):
+    page = staticmethod(views.rooms_page)
+    extra = (("rows/", "rows", views.rooms_rows, ()),)
+
+
+@admin.register(models.Traffic)
+class TrafficAdmin(ConsoleAdmin):
+    page = staticmethod(views.traffic_page)
+    extra = (
+        ("rows/", "rows", views.traffic_rows, ()),
+        ("stats/", "stats", views.traffic_stats, ()),
+    )
+
+
+@admin.register(models.Inspector)
+class InspectorAdmin(ConsoleAdmin):
+    required_perms = (VIEW, INSPECT)
+    page = staticmethod(views.inspector_page)
+
+
+@checks.register(checks.Tags.admin)
+def check_console(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """The console's templates load django-htmx's template tags and htmx itself."""
+    if apps.is_installed("django_htmx"):
+        return []
+    return [
+        checks.Error(
+            "djira's admin console needs 'django_htmx' in INSTALLED_APPS.",
+            hint="Add 'django_htmx' (and django_htmx.middleware.HtmxMiddleware) to your settings.",
+            id="djira.E101",
+        )
+    ]

@@ -1,0 +1,293 @@
+"""``TrafficRecorder``: what the admin knows about one server process's traffic.
+
+Two costs, on purpose:
+
+- always, per event: a few counters (per connection, per route, per second) and one
+  duration appended to a bounded deque;
+- only while an admin page is *watching* (one polled within ``WATCH_SECONDS``, in any
+  process when Redis is configured) and ``RECORD_TRAFFIC`` is on: a full row, redacted, in a
+  ring buffer of ``TRAFFIC_BUFFER_SIZE`` rows.
+
+So nothing heavier than a counter runs per event while nobody looks (``bench/recording.py``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from djira import json as djira_json
+from djira.admin import cluster
+from djira.admin.redaction import redact, redact_keys
+from djira.settings import jira_settings
+
+if TYPE_CHECKING:
+    from djira.scope import Scope
+
+# A page keeps full recording on this long after its last poll.
+WATCH_SECONDS = 10.0
+# Events-per-second buckets kept (five minutes).
+HISTORY_SECONDS = 300
+# Durations kept per route for p50/p99.
+SAMPLES_PER_ROUTE = 512
+# Distinct routes tracked; client-chosen names beyond this share one "(other)" entry.
+MAX_ROUTES = 500
+
+
+@dataclass(slots=True)
+class ConnectionStats:
+    """Counters of one live connection."""
+
+    connected_at: float
+    events_in: int = 0
+    events_out: int = 0
+    last_activity: float = 0.0
+
+
+@dataclass(slots=True)
+class RouteStats:
+    """Counters and recent durations (seconds) of one ``hook:namespace action``."""
+
+    count: int = 0
+    errors: int = 0
+    durations: deque[float] = field(default_factory=lambda: deque(maxlen=SAMPLES_PER_ROUTE))
+
+
+def user_label(user: Any) -> str:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return "anonymous"
+    return str(user.get_username())
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile of sorted ``values`` (empty: 0)."""
+    if not values:
+        return 0.0
+    index = min(len(values) - 1, max(0, math.ceil(fraction * len(values)) - 1))
+    return values[index]
+
+
+class TrafficRecorder:
+    """Attached to a ``djira.monitor.Monitor`` as its ``recorder``."""
+
+    def __init__(self, size: int | None = None) -> None:
+        if size is None:
+            size = int(jira_settings.TRAFFIC_BUFFER_SIZE)
+        self.rows: deque[dict[str, Any]] = deque(maxlen=max(1, size))
+        self.connections: dict[str, ConnectionStats] = {}
+        self.routes: dict[tuple[str, str, str], RouteStats] = {}
+        # [second, events] pairs, oldest first.
+        self.per_second: deque[list[int]] = deque(maxlen=HISTORY_SECONDS)
+        self.watched_until = 0.0
+        self.started_at = time.time()
+        self._seq = itertools.count(1)
+        self._heartbeat_checked = False
+
+    # -- watching -------------------------------------------------------------------------
+
+    def watch(self, seconds: float = WATCH_SECONDS) -> None:
+        """Keep full rows for ``seconds`` more (an admin page is open)."""
+        self.watched_until = max(self.watched_until, time.monotonic() + seconds)
+
+    @property
+    def recording(self) -> bool:
+        return time.monotonic() < self.watched_until and bool(jira_settings.RECORD_TRAFFIC)
+
+    def clear(self) -> None:
+        self.rows.clear()
+
+    # -- counters (always) ----------------------------------------------------------------
+
+    def _tick(self, now: float) -> None:
+        second = int(now)
+        buckets = self.per_second
+        if buckets and buckets[-1][0] == second:
+            buckets[-1][1] += 1
+        else:
+            buckets.append([second, 1])
+
+    def _route(self, hook: str, namespace: str, action: str) -> RouteStats:
+        key = (hook, namespace, action)
+        stats = self.routes.get(key)
+        if stats is None:
+            if len(self.routes) >= MAX_ROUTES:
+                key = ("(other)", "", "")
+                stats = self.routes.get(key)
+            if stats is None:
+                stats = self.routes[key] = RouteStats()
+        return stats
+
+    # -- Monitor's Recorder protocol ------------------------------------------------------
+
+    def connected(self, scope: Scope) -> None:
+        now = time.time()
+        # The first connection runs on the server's loop: start the Redis heartbeat there.
+        if not self._heartbeat_checked:
+            self._heartbeat_checked = True
+            cluster.ensure_heartbeat(getattr(scope.server, "djira_consumer", None))
+        self.connections[scope.sid] = ConnectionStats(connected_at=now, last_activity=now)
+        self._tick(now)
+        if self.recording:
+            environ = scope.environ
+            self._add(
+                now,
+                "connect",
+                scope.sid,
+                user_label(scope.user),
+                payload={
+                    "remote": remote_address(environ),
+                    "userAgent": environ.get("HTTP_USER_AGENT", ""),
+                },
+            )
+
+    def disconnected(self, sid: str, reason: Any) -> None:
+        now = time.time()
+        stats = self.connections.pop(sid, None)
+        self._tick(now)
+        if self.recording:
+            self._add(
+                now,
+                "disconnect",
+                sid,
+                "",
+                payload={"reason": str(reason or "")},
+                duration=(now - stats.connected_at) if stats else None,
+            )
+
+    def request(self, scope: Scope, reply: dict[str, Any], duration: float) -> None:
+        now = time.time()
+        status = int(reply["status"])
+        stats = self.connections.get(scope.sid)
+        if stats is not None:
+            stats.events_in += 1
+            stats.events_out += 1
+            stats.last_activity = now
+        self._tick(now)
+        # Unknown hooks and namespaces are named by the client: keep them out of the keys.
+        if status == 404:
+            route = self._route("(not found)", "", scope.action)
+        else:
+            route = self._route(scope.event, scope.namespace or "", scope.action)
+        route.count += 1
+        if status >= 400:
+            route.errors += 1
+        route.durations.append(duration)
+        if self.recording:
+            self._record_request(scope, reply, duration, now)
+
+    def pushed(self, event: str, room: str, payload: dict[str, Any]) -> None:
+        now = time.time()
+        self._tick(now)
+        if self.recording:
+            self._add(
+                now,
+                "push",
+                "",
+                "",
+                hook=event,
+                namespace=payload.get("namespace"),
+                action=payload.get("action"),
+                status=payload.get("status"),
+                room=room,
+                payload=redact(payload.get("data")),
+                size=len(djira_json.dumps(payload)),
+            )
+
+    # -- rows (only while watched) --------------------------------------------------------
+
+    def _record_request(
+        self, scope: Scope, reply: dict[str, Any], duration: float, now: float
+    ) -> None:
+        keys = redact_keys()
+        user = user_label(scope.user)
+        request = {
+            "pk": scope.pk,
+            "data": scope.data,
+            "query": scope.query.dict(),
+            "headers": scope.headers,
+        }
+        common = {
+            "hook": scope.event,
+            "namespace": scope.namespace,
+            "action": scope.action,
+            "requestId": reply.get("requestId"),
+        }
+        self._add(now - duration, "in", scope.sid, user, payload=redact(request, keys), **common)
+        self._add(
+            now,
+            "out",
+            scope.sid,
+            user,
+            status=reply["status"],
+            duration=duration,
+            size=len(djira_json.dumps(reply)),
+            payload=redact(reply.get("data"), keys),
+            **common,
+        )
+
+    def _add(self, ts: float, direction: str, sid: str, user: str, **fields: Any) -> None:
+        row = {
+            "seq": next(self._seq),
+            "ts": ts,
+            "direction": direction,
+            "sid": sid,
+            "user": user,
+            "hook": None,
+            "namespace": None,
+            "action": None,
+            "status": None,
+            "duration": None,
+            "size": None,
+            "requestId": None,
+            "room": None,
+            "payload": None,
+        }
+        row.update(fields)
+        if direction in {"connect", "disconnect"}:
+            row["payload"] = redact(row["payload"])
+        self.rows.append(row)
+
+    # -- reading (views, heartbeat) -------------------------------------------------------
+
+    def events_per_second(
+        self, seconds: int = HISTORY_SECONDS, now: float | None = None
+    ) -> list[int]:
+        """Events in each of the last ``seconds`` whole seconds, oldest first."""
+        end = int(now if now is not None else time.time())
+        counts = {second: count for second, count in list(self.per_second)}  # noqa: C416
+        return [counts.get(s, 0) for s in range(end - seconds + 1, end + 1)]
+
+    def route_summary(self) -> list[dict[str, Any]]:
+        """Per route: count, errors, p50 and p99 in milliseconds."""
+        summary = []
+        for (hook, namespace, action), stats in list(self.routes.items()):
+            durations = sorted(stats.durations)
+            summary.append(
+                {
+                    "hook": hook,
+                    "namespace": namespace,
+                    "action": action,
+                    "count": stats.count,
+                    "errors": stats.errors,
+                    "p50": percentile(durations, 0.5) * 1000,
+                    "p99": percentile(durations, 0.99) * 1000,
+                }
+            )
+        return sorted(summary, key=lambda r: (r["hook"], r["namespace"], r["action"]))
+
+
+def remote_address(environ: dict[str, Any]) -> str:
+    """The peer address the ASGI server saw (python-engineio's ``REMOTE_ADDR`` is a stub).
+
+    ``X-Forwarded-For`` is not trusted here: anyone can send it; the detail page shows it
+    among the headers.
+    """
+    scope = environ.get("asgi.scope")
+    client = scope.get("client") if isinstance(scope, dict) else None
+    if client:
+        return f"{client[0]}:{client[1]}"
+    return str(environ.get("REMOTE_ADDR", ""))

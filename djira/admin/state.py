@@ -1,0 +1,190 @@
+"""Snapshots of live server state: this process's, merged with other processes' (Redis).
+
+A snapshot is plain JSON-safe data, so the same shape is read locally and from the cluster.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from typing import TYPE_CHECKING, Any
+
+from asgiref.sync import async_to_sync
+
+from djira.admin.recorder import TrafficRecorder, remote_address, user_label
+
+if TYPE_CHECKING:
+    from djira.consumer import Consumer
+
+NAMESPACE = "/"
+
+
+def get_consumer() -> Consumer:
+    """The consumer serving this process's Socket.IO server."""
+    from djira.consumer import get_default_consumer
+    from djira.settings import jira_settings
+
+    consumer = getattr(jira_settings.SOCKET_INSTANCE, "djira_consumer", None)
+    return consumer if consumer is not None else get_default_consumer()
+
+
+def get_recorder(consumer: Consumer) -> TrafficRecorder | None:
+    recorder = consumer.monitor.recorder
+    return recorder if isinstance(recorder, TrafficRecorder) else None
+
+
+def process_id(consumer: Consumer) -> str:
+    """A name for this process that is unique in the cluster."""
+    host_id = getattr(consumer.sio.manager, "host_id", None)
+    return f"{socket.gethostname()}:{os.getpid()}" + (f":{host_id[:6]}" if host_id else "")
+
+
+def local_rooms(consumer: Consumer) -> dict[str, list[str]]:
+    """Named rooms of this process -> member sids (a socket's own room left out)."""
+    rooms = consumer.sio.manager.rooms.get(NAMESPACE, {})
+    out: dict[str, list[str]] = {}
+    for room, members in list(rooms.items()):
+        if room is None:
+            continue
+        sids = list(members)
+        if sids == [room]:
+            continue
+        out[str(room)] = sorted(sids)
+    return out
+
+
+async def _connections(
+    consumer: Consumer, recorder: TrafficRecorder | None, rooms: dict[str, list[str]], process: str
+) -> list[dict[str, Any]]:
+    sio = consumer.sio
+    sid_rooms: dict[str, list[str]] = {}
+    for room, sids in rooms.items():
+        for sid in sids:
+            sid_rooms.setdefault(sid, []).append(room)
+    out = []
+    for sid in list(sio.manager.rooms.get(NAMESPACE, {}).get(None, {})):
+        try:
+            session = await sio.get_session(sid)
+            transport = sio.transport(sid)
+        except (KeyError, TypeError):
+            continue  # gone while we looked
+        environ = session.get("environ") or {}
+        stats = recorder.connections.get(sid) if recorder else None
+        out.append(
+            {
+                "sid": sid,
+                "process": process,
+                "user": user_label(session.get("user")) if "user" in session else "(connecting)",
+                "user_id": getattr(session.get("user"), "pk", None),
+                "remote": remote_address(environ),
+                "user_agent": str(environ.get("HTTP_USER_AGENT", ""))[:300],
+                "transport": transport,
+                "connected_at": stats.connected_at if stats else None,
+                "events_in": stats.events_in if stats else 0,
+                "events_out": stats.events_out if stats else 0,
+                "last_activity": stats.last_activity if stats else None,
+                "rooms": sorted(sid_rooms.get(sid, [])),
+            }
+        )
+    return out
+
+
+async def collect_local(
+    consumer: Consumer, traffic: bool = True, on_server_loop: bool = False
+) -> dict[str, Any]:
+    """This process's snapshot. A coroutine: run it on the server's loop, where state changes."""
+    if on_server_loop:
+        from djira.admin import cluster
+
+        cluster.ensure_heartbeat(consumer)
+    recorder = get_recorder(consumer)
+    process = process_id(consumer)
+    rooms = local_rooms(consumer)
+    connections = await _connections(consumer, recorder, rooms, process)
+    monitor = consumer.monitor
+    started = recorder.started_at if recorder else time.time()
+    return {
+        "process": {
+            "id": process,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "started_at": started,
+            "connections": len(connections),
+            "rooms": len(rooms),
+            "requests": monitor.requests,
+            "errors": monitor.errors,
+            "pushes": monitor.pushes,
+            "seen_at": time.time(),
+        },
+        "connections": connections,
+        "rooms": {
+            room: [{"sid": s, "process": process} for s in sids] for room, sids in rooms.items()
+        },
+        "traffic": [dict(row, process=process) for row in list(recorder.rows)]
+        if recorder and traffic
+        else [],
+        "routes": recorder.route_summary() if recorder else [],
+        "eps": recorder.events_per_second() if recorder else [],
+    }
+
+
+def merge(snapshots: list[dict[str, Any]]) -> dict[str, Any]:
+    """One view over several processes' snapshots."""
+    rooms: dict[str, list[dict[str, Any]]] = {}
+    for snap in snapshots:
+        for room, members in snap["rooms"].items():
+            rooms.setdefault(room, []).extend(members)
+    routes: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for snap in snapshots:
+        for route in snap["routes"]:
+            key = (route["hook"], route["namespace"], route["action"])
+            if key in routes:
+                # Percentiles of several processes cannot be combined exactly: the worst wins.
+                merged = routes[key]
+                merged["count"] += route["count"]
+                merged["errors"] += route["errors"]
+                merged["p50"] = max(merged["p50"], route["p50"])
+                merged["p99"] = max(merged["p99"], route["p99"])
+            else:
+                routes[key] = dict(route)
+    eps: list[int] = []
+    for snap in snapshots:
+        series = snap["eps"]
+        if len(series) > len(eps):
+            eps = [0] * (len(series) - len(eps)) + eps
+        offset = len(eps) - len(series)
+        for i, count in enumerate(series):
+            eps[offset + i] += count
+    return {
+        "processes": sorted((s["process"] for s in snapshots), key=lambda p: p["id"]),
+        "connections": sorted(
+            (c for s in snapshots for c in s["connections"]),
+            key=lambda c: c["connected_at"] or 0,
+            reverse=True,
+        ),
+        "rooms": dict(sorted(rooms.items())),
+        "traffic": sorted(
+            (r for s in snapshots for r in s["traffic"]),
+            key=lambda r: (r["ts"], r["seq"]),
+            reverse=True,
+        ),
+        "routes": sorted(routes.values(), key=lambda r: (r["hook"], r["namespace"], r["action"])),
+        "eps": eps,
+    }
+
+
+def snapshot(traffic: bool = True, on_server_loop: bool = False) -> dict[str, Any]:
+    """Every process's state, merged; the caller is a sync view.
+
+    Under ASGI, ``async_to_sync`` from a sync view runs the collection on the server's own
+    loop, so the state is read where it changes.
+    """
+    from djira.admin import cluster
+
+    consumer = get_consumer()
+    local = async_to_sync(collect_local)(consumer, traffic, on_server_loop)
+    others = cluster.remote_snapshots(exclude=local["process"]["id"])
+    for snap in others:
+        snap["process"]["remote"] = True
+    return merge([local, *others])

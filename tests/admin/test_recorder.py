@@ -1,0 +1,160 @@
+"""The recorder counts always, keeps rows only while watched, and stays bounded."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import AnonymousUser
+from django.test import override_settings
+
+from djira.admin.recorder import MAX_ROUTES, TrafficRecorder, percentile
+from djira.admin.redaction import REDACTED
+from djira.monitor import Monitor
+from djira.scope import Scope
+
+
+class FakeUser:
+    is_authenticated = True
+
+    def get_username(self):
+        return "alice"
+
+
+def scope(sid="s1", event="books", namespace=None, action="POST", data=None, user=None):
+    s = Scope(
+        sid=sid,
+        event=event,
+        namespace=namespace,
+        action=action,
+        data=data,
+        user=user or FakeUser(),
+        environ={"HTTP_USER_AGENT": "ua", "HTTP_COOKIE": "sessionid=x"},
+    )
+    return s
+
+
+def reply(status=200, data=None, request_id="r1"):
+    return {
+        "status": status,
+        "event": "books",
+        "namespace": None,
+        "action": "POST",
+        "requestId": request_id,
+        "data": data,
+    }
+
+
+@pytest.fixture
+def recorder():
+    return TrafficRecorder(size=10)
+
+
+def test_counts_without_rows_when_nobody_watches(recorder):
+    recorder.connected(scope())
+    recorder.request(scope(), reply(), 0.01)
+    assert recorder.rows == type(recorder.rows)([], maxlen=10)
+    assert recorder.connections["s1"].events_in == 1
+    assert recorder.connections["s1"].events_out == 1
+    assert recorder.routes[("books", "", "POST")].count == 1
+    assert sum(recorder.events_per_second(5)) == 2
+
+
+def test_watched_requests_become_redacted_rows(recorder):
+    recorder.watch()
+    recorder.request(
+        scope(data={"title": "t", "password": "hunter2"}), reply(data={"token": "k"}), 0.02
+    )
+    incoming, outgoing = list(recorder.rows)
+    assert incoming["direction"] == "in" and outgoing["direction"] == "out"
+    assert incoming["payload"]["data"] == {"title": "t", "password": REDACTED}
+    assert outgoing["payload"] == {"token": REDACTED}
+    assert outgoing["status"] == 200 and outgoing["duration"] == 0.02
+    assert outgoing["user"] == "alice" and outgoing["requestId"] == "r1"
+    assert outgoing["size"] > 0
+    assert "hunter2" not in repr(list(recorder.rows))
+
+
+def test_connects_and_disconnects_are_rows_while_watched(recorder):
+    recorder.watch()
+    recorder.connected(scope())
+    recorder.disconnected("s1", "client disconnect")
+    assert [r["direction"] for r in recorder.rows] == ["connect", "disconnect"]
+    assert recorder.rows[0]["payload"]["userAgent"] == "ua"
+    assert "s1" not in recorder.connections
+
+
+def test_recording_can_be_switched_off(recorder):
+    recorder.watch()
+    with override_settings(DJIRA_SETTINGS={"RECORD_TRAFFIC": False}):
+        recorder.request(scope(), reply(), 0.01)
+        assert not recorder.recording
+    assert len(recorder.rows) == 0
+    assert recorder.routes[("books", "", "POST")].count == 1
+
+
+def test_buffer_is_a_ring(recorder):
+    recorder.watch()
+    for i in range(20):
+        recorder.request(scope(), reply(request_id=f"r{i}"), 0.001)
+    assert len(recorder.rows) == 10
+    assert recorder.rows[-1]["requestId"] == "r19"
+
+
+def test_buffer_size_comes_from_settings():
+    with override_settings(DJIRA_SETTINGS={"TRAFFIC_BUFFER_SIZE": 3}):
+        assert TrafficRecorder().rows.maxlen == 3
+
+
+def test_unknown_hooks_share_one_route_entry(recorder):
+    for i in range(5):
+        recorder.request(scope(event=f"nope{i}"), reply(status=404), 0.001)
+    assert list(recorder.routes) == [("(not found)", "", "POST")]
+    assert recorder.routes[("(not found)", "", "POST")].errors == 5
+
+
+def test_routes_are_bounded(recorder):
+    for i in range(MAX_ROUTES + 10):
+        recorder.request(scope(namespace=f"n{i}"), reply(), 0.001)
+    assert len(recorder.routes) == MAX_ROUTES + 1
+    assert recorder.routes[("(other)", "", "")].count == 10
+
+
+def test_route_summary_reports_percentiles_in_ms(recorder):
+    for ms in range(1, 101):
+        recorder.request(scope(), reply(status=500 if ms == 100 else 200), ms / 1000)
+    (route,) = recorder.route_summary()
+    assert route["count"] == 100 and route["errors"] == 1
+    assert route["p50"] == pytest.approx(50)
+    assert route["p99"] == pytest.approx(99)
+
+
+def test_percentile_of_nothing_is_zero():
+    assert percentile([], 0.5) == 0.0
+
+
+def test_anonymous_user_is_labelled(recorder):
+    recorder.watch()
+    recorder.request(scope(user=AnonymousUser()), reply(), 0.001)
+    assert recorder.rows[0]["user"] == "anonymous"
+
+
+def test_pushes_are_counted_and_recorded(recorder):
+    recorder.watch()
+    recorder.pushed(
+        "books",
+        "book__1",
+        {
+            "status": 200,
+            "namespace": "sub",
+            "action": "SUBSCRIPTION",
+            "type": "update",
+            "data": {"secret": "s", "id": 1},
+        },
+    )
+    (row,) = recorder.rows
+    assert row["direction"] == "push" and row["room"] == "book__1"
+    assert row["payload"] == {"secret": REDACTED, "id": 1}
+
+
+def test_monitor_attaches_a_recorder_by_default():
+    assert isinstance(Monitor().recorder, TrafficRecorder)
+    assert Monitor(recorder=None).recorder is None
