@@ -26,7 +26,6 @@ import asyncio
 import multiprocessing
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -135,9 +134,7 @@ def _pin_prefix(cpu: int | None) -> list[str]:
 class PinnedServer(LiveServer):
     """``djira.testing.LiveServer`` started under ``taskset -c <cpu>`` (when available)."""
 
-    def __init__(
-        self, app: str, *, env: Mapping[str, str], cpu: int | None, app_dir: Path
-    ) -> None:
+    def __init__(self, app: str, *, env: Mapping[str, str], cpu: int | None, app_dir: Path) -> None:
         # cwd is the app directory, not the checkout: ``python -m`` puts cwd first on
         # sys.path, which would shadow a ``djira`` placed first on PYTHONPATH.
         super().__init__(app, env=env, cwd=str(app_dir))
@@ -149,23 +146,11 @@ class PinnedServer(LiveServer):
     def pid(self) -> int | None:
         return self.process.pid if self.process is not None else None
 
-    def start(self) -> PinnedServer:
+    def command(self) -> list[str]:
         command = [*_pin_prefix(self.cpu), sys.executable, "-m", "uvicorn", self.app]
         command += ["--app-dir", str(self.app_dir), "--host", "127.0.0.1"]
         command += ["--port", str(self.port), "--log-level", "warning", "--lifespan", "off"]
-        command += ["--no-access-log"]
-        self.process = subprocess.Popen(command, env=self.env, cwd=self.cwd)
-        deadline = time.monotonic() + self.startup_timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"uvicorn exited with {self.process.returncode} for {self.app}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return self
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"uvicorn did not listen on {self.port} within {self.startup_timeout}s")
+        return command + ["--no-access-log"]
 
 
 def start_server(
@@ -176,7 +161,9 @@ def start_server(
     Returns the started server (a ``LiveServer``: ``.url``, ``.stop()``, usable as a context
     manager; ``.pid`` for ``cpu_seconds``/profilers). ``cpu=None`` leaves it unpinned.
     """
-    return PinnedServer(app, env=env, cpu=cpu, app_dir=app_dir).start()
+    server = PinnedServer(app, env=env, cpu=cpu, app_dir=app_dir)
+    server.start()
+    return server
 
 
 def cpu_seconds(pid: int | None) -> float | None:
@@ -265,9 +252,7 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """Print an aligned text table (text left-aligned, numbers right-aligned)."""
     cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    numeric = [
-        all(_is_number(row[i]) for row in cells[1:] if row[i]) for i in range(len(headers))
-    ]
+    numeric = [all(_is_number(row[i]) for row in cells[1:] if row[i]) for i in range(len(headers))]
 
     def line(row: Sequence[str]) -> str:
         return "  ".join(
@@ -321,9 +306,17 @@ def drive(
     )
     receiver, sender = context.Pipe(duplex=False)
     options = {
-        "url": url, "clients": clients, "duration": duration, "make_payload": make_payload,
-        "event": event, "warmup": warmup, "requests": requests, "check": check,
-        "server_pid": server_pid, "timeout": timeout, "auth": auth,
+        "url": url,
+        "clients": clients,
+        "duration": duration,
+        "make_payload": make_payload,
+        "event": event,
+        "warmup": warmup,
+        "requests": requests,
+        "check": check,
+        "server_pid": server_pid,
+        "timeout": timeout,
+        "auth": auth,
     }
     process = context.Process(target=_driver_main, args=(sender, cpu, options), daemon=True)
     process.start()

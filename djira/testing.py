@@ -59,9 +59,20 @@ class LiveServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> LiveServer:
+    def command(self) -> list[str]:
+        """The uvicorn command line (override to add options or a wrapper)."""
         command = [sys.executable, "-m", "uvicorn", self.app, "--host", "127.0.0.1"]
-        command += ["--port", str(self.port), "--log-level", "warning", "--lifespan", "off"]
+        return command + ["--port", str(self.port), "--log-level", "warning", "--lifespan", "off"]
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def start(self) -> LiveServer:
+        """Start uvicorn and wait until it listens (no-op if already running)."""
+        if self.running:
+            return self
+        command = self.command()
         output = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115
         self.process = subprocess.Popen(
             command, env=self.env, cwd=self.cwd, stdout=output, stderr=output
@@ -96,7 +107,7 @@ class LiveServer:
                 self.process.wait()
 
     def __enter__(self) -> LiveServer:
-        return self.start()
+        return self.start()  # a server already started is used as it is
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
