@@ -63,6 +63,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 USE_TZ = True
+TIME_ZONE = "UTC"
 LOGIN_URL = "admin:login"
 
 DJIRA_SETTINGS = {

@@ -42,4 +42,6 @@ class Command(BaseCommand):
             return
         import uvicorn
 
-        uvicorn.run("example.asgi:application", host=host, port=port, log_level="info")
+        uvicorn.run(
+            "example.asgi:application", host=host, port=port, log_level="info", lifespan="off"
+        )
