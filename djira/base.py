@@ -5,6 +5,8 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from rest_framework.serializers import BaseSerializer
+
 from djira import exceptions
 from djira._batch import run_sync
 from djira.decorators import Route
@@ -181,7 +183,7 @@ class APIHook:
         status_code = getattr(result, "status_code", None)
         if status_code is not None and hasattr(result, "data"):  # DRF's Response
             return Response(result.data, status_code)
-        if hasattr(result, "initial_data") and hasattr(result, "data"):  # a serializer
+        if isinstance(result, BaseSerializer):
             result = result.data
         action = self.scope.action
         if result is None and action == "SUBSCRIPTION":

@@ -34,6 +34,16 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
                 id="djira.W002",
             )
         )
+    from django.apps import apps
+
+    if apps.is_installed("django.contrib.admin") and not apps.is_installed("django_htmx"):
+        errors.append(
+            Warning(
+                "djira's admin console is off: it needs 'django_htmx' in INSTALLED_APPS.",
+                hint="Add 'django_htmx' and django_htmx.middleware.HtmxMiddleware to enable it.",
+                id="djira.W101",
+            )
+        )
     if "rest_framework" not in settings.INSTALLED_APPS:
         errors.append(Error("djira needs 'rest_framework' in INSTALLED_APPS.", id="djira.E002"))
     return errors

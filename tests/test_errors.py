@@ -123,7 +123,9 @@ async def test_garbage_engineio_frames_close_the_connection_quietly(server, conn
         message = await ws.receive(timeout=5)
         # Dropped (closed) or ignored (the next request is answered): never a hang.
         assert message.type in (
-            aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED
+            aiohttp.WSMsgType.TEXT,
+            aiohttp.WSMsgType.CLOSE,
+            aiohttp.WSMsgType.CLOSED,
         )
     finally:
         await ws.close()

@@ -161,3 +161,10 @@ async def test_self_emit_reaches_requester_before_reply(connect):
     assert reply["data"] == {"sent": True}
     pushed = await client.receive("books", timeout=1)
     assert pushed == {"shout": "hi"}
+
+
+async def test_action_may_return_a_serializer(connect):
+    await make_books(2)
+    client = await connect()
+    reply = await client.request("books", namespace="latest")
+    assert reply["status"] == 200 and reply["data"]["title"] == "book 01"

@@ -10,5 +10,7 @@ from __future__ import annotations
 
 from django.apps import apps
 
-if apps.is_installed("django.contrib.admin"):
+# The console's templates need django-htmx: without it the API still works and the console
+# stays off (system check djira.W101 says how to turn it on).
+if apps.is_installed("django.contrib.admin") and apps.is_installed("django_htmx"):
     from djira.admin import options  # noqa: F401 - registers the ModelAdmins

@@ -6,10 +6,8 @@ from collections.abc import Callable
 from functools import update_wrapper
 from typing import Any
 
-from django.apps import apps
 from django.contrib import admin
 from django.contrib.auth.views import redirect_to_login
-from django.core import checks
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path, reverse
@@ -133,17 +131,3 @@ class TrafficAdmin(ConsoleAdmin):
 class InspectorAdmin(ConsoleAdmin):
     required_perms = (VIEW, INSPECT)
     page = staticmethod(views.inspector_page)
-
-
-@checks.register(checks.Tags.admin)
-def check_console(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    """The console's templates load django-htmx's template tags and htmx itself."""
-    if apps.is_installed("django_htmx"):
-        return []
-    return [
-        checks.Error(
-            "djira's admin console needs 'django_htmx' in INSTALLED_APPS.",
-            hint="Add 'django_htmx' (and django_htmx.middleware.HtmxMiddleware) to your settings.",
-            id="djira.E101",
-        )
-    ]

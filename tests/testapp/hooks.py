@@ -43,6 +43,10 @@ class BookAPIHook(ModelAPIHook):
         )
 
     @action(actions=["GET"])
+    def latest(self, scope):
+        return self.get_serializer(self.get_queryset().last())  # a serializer, not its data
+
+    @action(actions=["GET"])
     async def async_echo(self, scope):
         return {"query": scope.query_params.dict(), "user": scope.user.username or None}
 
