@@ -190,8 +190,22 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
     return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (position - low)
 
 
+class LatencyStats:
+    """p50/p99 in milliseconds of ``self.latencies`` (sorted seconds)."""
+
+    latencies: list[float]
+
+    @property
+    def p50_ms(self) -> float:
+        return percentile(self.latencies, 50) * 1000
+
+    @property
+    def p99_ms(self) -> float:
+        return percentile(self.latencies, 99) * 1000
+
+
 @dataclass
-class Stats:
+class Stats(LatencyStats):
     """What one ``drive()`` measured (after warm-up).
 
     ``latencies`` are sorted seconds, one per request; ``elapsed`` is the measured wall time;
@@ -213,14 +227,6 @@ class Stats:
     @property
     def rps(self) -> float:
         return self.requests / self.elapsed if self.elapsed > 0 else 0.0
-
-    @property
-    def p50_ms(self) -> float:
-        return percentile(self.latencies, 50) * 1000
-
-    @property
-    def p99_ms(self) -> float:
-        return percentile(self.latencies, 99) * 1000
 
     @property
     def driver_load(self) -> float:

@@ -47,28 +47,26 @@ from dataclasses import dataclass, field  # noqa: E402
 from datetime import datetime  # noqa: E402
 from typing import Any  # noqa: E402
 
-from bench.common import percentile, print_table, seed_database, server_env, start_server  # noqa: E402
+from bench.common import (  # noqa: E402
+    LatencyStats,
+    print_table,
+    seed_database,
+    server_env,
+    start_server,
+)
 
 APPS = {"djira": "bench._fanout_djira:application", "bare": "bench._fanout_bare:application"}
 TITLE = re.compile(r'"title":"fan-(\d+)-(\d+)"')
 
 
 @dataclass
-class Run:
+class Run(LatencyStats):
     app: str
     subscribers: int
     latencies: list[float] = field(default_factory=list)  # seconds, sorted
     rate: float = 0.0
     expected: int = 0
     delivered: int = 0
-
-    @property
-    def p50_ms(self) -> float:
-        return percentile(self.latencies, 50) * 1000
-
-    @property
-    def p99_ms(self) -> float:
-        return percentile(self.latencies, 99) * 1000
 
 
 class Subscribers:

@@ -74,7 +74,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--warmup", type=float, default=2.0, help="unmeasured seconds before each run (default 2)"
     )
     parser.add_argument(
-        "--rounds", type=int, default=2,
+        "--rounds",
+        type=int,
+        default=2,
         help="runs per app and level, alternating which app goes first (default 2)",
     )
     parser.add_argument("--articles", type=int, default=1000, help="rows seeded (default 1000)")
@@ -82,7 +84,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--apps", default="djira,bare", help="which of djira,bare to run (default both)"
     )
     parser.add_argument(
-        "--variant", action="append", default=[], metavar="LABEL=PATH",
+        "--variant",
+        action="append",
+        default=[],
+        metavar="LABEL=PATH",
         help="also run the example against the djira package of another checkout at PATH "
         "(e.g. a patched copy), as app LABEL; repeatable",
     )
@@ -134,8 +139,13 @@ def main(argv: list[str] | None = None) -> int:
                     for name in order:
                         server = servers[name]
                         stats = drive(
-                            server.url, clients, args.duration, Payloads(pks), "articles",
-                            warmup=args.warmup, check=CHECKS.get(name, djira_ok),
+                            server.url,
+                            clients,
+                            args.duration,
+                            Payloads(pks),
+                            "articles",
+                            warmup=args.warmup,
+                            check=CHECKS.get(name, djira_ok),
                             server_pid=server.pid,
                         )
                         runs[name, clients].append(stats)
@@ -160,15 +170,32 @@ def main(argv: list[str] | None = None) -> int:
             if name != "bare" and bare is not None and bare.rps:
                 ratios[name, clients] = stats.rps / bare.rps
                 ratio = f"{ratios[name, clients]:.3f}x"
-            rows.append([
-                clients, name, f"{stats.rps:.0f}", fmt(stats.p50_ms), fmt(stats.p99_ms),
-                fmt(stats.server_us_per_request, 0), f"{stats.driver_load:.0%}",
-                stats.errors, ratio,
-            ])
+            rows.append(
+                [
+                    clients,
+                    name,
+                    f"{stats.rps:.0f}",
+                    fmt(stats.p50_ms),
+                    fmt(stats.p99_ms),
+                    fmt(stats.server_us_per_request, 0),
+                    f"{stats.driver_load:.0%}",
+                    stats.errors,
+                    ratio,
+                ]
+            )
     print()
     print_table(
-        ["clients", "app", "req/s", "p50 ms", "p99 ms", "server us/req", "driver cpu",
-         "errors", "vs bare"],
+        [
+            "clients",
+            "app",
+            "req/s",
+            "p50 ms",
+            "p99 ms",
+            "server us/req",
+            "driver cpu",
+            "errors",
+            "vs bare",
+        ],
         rows,
     )
     print()

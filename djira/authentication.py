@@ -7,6 +7,7 @@ connection is then refused with status 401).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from http.cookies import SimpleCookie
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
@@ -20,11 +21,12 @@ if TYPE_CHECKING:
 UserAuth = tuple[Any, Any]
 
 
-class BaseAuthentication:
+class BaseAuthentication(ABC):
     """Override ``authenticate(scope)``; it runs in a worker thread, so the ORM is fine."""
 
+    @abstractmethod
     def authenticate(self, scope: Scope) -> UserAuth | None:
-        raise NotImplementedError(f"{type(self).__name__} should implement authenticate(scope)")
+        """``(user, auth)``, ``None`` without credentials, or raise ``AuthenticationFailed``."""
 
 
 class TokenAuthentication(BaseAuthentication):

@@ -5,6 +5,7 @@ A paginated list reply is ``{"count", "next", "previous", "results"}``.
 
 from __future__ import annotations
 
+from abc import ABCMeta, abstractmethod
 from typing import Any
 
 from rest_framework import pagination
@@ -12,11 +13,12 @@ from rest_framework import pagination
 from djira.settings import jira_settings
 
 
-class BasePagination(pagination.BasePagination):
+class BasePagination(pagination.BasePagination, metaclass=ABCMeta):
     """Subclass and implement ``paginate_queryset`` and ``get_paginated_data``."""
 
+    @abstractmethod
     def get_paginated_data(self, data: Any) -> Any:
-        raise NotImplementedError(f"{type(self).__name__} should implement get_paginated_data()")
+        """The reply body for one page of serialized ``data``."""
 
 
 class PagePagination(BasePagination, pagination.PageNumberPagination):

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -75,7 +76,7 @@ def as_rooms(value: Any, where: str) -> list[str]:
     return rooms
 
 
-class BaseObserver:
+class BaseObserver(ABC):
     """A descriptor on a hook class that turns changes into pushes to subscribed sockets.
 
     :param func: the hook method. It is called once per committed change with the keyword
@@ -121,9 +122,9 @@ class BaseObserver:
         owner = self.hook_class
         return f"djira:{owner.__module__}.{owner.__qualname__}.{self.name}" if owner else self.name
 
+    @abstractmethod
     def connect(self) -> None:
         """Connect the signals (strong references). Called when the hook class is created."""
-        raise NotImplementedError
 
     # -- the seed's decorators ------------------------------------------------------------
 
@@ -174,9 +175,9 @@ class BaseObserver:
         hook._route = None
         return hook
 
+    @abstractmethod
     def changes_to_items(self, hook: Any, change: Change) -> list[Item]:
         """The (room, type, data) a committed change sends, before the method body runs."""
-        raise NotImplementedError
 
     # -- addressing -----------------------------------------------------------------------
 
