@@ -37,6 +37,12 @@ DEFAULTS: dict[str, Any] = {
     # ``redis://...``: servers share rooms and emits through python-socketio's Redis manager.
     "REDIS_URL": None,
     "SOCKETIO_PATH": "socket.io",
+    # Threads that run requests' sync work (ORM, permissions, serializers). Each holds its
+    # own database connection; 1 runs everything on asgiref's single thread-sensitive thread.
+    "WORKER_THREADS": 4,
+    # Proxies in front of the server whose X-Forwarded-For (handshake headers) is trusted
+    # to name the client, as DRF's NUM_PROXIES; None trusts none (the ASGI peer address).
+    "NUM_PROXIES": None,
     # Admin traffic recording (djira.admin).
     "RECORD_TRAFFIC": True,
     "TRAFFIC_BUFFER_SIZE": 1000,

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Debian packages the tests need: chromium (Playwright drives it; it cannot download its own
-# browser here) and redis-server (cross-process tests). Installs only what is missing.
+# browser here), redis-server (cross-process tests) and postgresql (the test suite runs on
+# PostgreSQL as well as SQLite). Installs only what is missing.
 set -euo pipefail
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing+=(postgresql)
+command -v nginx >/dev/null 2>&1 || missing+=(nginx)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
