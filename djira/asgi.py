@@ -5,14 +5,20 @@ import os
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings")
 from djira.asgi import get_asgi_application
 application = get_asgi_application()
+
+With ``DEBUG`` on and ``django.contrib.staticfiles`` installed, static files are served
+too, as ``runserver`` does; in production a web server or WhiteNoise serves them.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import socketio
+
+if TYPE_CHECKING:
+    from djira.consumer import Consumer
 
 logger = logging.getLogger("djira")
 
@@ -48,21 +54,72 @@ class FrameGuard:
         return await self.app(scope, guarded_receive, send)
 
 
-def get_asgi_application(django_app: Any = None, consumer: Any = None) -> FrameGuard:
+def serves_static_files() -> bool:
+    """Whether ``runserver`` would serve static files here: ``DEBUG`` and staticfiles on."""
+    from django.apps import apps
+    from django.conf import settings
+
+    return bool(settings.DEBUG) and apps.is_installed("django.contrib.staticfiles")
+
+
+def add_discovered_hooks(consumer: Consumer) -> None:
+    """Register the discovered hooks on ``consumer``, except names it already serves.
+
+    A hook registered by hand wins over a discovered one of the same name.
+    """
+    from djira.consumer import discover_hooks
+
+    for name, hook_class in discover_hooks().items():
+        if name in consumer.hooks:
+            if consumer.hooks[name] is not hook_class:
+                logger.info(
+                    "Event %r: serving %s registered by hand, not the discovered %s",
+                    name,
+                    consumer.hooks[name].__qualname__,
+                    hook_class.__qualname__,
+                )
+            continue
+        consumer.register(name, hook_class)
+
+
+def get_asgi_application(
+    django_app: Any = None,
+    consumer: Consumer | None = None,
+    *,
+    discover: bool = True,
+    static_files: bool | None = None,
+) -> FrameGuard:
     """Wrap ``django_app`` (default: Django's own) with djira's Socket.IO server.
 
-    :param consumer: a started ``Consumer``; default: ``SOCKET_INSTANCE`` with the hooks
-        discovered from each app's ``hooks.py`` (those that set ``event``).
+    Call it after Django is set up (it sets Django up itself when ``django_app`` is left
+    out), as the last line of ``asgi.py``.
+
+    :param consumer: a ``Consumer`` with hooks registered by hand; default: the consumer of
+        ``SOCKET_INSTANCE``. Either way it is started here.
+    :param discover: also serve the hooks that set ``event`` in each installed app's
+        ``hooks.py`` (by default; a name registered by hand on ``consumer`` wins).
+    :param static_files: serve ``STATIC_URL`` through Django's static files handler; default
+        ``DEBUG`` with ``django.contrib.staticfiles`` installed, as ``runserver`` does.
     """
     if django_app is None:
         from django.core.asgi import get_asgi_application as django_asgi
 
         django_app = django_asgi()
-    from djira.consumer import get_default_consumer
+    from djira.consumer import Consumer, get_default_consumer
     from djira.settings import jira_settings
 
-    consumer = consumer or get_default_consumer()
+    if consumer is None:
+        sio = jira_settings.SOCKET_INSTANCE
+        consumer = get_default_consumer() if discover else sio.djira_consumer or Consumer(sio)
+    elif discover:
+        add_discovered_hooks(consumer)
     consumer.start()
+    if static_files if static_files is not None else serves_static_files():
+        from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+
+        # uvicorn serves no files: without this the admin console is unstyled and dead
+        # under DEBUG, where ``runserver`` users expect static files to just work.
+        django_app = ASGIStaticFilesHandler(django_app)
     app = socketio.ASGIApp(
         consumer.sio, other_asgi_app=django_app, socketio_path=jira_settings.SOCKETIO_PATH
     )
