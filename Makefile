@@ -4,8 +4,16 @@ PORT ?= 8000
 
 .PHONY: demo test install install-test js lint
 
-install:
-	$(PYTHON) -m pip install -q -e .
+# The demo's own virtual environment: Debian's system Python refuses `pip install`
+# (externally-managed-environment), and the demo should not touch the user's packages.
+VENV ?= .venv
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV) || { echo "On Debian/Ubuntu: sudo apt install python3-venv"; exit 1; }
+
+# The example filters its tasks with django-filter.
+install: $(VENV)/bin/python
+	$(VENV)/bin/python -m pip install -q -e ".[server,filter]"
 
 install-test:
 	./scripts/system-deps.sh
@@ -20,7 +28,7 @@ js:
 	npm run typecheck
 
 demo: install
-	$(PYTHON) example/manage.py demo --host 127.0.0.1 --port $(PORT)
+	$(VENV)/bin/python example/manage.py demo --host 127.0.0.1 --port $(PORT)
 
 lint:
 	ruff check .
