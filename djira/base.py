@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from rest_framework.serializers import BaseSerializer
 
 from djira import exceptions
-from djira._batch import run_sync
 from djira.decorators import Route
 from djira.permissions import check
 from djira.response import Response
 from djira.server import emit_soon
 from djira.settings import jira_settings
+from djira.sync import run_sync
 
 if TYPE_CHECKING:
     from djira.scope import Scope

@@ -11,18 +11,18 @@ import logging
 from functools import lru_cache
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from rest_framework.exceptions import AuthenticationFailed
 from socketio.exceptions import ConnectionRefusedError
 
 from djira.base import APIHook
-from djira.dispatch import handle_request, run_hook
+from djira.handler import handle_event, run_hook
+from djira.lifecycle import Monitor
 from djira.middleware import Handler, build_chain
-from djira.monitor import Monitor
 from djira.permissions import check
 from djira.scope import Scope
-from djira.server import RESERVED_EVENTS, DjiraServer, ack_requested
+from djira.server import RESERVED_EVENTS, DjiraServer
 from djira.settings import jira_settings
+from djira.sync import run_sync
 
 logger = logging.getLogger("djira")
 
@@ -68,25 +68,19 @@ class Consumer:
             f"{hook_class!r} should be an APIHook subclass."
         )
         self.hooks[name] = hook_class
-        if self.started:
-            self._listen(name)
 
     def start(self) -> None:
-        """Attach the handlers to the server. Call once, before serving."""
+        """Attach the handlers to the server. Call once, before serving.
+
+        Every client event goes to one catch-all handler, which finds the hook by name
+        (djira.handler), so hooks registered after ``start()`` are served too.
+        """
         if self.started:
             return
         self.sio.on("connect", self._on_connect)
         self.sio.on("disconnect", self._on_disconnect)
-        self.sio.on("*", self._on_unknown)
-        for name in self.hooks:
-            self._listen(name)
+        self.sio.on("*", self._on_event)
         self.started = True
-
-    def _listen(self, name: str) -> None:
-        async def on_event(sid: str, payload: Any = None, *extra: Any) -> Any:
-            return await self._reply(name, sid, payload)
-
-        self.sio.on(name, on_event)
 
     # -- request path ---------------------------------------------------------------------
 
@@ -103,15 +97,8 @@ class Consumer:
             self._middleware = classes
         return self._chain
 
-    async def _reply(self, event: str, sid: str, payload: Any) -> Any:
-        reply = await handle_request(self, event, sid, payload)
-        if ack_requested.get():
-            return reply
-        await self.sio.emit(event, reply, to=sid)
-        return None
-
-    async def _on_unknown(self, event: str, sid: str, payload: Any = None, *extra: Any) -> Any:
-        return await self._reply(event, sid, payload)
+    async def _on_event(self, event: str, sid: str, payload: Any = None, *extra: Any) -> Any:
+        return await handle_event(self, event, sid, payload)
 
     # -- connections ----------------------------------------------------------------------
 
@@ -129,10 +116,14 @@ class Consumer:
                 raise refuse("Authentication credentials were not provided.", 401)
 
     async def _on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        # python-engineio's ASGI driver says 127.0.0.1 for every peer: name the real one
+        # (what DRF's throttles and anything else reading REMOTE_ADDR identify clients by).
+        environ = {**environ, "REMOTE_ADDR": client_address(environ)}
         scope = Scope(sid=sid, event="connect", action="CONNECT", auth=auth, environ=environ)
+        scope.handshake_auth = auth
         scope.server = self.sio
         try:
-            await sync_to_async(self.authenticate)(scope)
+            await run_sync(self.authenticate, scope)
         except AuthenticationFailed as exc:
             raise refuse(str(exc.detail), 401) from None
         except ConnectionRefusedError:
@@ -147,6 +138,24 @@ class Consumer:
 
     async def _on_disconnect(self, sid: str, reason: Any = None) -> None:
         self.monitor.disconnected(sid, reason)
+
+
+def client_address(environ: dict[str, Any]) -> str:
+    """The connecting client's address, as Django would see it behind ``NUM_PROXIES`` proxies.
+
+    The ASGI peer address, unless ``NUM_PROXIES`` trusted proxies sit in front: then the
+    address the outermost of them saw, from the handshake's ``X-Forwarded-For`` (never
+    from anything a client sends later).
+    """
+    peer = (environ.get("asgi.scope") or {}).get("client") or (environ.get("REMOTE_ADDR"), 0)
+    address = str(peer[0] or "")
+    proxies = jira_settings.NUM_PROXIES
+    forwarded = environ.get("HTTP_X_FORWARDED_FOR")
+    if proxies and isinstance(forwarded, str) and forwarded.strip():
+        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        if hops:
+            address = hops[-min(int(proxies), len(hops))]
+    return address
 
 
 def discover_hooks() -> dict[str, type[APIHook]]:

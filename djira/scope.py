@@ -81,6 +81,9 @@ class Scope:
         self.subscribed_rooms: list[str] = []
         # Set by the hook handling the request (DRF's ``request.parser_context["view"]``).
         self.hook: Any = None
+        # At connect only: the ``auth`` object the client sent with the handshake (``auth``
+        # is then what authentication made of it, as DRF's ``request.auth``).
+        self.handshake_auth: Any = None
 
     @property
     def query(self) -> QueryDict:

@@ -62,8 +62,19 @@ class DjiraServer(socketio.AsyncServer):
     async def _handle_event_internal(
         self, server: Any, sid: str, eio_sid: str, data: list[Any], namespace: str, id: Any
     ) -> None:
-        if not data or not isinstance(data[0], str) or data[0] in RESERVED_EVENTS:
-            logger.warning("Dropped a reserved or nameless event from %s", sid)
+        event = data[0] if data else None
+        if not isinstance(event, str) or event in RESERVED_EVENTS:
+            # Never routed: python-socketio would hand a client's "connect" to the connection
+            # handler. A request that asked for an ack still gets its one (400) reply.
+            if id is None:
+                logger.warning("Dropped a reserved or nameless event from %s", sid)
+                return
+            from djira.handler import reserved_event_reply
+
+            reply = reserved_event_reply(event, data[1] if len(data) > 1 else None)
+            await server._send_packet(
+                eio_sid, self.packet_class(packet.ACK, namespace=namespace, id=id, data=[reply])
+            )
             return
         ack_requested.set(id is not None)
         await super()._handle_event_internal(server, sid, eio_sid, data, namespace, id)

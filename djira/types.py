@@ -35,7 +35,7 @@ class Reply(TypedDict):
     status: int
     event: str
     namespace: str | None
-    action: str
+    action: str | None
     requestId: str | int | None
     data: Any
 

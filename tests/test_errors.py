@@ -142,7 +142,7 @@ async def test_garbage_frames_log_no_traceback(server, connect):
 
 def test_no_traceback_logged_for_errors_in_process(caplog):
     # Dispatch logs unexpected errors with the exception attached (server side only).
-    from djira.dispatch import exception_response
+    from djira.handler import exception_response
     from djira.scope import Scope
 
     with caplog.at_level(logging.ERROR, logger="djira"):

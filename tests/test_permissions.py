@@ -66,25 +66,14 @@ async def test_django_model_permissions_need_authentication(connect):
 
 def test_composition_with_and_or_not():
     class Never(BasePermission):
-        def has_permission(self, scope, hook=None):
+        def has_permission(self, scope):
             return False
 
     scope = Scope(sid="s", event="e")
-    assert (AllowAny | Never)().has_permission(scope)
-    assert not (AllowAny & Never)().has_permission(scope)
-    assert (~Never)().has_permission(scope)
+    assert (AllowAny | Never)().has_permission(scope, None)
+    assert not (AllowAny & Never)().has_permission(scope, None)
+    assert (~Never)().has_permission(scope, None)
     assert not (IsAuthenticated | IsAdminUser)().can_connect(scope)
-
-
-def test_seed_style_signatures_are_accepted():
-    from djira.permissions import check
-
-    class SeedStyle(BasePermission):
-        def has_permission(self, scope):  # the seed's one-argument form
-            return scope.event == "ok"
-
-    assert check(SeedStyle(), "has_permission", Scope(sid="s", event="ok"), object())
-    assert not check(SeedStyle(), "has_permission", Scope(sid="s", event="no"), object())
 
 
 async def test_throttle_gives_429(connect, token):

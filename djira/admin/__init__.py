@@ -13,4 +13,9 @@ from django.apps import apps
 # The console's templates need django-htmx: without it the API still works and the console
 # stays off (system check djira.W101 says how to turn it on).
 if apps.is_installed("django.contrib.admin") and apps.is_installed("django_htmx"):
+    from djira import lifecycle
     from djira.admin import options  # noqa: F401 - registers the ModelAdmins
+    from djira.admin.recorder import TrafficRecorder
+
+    # The console's data source: every server's lifecycle events (djira.lifecycle).
+    lifecycle.register_listener(TrafficRecorder)

@@ -72,7 +72,7 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 class TrafficRecorder:
-    """Attached to a ``djira.monitor.Monitor`` as its ``recorder``."""
+    """A lifecycle listener (``djira.lifecycle``), registered by the console when installed."""
 
     def __init__(self, size: int | None = None) -> None:
         if size is None:
@@ -121,7 +121,7 @@ class TrafficRecorder:
                 stats = self.routes[key] = RouteStats()
         return stats
 
-    # -- Monitor's Recorder protocol ------------------------------------------------------
+    # -- lifecycle listener (djira.lifecycle.Listener) ----------------------------------
 
     def connected(self, scope: Scope) -> None:
         now = time.time()

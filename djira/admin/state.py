@@ -30,8 +30,7 @@ def get_consumer() -> Consumer:
 
 
 def get_recorder(consumer: Consumer) -> TrafficRecorder | None:
-    recorder = consumer.monitor.recorder
-    return recorder if isinstance(recorder, TrafficRecorder) else None
+    return consumer.monitor.find(TrafficRecorder)
 
 
 def process_id(consumer: Consumer) -> str:

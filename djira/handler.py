@@ -1,4 +1,18 @@
-"""event -> hook -> action: turns one client emit into exactly one reply envelope."""
+"""The request path, top to bottom: one client emit in, exactly one reply out.
+
+``handle_event`` is the server's only event handler (python-socketio's ``*`` catch-all):
+
+1. the payload is validated into a ``Scope`` (400 on bad input);
+2. the middleware chain runs, around ``run_hook``, which finds the hook by event name and
+   runs it (``APIHook.run``: route, permissions, throttles, body, in one worker-thread unit);
+3. the reply envelope is built and encoded once — a value that cannot be encoded becomes a
+   500 here, not an error inside python-socketio after the fact;
+4. the lifecycle listeners hear of the request (what they record is what the client got);
+5. the reply goes back as the acknowledgement, or, if none was asked for, is emitted on the
+   event name to the requesting socket only.
+
+Nothing here raises: every failure becomes an error envelope.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +23,10 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 
 from djira import exceptions
+from djira import json as djira_json
 from djira.response import Response
 from djira.scope import Scope
+from djira.server import ack_requested
 from djira.types import ACTIONS, Reply
 
 if TYPE_CHECKING:
@@ -19,6 +35,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger("djira")
 
 _SCALARS = (str, int, float, bool, type(None))
+
+# Connection-level facts a client must not be able to claim per request: throttles and
+# anything else reading ``scope.headers`` the way DRF reads ``request.headers`` would
+# otherwise trust them (the real ones are in ``scope.META``, from the handshake).
+_CONNECTION_HEADERS = frozenset({"x-forwarded-for", "x-real-ip", "forwarded", "remote-addr"})
 
 
 def _is_id(value: Any) -> bool:
@@ -63,6 +84,8 @@ def parse_request(scope: Scope, payload: Any) -> None:
     headers = payload.get("headers")
     if headers is not None and not isinstance(headers, dict):
         raise _field_error("headers", "an object")
+    if headers:
+        headers = {k: v for k, v in headers.items() if str(k).lower() not in _CONNECTION_HEADERS}
     scope.headers = headers or {}
     scope.data = payload.get("data")
 
@@ -101,9 +124,20 @@ async def run_hook(consumer: Consumer, scope: Scope) -> Response:
         return exception_response(exc, scope)
 
 
-async def handle_request(consumer: Consumer, event: str, sid: str, payload: Any) -> Reply:
-    """Answer one request; never raises. A coroutine."""
-    started = time.perf_counter()
+def encode_reply(scope: Scope, reply: Reply) -> djira_json.Encoded:
+    """Encode ``reply`` once; what cannot be encoded becomes a logged 500 reply."""
+    try:
+        return djira_json.encode(reply)
+    except (TypeError, ValueError) as exc:
+        response = exception_response(exc, scope)
+        reply.update(envelope(scope, response))
+        return djira_json.encode(reply)
+
+
+async def handle_request(
+    consumer: Consumer, event: str, sid: str, payload: Any
+) -> tuple[Scope, Reply]:
+    """Answer one request: its scope and reply envelope; never raises. A coroutine."""
     session = await consumer.sio.get_session(sid)
     scope = Scope(
         sid=sid,
@@ -118,6 +152,35 @@ async def handle_request(consumer: Consumer, event: str, sid: str, payload: Any)
         response = await consumer.handler(scope)
     except Exception as exc:
         response = exception_response(exc, scope)
-    reply = envelope(scope, response)
+    return scope, envelope(scope, response)
+
+
+async def handle_event(consumer: Consumer, event: str, sid: str, payload: Any = None) -> Any:
+    """The server's handler for every client event: the reply, as an ack or an emit."""
+    started = time.perf_counter()
+    scope, reply = await handle_request(consumer, event, sid, payload)
+    encoded = encode_reply(scope, reply)
     consumer.monitor.request(scope, dict(reply), time.perf_counter() - started)
-    return reply
+    if ack_requested.get():
+        return encoded
+    # The requester lives on this process: no need to publish through a Redis manager.
+    await consumer.sio.emit(event, encoded, to=sid, ignore_queue=True)
+    return None
+
+
+def reserved_event_reply(event: Any, payload: Any) -> djira_json.Encoded:
+    """The 400 reply to a client event that is nameless or named like a connection event."""
+    request_id = payload.get("requestId") if isinstance(payload, dict) else None
+    if isinstance(event, str):
+        detail = f"'{event}' is a reserved Socket.IO event name; a client cannot emit it."
+    else:
+        detail = "A request needs an event name (a string)."
+    reply: Reply = {
+        "status": 400,
+        "event": event if isinstance(event, str) else "",
+        "namespace": None,
+        "action": None,
+        "requestId": request_id if _is_id(request_id) else None,
+        "data": {"detail": detail},
+    }
+    return djira_json.encode(reply)
