@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
 from django.utils.module_loading import autodiscover_modules
 
 
@@ -14,6 +14,9 @@ class DJiraConfig(AppConfig):
 
     def ready(self) -> None:
         from djira import checks  # noqa: F401 - registers the system checks
+
+        if apps.is_installed("django.contrib.admin"):
+            from djira.admin import checks as console_checks  # noqa: F401 - the console's
 
         # Import every app's hooks.py now, so observers declared on hooks connect their
         # signals in every process (web, shell, worker), not only where a consumer starts.

@@ -105,6 +105,9 @@ def get_asgi_application(
         from django.core.asgi import get_asgi_application as django_asgi
 
         django_app = django_asgi()
+    from djira.checks import raise_on_errors
+
+    raise_on_errors()  # ASGI servers run no system checks: refuse to start misconfigured
     from djira.consumer import Consumer, get_default_consumer
     from djira.settings import jira_settings
 

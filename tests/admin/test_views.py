@@ -204,8 +204,8 @@ def test_disconnect_button_only_for_permitted_users(client, viewer, operator):
 
 
 def test_a_missing_django_htmx_is_a_system_check_warning(settings):
-    from djira.checks import check_settings
+    from djira.admin.checks import check_console
 
-    assert "djira.W101" not in [e.id for e in check_settings()]
+    assert "djira.W101" not in [e.id for e in check_console()]
     settings.INSTALLED_APPS = [a for a in settings.INSTALLED_APPS if a != "django_htmx"]
-    assert "djira.W101" in [e.id for e in check_settings()]
+    assert "djira.W101" in [e.id for e in check_console()]
