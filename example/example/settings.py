@@ -21,6 +21,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "djira.apps.DJiraConfig",
     "blog",
+    "board",
 ]
 
 MIDDLEWARE = [
@@ -64,7 +65,9 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 USE_TZ = True
 TIME_ZONE = "UTC"
-LOGIN_URL = "admin:login"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "index"
+LOGOUT_REDIRECT_URL = "login"
 
 DJIRA_SETTINGS = {
     "PAGE_SIZE": 16,

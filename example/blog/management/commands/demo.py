@@ -1,13 +1,35 @@
-"""Set up and serve the example: migrate, create demo users, print URLs, run uvicorn."""
+"""Set up and serve the example: migrate, create the demo accounts, print them, run uvicorn."""
 
+from board.models import Project, Task
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.db import transaction
 from rest_framework.authtoken.models import Token
+
+# (username, password, staff, what the account is for); passwords equal usernames: a demo.
+ACCOUNTS = [
+    ("admin", "admin", True, "superuser: Django admin and the djira console"),
+    ("demo", "demo", False, "task board user"),
+    ("sam", "sam", False, "another task board user (sees none of demo's tasks)"),
+]
+
+# A few projects and tasks for each board user, created with the account.
+SAMPLE_BOARD = {
+    "Website": [
+        ("Write the launch announcement", 2, False),
+        ("Fix the broken footer links", 1, False),
+        ("Compress the hero images", 0, True),
+    ],
+    "Home": [
+        ("Renew the car insurance", 2, False),
+        ("Book a plumber for the kitchen sink", 1, False),
+    ],
+}
 
 
 class Command(BaseCommand):
-    help = "Migrate, create the demo users (admin/admin, demo/demo) and serve under uvicorn."
+    help = "Migrate, create the demo accounts (printed with their tokens) and serve under uvicorn."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
@@ -16,27 +38,22 @@ class Command(BaseCommand):
 
     def handle(self, *args, host, port, no_serve, **options):
         call_command("migrate", interactive=False, verbosity=0)
-        User = get_user_model()
-        admin, created = User.objects.get_or_create(
-            username="admin", defaults={"is_staff": True, "is_superuser": True}
-        )
-        if created:
-            admin.set_password("admin")
-            admin.save()
-        demo, created = User.objects.get_or_create(username="demo")
-        if created:
-            demo.set_password("demo")
-            demo.save()
-        admin_token, _ = Token.objects.get_or_create(user=admin)
-        demo_token, _ = Token.objects.get_or_create(user=demo)
+        rows = []
+        for username, password, staff, purpose in ACCOUNTS:
+            user, token = self.account(username, password, staff)
+            rows.append((username, password, token.key, purpose))
         base = f"http://{host}:{port}"
+        width = max(len(f"{u} / {p}") for u, p, _, _ in rows)
+        accounts = "\n".join(
+            f"    {f'{u} / {p}':<{width}}  token {key}  {purpose}" for u, p, key, purpose in rows
+        )
         self.stdout.write(
             f"djira example\n"
-            f"  page:      {base}/\n"
-            f"  admin:     {base}/admin/  (admin / admin)\n"
-            f"  djira:     {base}/admin/djira/\n"
-            f"  socket.io: {base}/socket.io/\n"
-            f"  tokens:    admin={admin_token.key} demo={demo_token.key}\n"
+            f"  task board: {base}/          (sign in as demo or sam; open it in two tabs)\n"
+            f"  admin:      {base}/admin/    (admin)\n"
+            f"  console:    {base}/admin/djira/\n"
+            f"  socket.io:  {base}/socket.io/\n"
+            f"  accounts (username / password, API token):\n{accounts}\n"
         )
         if no_serve:
             return
@@ -45,3 +62,25 @@ class Command(BaseCommand):
         uvicorn.run(
             "example.asgi:application", host=host, port=port, log_level="info", lifespan="off"
         )
+
+    @transaction.atomic
+    def account(self, username: str, password: str, staff: bool):
+        User = get_user_model()
+        user, created = User.objects.get_or_create(
+            username=username, defaults={"is_staff": staff, "is_superuser": staff}
+        )
+        if created:
+            user.set_password(password)
+            user.save()
+            if not staff:
+                self.sample_board(user)
+        token, _ = Token.objects.get_or_create(user=user)
+        return user, token
+
+    def sample_board(self, user) -> None:
+        for name, tasks in SAMPLE_BOARD.items():
+            project = Project.objects.create(owner=user, name=name)
+            for title, priority, done in tasks:
+                Task.objects.create(
+                    owner=user, project=project, title=title, priority=priority, done=done
+                )
