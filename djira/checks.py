@@ -382,6 +382,42 @@ def _unguarded_writes(hook: type) -> list[str]:
     return verbs
 
 
+@register(TAG)
+def check_permission_signatures(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Permission checks whose parameters fit none of the accepted shapes."""
+    from djira.permissions import signature_errors
+
+    user = _user_settings()
+    if user is None:
+        return []
+    classes: list[Any] = []
+    defaults = _value(user, "PERMISSION_CLASSES")
+    if isinstance(defaults, list | tuple):
+        classes.extend(_import(c)[0] if isinstance(c, str) else c for c in defaults)
+    for hook in _served_hooks(user).values():
+        classes.extend(getattr(hook, "permission_classes", None) or [])
+        for route in getattr(hook, "get_routes", dict)().values():
+            classes.extend(route.kwargs.get("permission_classes") or [])
+    errors: list[CheckMessage] = []
+    seen: set[Any] = set()
+    while classes:
+        cls = classes.pop()
+        if not isinstance(cls, type) or cls in seen:
+            continue
+        seen.add(cls)
+        classes.extend(getattr(cls, "operands", ()))  # the parts of ``A & B``, ``~A``
+        errors.extend(
+            Error(
+                message,
+                hint="Give the method one of the accepted signatures.",
+                obj=f"{cls.__module__}.{cls.__qualname__}",
+                id="djira.E020",
+            )
+            for message in signature_errors(cls)
+        )
+    return errors
+
+
 def raise_on_errors() -> None:
     """Run djira's system checks; raise ``ImproperlyConfigured`` listing any error.
 

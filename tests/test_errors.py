@@ -9,6 +9,8 @@ import logging
 import aiohttp
 import pytest
 
+from tests.testapp.models import Book
+
 pytestmark = pytest.mark.usefixtures("db_")
 
 
@@ -149,3 +151,24 @@ def test_no_traceback_logged_for_errors_in_process(caplog):
         response = exception_response(RuntimeError("x"), Scope(sid="s", event="e"))
     assert response.status == 500
     assert caplog.records and caplog.records[0].exc_info
+
+
+@pytest.mark.parametrize("event", ["connect", "disconnect", "connect_error"])
+async def test_reserved_event_with_an_ack_gets_a_400(connect, event):
+    client = await connect()
+    reply = await client.client.call(event, {"requestId": "r1"}, timeout=5)
+    assert reply["status"] == 400 and reply["requestId"] == "r1"
+    assert "reserved" in reply["data"]["detail"]
+    # The connection is still whole: connection set-up was not re-run.
+    assert (await client.request("tools", namespace="route"))["status"] == 200
+
+
+@pytest.mark.parametrize("namespace", ["unencodable", "async_unencodable"])
+@pytest.mark.parametrize("ack", [True, False])
+async def test_a_reply_that_cannot_be_encoded_is_a_500(server, connect, namespace, ack):
+    await Book.objects.acreate(title="a model instance is not JSON")
+    client = await connect()
+    reply = await client.request("tools", namespace=namespace, ack=ack)
+    assert reply["status"] == 500
+    assert reply["data"] == {"detail": "A server error occurred."}
+    assert (await client.request("tools", namespace="route"))["status"] == 200

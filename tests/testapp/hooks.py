@@ -1,3 +1,5 @@
+import time
+
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import permissions as drf_permissions
 from rest_framework.filters import OrderingFilter, SearchFilter
@@ -95,3 +97,16 @@ class ToolsAPIHook(APIHook):
     @action(actions=["GET", "POST"])
     def route(self, scope):
         return {"action": scope.action}
+
+    @action(actions=["GET"])
+    def slow(self, scope):
+        time.sleep(float(scope.query_params.get("seconds", "1")))
+        return {"slept": True}
+
+    @action(actions=["GET"])
+    def unencodable(self, scope):
+        return {"book": Book.objects.first(), "books": Book.objects.all()}
+
+    @action(actions=["GET"])
+    async def async_unencodable(self, scope):
+        return object()

@@ -1,0 +1,80 @@
+"""djira.sync: requests' sync work on worker threads, database connections recycled."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+from django.db import connection
+from django.test import override_settings
+
+from djira.sync import run_sync
+
+pytestmark = pytest.mark.usefixtures("db_")
+
+
+async def test_a_slow_request_does_not_hold_other_clients(connect):
+    slow, fast = await connect(), await connect()
+    order: list[str] = []
+
+    async def call(client, name, **query):
+        await client.request("tools", namespace=name, query=query)
+        order.append(name)
+
+    slow_call = asyncio.create_task(call(slow, "slow", seconds=1.5))
+    await asyncio.sleep(0.2)  # the slow body is running
+    for _ in range(5):
+        await call(fast, "route")
+    await slow_call
+    assert order == ["route"] * 5 + ["slow"]
+
+
+async def test_one_client_slow_request_does_not_delay_its_own_fast_ones(connect):
+    client = await connect()
+    slow = asyncio.create_task(client.request("tools", namespace="slow", query={"seconds": 1.5}))
+    await asyncio.sleep(0.2)
+    assert (await client.request("tools", namespace="route"))["status"] == 200
+    assert not slow.done()
+    assert (await slow)["data"] == {"slept": True}
+
+
+def _leave_transaction_open() -> int:
+    connection.set_autocommit(False)
+    connection.cursor().execute("SELECT 1")
+    return id(connection.connection)
+
+
+def _state() -> tuple[bool, bool, str]:
+    return connection.get_autocommit(), connection.in_atomic_block, threading.current_thread().name
+
+
+@override_settings(DJIRA_SETTINGS={"WORKER_THREADS": 1})
+async def test_a_unit_left_in_a_transaction_does_not_leak_into_the_next():
+    await run_sync(_leave_transaction_open)
+    autocommit, in_atomic, _ = await run_sync(_state)
+    assert autocommit and not in_atomic
+
+
+async def test_sync_work_runs_on_worker_threads_with_the_callers_context():
+    import contextvars
+
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var")
+    var.set("caller")
+
+    def read() -> tuple[str, str]:
+        return var.get(), threading.current_thread().name
+
+    value, thread = await run_sync(read)
+    assert value == "caller" and thread.startswith("djira-worker")
+    with override_settings(DJIRA_SETTINGS={"WORKER_THREADS": 1}):
+        _, thread = await run_sync(read)
+    assert not thread.startswith("djira-worker")  # asgiref's thread-sensitive thread
+
+
+async def test_exceptions_reach_the_caller():
+    def fail() -> None:
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        await run_sync(fail)
