@@ -35,9 +35,12 @@ lint:
 	ruff format --check djira
 	mypy djira
 
+# tests/ runs twice: on SQLite, then on PostgreSQL (a private server that tests/_postgres.py
+# starts on a free port and removes afterwards, even on failure).
 # e2e runs in its own pytest process: sync Playwright keeps an event loop running in the
 # main thread, which the async tests in tests/ must not inherit.
 test: install-test js lint
 	$(PYTHON) -m pytest tests
+	$(PYTHON) -m tests._postgres $(PYTHON) -m pytest tests
 	$(PYTHON) -m pytest e2e
 	npm test

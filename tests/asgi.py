@@ -28,3 +28,14 @@ from tests.testapp import observed  # noqa: E402
 
 consumer.register("observed", observed.ObservedBookHook)
 consumer.register("observed_users", observed.ObservedUserHook)
+
+# Database tests (tests/test_database.py): connection state and transaction misuse.
+from tests.testapp import dbhooks  # noqa: E402
+
+consumer.register("db", dbhooks.DatabaseHook)
+
+# Permission shapes (tests/test_permission_shapes.py).
+from tests.testapp import shapes  # noqa: E402
+
+for name, hook_class in shapes.HOOKS.items():
+    consumer.register(name, hook_class)

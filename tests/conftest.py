@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection
 from rest_framework.authtoken.models import Token
 
 from djira.testing import LiveServer, SocketCommunicator
+from tests.settings import APPLICATION_NAME
 
 ROOT = str(__import__("pathlib").Path(__file__).resolve().parent.parent)
 
@@ -37,6 +40,35 @@ def live_server_factory(django_db_setup, django_db_blocker):
     yield factory
     for server in servers:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's, plus: no other session left when the test database is dropped."""
+    yield
+    with django_db_blocker.unblock():
+        close_other_sessions()
+
+
+def close_other_sessions(timeout: float = 2.0) -> None:
+    """Leave the test database with no session but ours, so that it can be dropped.
+
+    A stopped server's backends outlive it by a moment; the connections the async tests
+    opened through ``sync_to_async`` live in an executor thread that never closes them.
+    """
+    if connection.vendor != "postgresql":
+        return
+    others = "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while True:
+            # Other processes' sessions (tests/settings.py names each by its pid) should end
+            # by themselves; ours, in threads, will not.
+            cursor.execute(f"SELECT pid {others} AND application_name <> %s", [APPLICATION_NAME])
+            if not cursor.fetchall() or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        cursor.execute(f"SELECT pg_terminate_backend(pid) {others}")
 
 
 @pytest.fixture(scope="session")

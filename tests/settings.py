@@ -47,18 +47,56 @@ TEMPLATES = [
 ]
 STATIC_URL = "static/"
 
-# One SQLite file shared by the test process and the uvicorn subprocess it starts.
-_DB = os.environ.setdefault(
-    "DJIRA_TEST_DB", str(Path(tempfile.gettempdir()) / f"djira-tests-{os.getpid()}.sqlite3")
-)
-DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": _DB,
-        "TEST": {"NAME": _DB},
-        "OPTIONS": {"timeout": 20},
+# DJIRA_TEST_DATABASE picks the backend: "sqlite" (default) or "postgres" (a private server,
+# see tests/_postgres.py). The live servers the tests start are subprocesses that inherit the
+# environment, so they use the same database.
+DATABASE = os.environ.get("DJIRA_TEST_DATABASE", "sqlite")
+# Knobs for servers started with other connection settings (tests/test_database.py).
+_CONN_MAX_AGE = int(os.environ.get("DJIRA_TEST_CONN_MAX_AGE", "0"))
+_CONN_HEALTH_CHECKS = os.environ.get("DJIRA_TEST_CONN_HEALTH_CHECKS") == "1"
+# Which process a PostgreSQL session belongs to (pg_stat_activity.application_name).
+APPLICATION_NAME = f"djira-tests:{os.getpid()}"
+if DATABASE == "postgres":
+    from tests._postgres import USER, ensure_server
+
+    _HOST, _PORT = ensure_server()
+    _NAME = os.environ.get("DJIRA_TEST_PG_NAME", "djira_tests")
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "HOST": _HOST,
+            "PORT": _PORT,
+            "USER": USER,
+            # The test database is the one the servers use: no "test_" prefix.
+            "NAME": _NAME,
+            "TEST": {"NAME": _NAME},
+            "CONN_MAX_AGE": _CONN_MAX_AGE,
+            "CONN_HEALTH_CHECKS": _CONN_HEALTH_CHECKS,
+            # A transaction left open by a server would block the flush between tests for
+            # ever; with a lock timeout that test fails instead of hanging the suite.
+            "OPTIONS": {
+                "options": "-c lock_timeout=20000",
+                "application_name": APPLICATION_NAME,
+            },
+        }
     }
-}
+elif DATABASE == "sqlite":
+    # One SQLite file shared by the test process and the uvicorn subprocess it starts.
+    _DB = os.environ.setdefault(
+        "DJIRA_TEST_DB", str(Path(tempfile.gettempdir()) / f"djira-tests-{os.getpid()}.sqlite3")
+    )
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": _DB,
+            "TEST": {"NAME": _DB},
+            "OPTIONS": {"timeout": 20},
+            "CONN_MAX_AGE": _CONN_MAX_AGE,
+            "CONN_HEALTH_CHECKS": _CONN_HEALTH_CHECKS,
+        }
+    }
+else:
+    raise ValueError(f"DJIRA_TEST_DATABASE={DATABASE!r}: expected 'sqlite' or 'postgres'")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
@@ -69,6 +107,12 @@ DJIRA_SETTINGS = {
     "MAX_PAYLOAD_SIZE": 20_000,
     "REDIS_URL": os.environ.get("DJIRA_REDIS_URL") or None,
 }
+if os.environ.get("DJIRA_TEST_WORKER_THREADS"):
+    DJIRA_SETTINGS["WORKER_THREADS"] = int(os.environ["DJIRA_TEST_WORKER_THREADS"])
+if os.environ.get("DJIRA_TEST_NUM_PROXIES"):
+    DJIRA_SETTINGS["NUM_PROXIES"] = int(os.environ["DJIRA_TEST_NUM_PROXIES"])
+if os.environ.get("DJIRA_TEST_PERMISSIONS"):
+    DJIRA_SETTINGS["PERMISSION_CLASSES"] = os.environ["DJIRA_TEST_PERMISSIONS"].split(",")
 if os.environ.get("DJIRA_TEST_STRICT") == "1":
     DJIRA_SETTINGS["PERMISSION_CLASSES"] = ["djira.permissions.IsAuthenticated"]
 

@@ -1,0 +1,199 @@
+"""Database connections under production conditions, over a real server.
+
+Django recycles connections around each unit of a request's sync work (``CONN_MAX_AGE``,
+``CONN_HEALTH_CHECKS``), so a PostgreSQL restart costs at most one failed reply per
+connection, and a transaction a request leaves open never reaches the next request run on
+the same thread. The ``db`` hook is tests/testapp/dbhooks.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+
+import pytest
+from django.conf import settings
+
+from djira.testing import LiveServer, SocketCommunicator
+from tests import _postgres
+from tests.conftest import ROOT, start_server
+from tests.testapp.models import Book
+
+POSTGRES = settings.DATABASE == "postgres"
+postgres_only = pytest.mark.skipif(not POSTGRES, reason="needs DJIRA_TEST_DATABASE=postgres")
+
+
+@pytest.fixture
+def servers(django_db_setup, django_db_blocker):
+    """``servers(**env)`` starts a live server of this test only, stopped when it ends.
+
+    Tests that also use ``db_`` request it first, so their servers (and any transaction
+    they hold) are gone before the database is flushed.
+    """
+    started: list[LiveServer] = []
+
+    def start(**env: str) -> LiveServer:
+        started.append(start_server(**env))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+async def state(client: SocketCommunicator) -> dict:
+    reply = await client.request("db", namespace="state")
+    assert reply["status"] == 200, reply
+    return reply["data"]
+
+
+# -- a PostgreSQL restart ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def private_postgres():
+    """A PostgreSQL server of this module's own, migrated, that a test may restart.
+
+    Restarting the suite's server would break the connections of every other process the
+    session keeps (the shared live server, this process's threads), not only the server
+    under test.
+    """
+    if not POSTGRES:
+        pytest.skip("needs DJIRA_TEST_DATABASE=postgres")
+    server = _postgres.PostgresServer().start()
+    try:
+        server.createdb("djira_restart")
+        env = {**os.environ, **_env(server), "DJANGO_SETTINGS_MODULE": "tests.settings"}
+        env["PYTHONPATH"] = ROOT
+        subprocess.run(
+            [sys.executable, "-m", "django", "migrate", "--no-input", "-v0"],
+            env=env,
+            cwd=ROOT,
+            check=True,
+            timeout=120,
+        )
+        yield server
+    finally:
+        server.destroy()
+
+
+def _env(server: _postgres.PostgresServer) -> dict[str, str]:
+    return {**server.env(), "DJIRA_TEST_PG_NAME": "djira_restart"}
+
+
+async def round_of_requests(clients: list[SocketCommunicator]) -> list[int]:
+    """One request per client, all at once; their statuses (a missing reply fails)."""
+    replies = await asyncio.gather(*(c.request("db", namespace="state") for c in clients))
+    return [reply["status"] for reply in replies]
+
+
+@postgres_only
+@pytest.mark.parametrize(
+    ("max_age", "health_checks"), [("0", "0"), ("60", "1")], ids=["max_age_0", "max_age_60"]
+)
+async def test_postgres_restart_costs_at_most_one_reply_per_connection(
+    private_postgres, servers, max_age, health_checks
+):
+    server = servers(
+        **_env(private_postgres),
+        DJIRA_TEST_CONN_MAX_AGE=max_age,
+        DJIRA_TEST_CONN_HEALTH_CHECKS=health_checks,
+    )
+    clients = [await SocketCommunicator(server.url, timeout=10).connect() for _ in range(6)]
+    try:
+        for _ in range(3):  # every worker thread has used (and maybe kept) a connection
+            assert await round_of_requests(clients) == [200] * len(clients)
+
+        await asyncio.to_thread(private_postgres.restart)
+        rounds = [await round_of_requests(clients) for _ in range(6)]
+        per_client = list(zip(*rounds, strict=True))
+        for statuses in per_client:
+            failed = [status for status in statuses if status != 200]
+            assert failed in ([], [500]), rounds  # a 500 envelope, never a hang
+        assert rounds[-3:] == [[200] * len(clients)] * 3, rounds
+        if health_checks == "1":
+            # Django's docs: a broken connection is re-established "without failing the
+            # request".
+            assert all(status == 200 for statuses in rounds for status in statuses), rounds
+
+        # While the database is down every request gets its 500 at once; when it is back,
+        # the next ones succeed.
+        await asyncio.to_thread(private_postgres.stop)
+        assert await round_of_requests(clients) == [500] * len(clients)
+        await asyncio.to_thread(private_postgres.start)
+        assert await round_of_requests(clients) == [200] * len(clients)
+    finally:
+        for client in clients:
+            await client.disconnect()
+
+
+@postgres_only
+@pytest.mark.parametrize(("max_age", "same"), [("0", False), ("60", True)])
+async def test_conn_max_age_decides_whether_a_connection_is_reused(
+    django_db_setup, servers, max_age, same
+):
+    server = servers(DJIRA_TEST_CONN_MAX_AGE=max_age, DJIRA_TEST_WORKER_THREADS="1")
+    async with SocketCommunicator(server.url) as client:
+        first, second = await state(client), await state(client)
+    assert first["thread"] == second["thread"]
+    assert (first["backend"] == second["backend"]) is same
+
+
+# -- transactions never leak into the next request --------------------------------------------
+
+
+@pytest.fixture
+async def one_thread(db_, servers):
+    """A client of a server whose sync work all runs on one thread: any leak would show."""
+    server = servers(DJIRA_TEST_WORKER_THREADS="1", DJIRA_TEST_CONN_MAX_AGE="60")
+    async with SocketCommunicator(server.url) as client:
+        yield client
+
+
+def assert_clean(before: dict, after: dict) -> None:
+    assert after["thread"] == before["thread"]  # the same thread, or the test proves nothing
+    assert after["autocommit"] is True
+    assert after["in_atomic_block"] is False
+    assert after["in_transaction"] is False
+
+
+async def test_autocommit_left_off_is_rolled_back_before_the_next_request(one_thread):
+    leaked = await one_thread.request(
+        "db", namespace="leak_autocommit", action="POST", data={"title": "leaked"}
+    )
+    assert leaked["status"] == 200, leaked
+    assert leaked["data"]["autocommit"] is False and leaked["data"]["in_transaction"] is True
+
+    assert_clean(leaked["data"], await state(one_thread))
+    # Rolled back, as Django's request handling does when it closes such a connection.
+    assert not await Book.objects.filter(title="leaked").aexists()
+    created = await one_thread.request("books", action="POST", data={"title": "kept"})
+    assert created["status"] == 201
+    assert await Book.objects.filter(title="kept").aexists()  # committed: autocommit is back
+
+
+async def test_an_aborted_transaction_does_not_break_the_next_request(one_thread):
+    before = await state(one_thread)
+    failed = await one_thread.request(
+        "db", namespace="leak_failed_transaction", action="POST", data={"title": "aborted"}
+    )
+    assert failed["status"] == 500
+    assert "no_such_table" not in str(failed)  # no internals to the client
+
+    assert_clean(before, await state(one_thread))
+    assert not await Book.objects.filter(title="aborted").aexists()
+    created = await one_thread.request("books", action="POST", data={"title": "kept"})
+    assert created["status"] == 201
+
+
+async def test_an_exception_inside_atomic_rolls_back_and_leaves_nothing_open(one_thread):
+    before = await state(one_thread)
+    failed = await one_thread.request(
+        "db", namespace="fail_in_atomic", action="POST", data={"title": "atomic"}
+    )
+    assert failed["status"] == 500
+
+    assert_clean(before, await state(one_thread))
+    assert not await Book.objects.filter(title="atomic").aexists()
