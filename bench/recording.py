@@ -6,7 +6,7 @@
 Three servers run the example project on CPU 0 over one seeded SQLite database, in the same
 run, differing only in how the admin records (``DJIRA_BENCH_RECORDING``):
 
-- ``off``: no recorder on the monitor (``monitor.recorder = None``): the baseline;
+- ``off``: no listener on the monitor (``monitor.listeners = []``): the baseline;
 - ``idle``: the default recorder with no admin page open: counters only (the production case
   while nobody looks);
 - ``watched``: the recorder as while a traffic page is open: every request and reply becomes
@@ -35,13 +35,15 @@ def _configured_application() -> Any:
 
     from djira.settings import jira_settings
 
-    consumer = jira_settings.SOCKET_INSTANCE.djira_consumer
+    from djira.admin.recorder import TrafficRecorder
+
+    monitor = jira_settings.SOCKET_INSTANCE.djira_consumer.monitor
     mode = os.environ["DJIRA_BENCH_RECORDING"]
     if mode == "off":
-        consumer.monitor.recorder = None
+        monitor.listeners = []
     elif mode == "watched":
         # As if a traffic page polled for ever (a page renews this every second).
-        consumer.monitor.recorder.watch(10**9)
+        monitor.find(TrafficRecorder).watch(10**9)
     elif mode != "idle":
         raise SystemExit(f"DJIRA_BENCH_RECORDING must be one of {MODES}, not {mode!r}")
     return application
@@ -79,7 +81,7 @@ def micro(n: int = 20_000) -> dict[str, float]:
     from django.contrib.auth.models import AnonymousUser
 
     from djira.admin.recorder import TrafficRecorder
-    from djira.monitor import Monitor
+    from djira.lifecycle import Monitor
     from djira.scope import Scope
 
     data = {
@@ -93,9 +95,10 @@ def micro(n: int = 20_000) -> dict[str, float]:
     }
     out = {}
     for mode in MODES:
-        monitor = Monitor(recorder=None if mode == "off" else TrafficRecorder())
+        recorder = TrafficRecorder()
+        monitor = Monitor(listeners=[] if mode == "off" else [recorder])
         if mode == "watched":
-            monitor.recorder.watch(10**9)  # type: ignore[union-attr]
+            recorder.watch(10**9)
         scope = Scope(
             sid="s" * 20,
             event="articles",

@@ -29,6 +29,9 @@ def normalize_actions(actions: Iterable[str], where: str) -> tuple[str, ...]:
     unknown = [v for v in verbs if v not in ACTIONS]
     if unknown:
         raise ValueError(f"{where}: unknown action(s) {unknown}; choose from {list(ACTIONS)}.")
+    if "SUBSCRIPTION" in verbs and "UNSUBSCRIPTION" not in verbs:
+        # Leaving is always allowed where joining is (Channels' group_discard).
+        verbs += ("UNSUBSCRIPTION",)
     return verbs
 
 
@@ -43,7 +46,8 @@ def action(
     """Expose a hook method as a namespace.
 
     :param actions: verbs the route accepts (``GET``, ``POST``, ..., ``SUBSCRIPTION``);
-        default ``["GET"]``. ``methods`` is an alias, as in DRF.
+        default ``["GET"]``. ``methods`` is an alias, as in DRF. ``SUBSCRIPTION`` implies
+        ``UNSUBSCRIPTION``.
     :param namespace: the name clients send; defaults to the method's name.
     :param kwargs: extra attributes set on the hook for this route (e.g.
         ``permission_classes=[...]``, ``serializer_class=...``), as DRF's ``@action`` does.
@@ -72,8 +76,8 @@ def action(
 
 
 def __getattr__(name: str) -> Any:
-    # ``from djira.decorators import observer`` as in the seed, without importing the
-    # observers package (and its signal machinery) for every user of ``@action``.
+    # ``from djira.decorators import observer`` as in the original djira README, without
+    # importing the observers package (and its signal machinery) for every user of ``@action``.
     if name in {"observer", "model_observer"}:
         import importlib
 

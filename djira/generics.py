@@ -17,8 +17,8 @@ from djira.settings import jira_settings
 class GenericAPIHook(APIHook):
     """Base for hooks over a queryset; combine with the mixins in ``djira.mixins``.
 
-    ``serializer_class`` names the serializer; the seed's ``serializer = UserSerializer()``
-    spelling is accepted too (its class is used, never the shared instance).
+    ``serializer_class`` names the serializer; the original djira README's
+    ``serializer = UserSerializer()`` is accepted too (its class is used, never the instance).
     """
 
     queryset: QuerySet[Any] | None = None

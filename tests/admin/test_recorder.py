@@ -8,7 +8,7 @@ from django.test import override_settings
 
 from djira.admin.recorder import MAX_ROUTES, TrafficRecorder, percentile
 from djira.admin.redaction import REDACTED
-from djira.monitor import Monitor
+from djira.lifecycle import Monitor
 from djira.scope import Scope
 
 
@@ -155,6 +155,24 @@ def test_pushes_are_counted_and_recorded(recorder):
     assert row["payload"] == {"secret": REDACTED, "id": 1}
 
 
-def test_monitor_attaches_a_recorder_by_default():
-    assert isinstance(Monitor().recorder, TrafficRecorder)
-    assert Monitor(recorder=None).recorder is None
+def test_the_console_registers_its_recorder_as_a_lifecycle_listener():
+    # djira.admin registers TrafficRecorder when the console is installed (tests' settings).
+    assert isinstance(Monitor().find(TrafficRecorder), TrafficRecorder)
+    assert Monitor(listeners=[]).find(TrafficRecorder) is None
+
+
+def test_core_modules_do_not_import_the_admin():
+    import subprocess
+    import sys
+
+    code = (
+        "import django, sys; from django.conf import settings;"
+        "settings.configure(INSTALLED_APPS=['django.contrib.auth', 'django.contrib.contenttypes',"
+        " 'rest_framework', 'djira.apps.DJiraConfig'], DATABASES={'default': {'ENGINE':"
+        " 'django.db.backends.sqlite3', 'NAME': ':memory:'}});"
+        "django.setup();"
+        "import djira.consumer, djira.handler, djira.lifecycle, djira.server, djira.sync;"
+        "print(sorted(m for m in sys.modules if m.startswith('djira.admin')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
