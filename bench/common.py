@@ -100,18 +100,22 @@ print("PKS", bounds["low"], bounds["high"])
 
 
 def seed_database(
-    db_path: str | os.PathLike[str], articles: int = 1000, users: bool = False
+    db_path: str | os.PathLike[str],
+    articles: int = 1000,
+    users: bool = False,
+    env: Mapping[str, str] | None = None,
 ) -> range:
     """Migrate ``db_path`` and fill it with ``articles`` articles; return their pk range.
 
     :param users: also create the demo users and tokens (``manage.py demo --no-serve``);
         slower, because of password hashing.
+    :param env: variables added to ``server_env(db_path)``, e.g. another settings module.
     """
     command, args = ("demo", "no_serve=True, ") if users else ("migrate", "verbosity=0, ")
     code = _SEED.format(command=command, args=args, articles=int(articles))
     result = subprocess.run(
         [sys.executable, str(EXAMPLE_DIR / "manage.py"), "shell", "-c", code],
-        env={**os.environ, **server_env(db_path)},
+        env={**os.environ, **server_env(db_path), **(env or {})},
         cwd=str(REPO),
         capture_output=True,
         text=True,
