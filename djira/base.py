@@ -195,12 +195,20 @@ class APIHook:
     # -- emitting -------------------------------------------------------------------------
 
     def emit(
-        self, event: str, data: Any = None, *, to: str | None = None, room: str | None = None
+        self,
+        event: str,
+        data: Any = None,
+        *,
+        to: str | None = None,
+        room: str | None = None,
+        **kwargs: Any,
     ) -> None:
         """Send ``data`` on ``event`` to the requester (or ``to``/``room``), without waiting.
 
-        Works from sync bodies (worker thread) and coroutines alike; the emit leaves
-        before the request's reply.
+        Works from sync bodies (worker thread) and coroutines alike. Goes through the same
+        ordered outbox as observers' pushes: after commit when a transaction is open, at
+        once otherwise; recorded in the traffic. ``kwargs``: python-socketio's ``skip_sid``,
+        ``namespace``, ``ignore_queue`` (anything else is a ``TypeError``).
         """
         assert self.server is not None, f"'{type(self).__name__}' has no server to emit with."
-        emit_soon(self.server, event, data, to=room or to or self.scope.sid)
+        emit_soon(self.server, event, data, to=room or to or self.scope.sid, **kwargs)

@@ -120,25 +120,13 @@ def get_default_server() -> DjiraServer:
 def emit_soon(server: DjiraServer, event: str, data: Any, **kwargs: Any) -> None:
     """Emit without waiting, from the server's loop or from any other thread.
 
-    Sync code (signal handlers, sync action bodies) cannot await ``server.emit``; this hands
-    the emit to the loop the server runs on, preserving call order.
+    Takes python-socketio's ``emit`` arguments (``to``, ``room``, ``skip_sid``,
+    ``namespace``, ``ignore_queue``); anything else is a ``TypeError``. The emit goes through
+    djira's ordered outbox (djira.observers.transport), like observers' pushes: after the
+    current transaction commits when one is open in this thread, at once otherwise; to
+    this process's sockets, and to the other processes' through ``REDIS_URL``; recorded in
+    the server's traffic.
     """
-    loop = server.loop
-    try:
-        running = asyncio.get_running_loop()
-    except RuntimeError:
-        running = None
-    if running is not None and (loop is None or running is loop):
-        task = running.create_task(server.emit(event, data, **kwargs))
-        server.background_tasks.add(task)
-        task.add_done_callback(server.background_tasks.discard)
-    elif loop is not None and loop.is_running():
-        asyncio.run_coroutine_threadsafe(server.emit(event, data, **kwargs), loop)
-    else:
-        # No server loop in this process (a shell, a worker, a WSGI process): publish
-        # through a write-only Redis manager when REDIS_URL is set, else nobody can be
-        # listening here and the emit is dropped (djira.observers.transport).
-        from djira.observers.transport import Push, send_write_only
+    from djira.observers.transport import emit
 
-        room = kwargs.get("to") or kwargs.get("room")
-        send_write_only([Push(event, data, room, kwargs.get("namespace") or "/")])
+    emit(event, data, server=server, **kwargs)

@@ -18,8 +18,8 @@ from typing import Any
 from django.db.models import Model
 from django.dispatch import Signal
 
+from djira.observers import transport
 from djira.observers.base import BaseObserver, BoundObserver
-from djira.observers.dispatch import ServerProxy
 from djira.observers.model import ModelObserver
 from djira.observers.signal import SignalObserver
 
@@ -41,15 +41,18 @@ def emit(
     *,
     to: str | None = None,
     room: str | None = None,
+    skip_sid: str | list[str] | None = None,
     namespace: str | None = None,
     using: str | None = None,
 ) -> None:
-    """Emit from any sync code and any process, after the current transaction commits.
+    """Emit from any code and any process, after the current transaction commits.
 
     Reaches sockets on every server process sharing ``REDIS_URL`` (``to``/``room``: a room
-    or a sid; neither: everyone).
+    or a sid; neither: everyone), through the same ordered outbox as observers' pushes.
     """
-    ServerProxy(using=using).emit(event, data, to=to, room=room, namespace=namespace)
+    transport.emit(
+        event, data, to=to, room=room, skip_sid=skip_sid, namespace=namespace, using=using
+    )
 
 
 def model_observer(
@@ -81,7 +84,10 @@ def signal_observer(
 def observer(
     target: Any, serializer_class: Any = None, **options: Any
 ) -> Callable[[Callable[..., Any]], Any]:
-    """The seed's ``@observer(Model, Serializer)``; also ``@observer(signal, sender=...)``."""
+    """``@observer(Model, Serializer)`` as in the original djira README.
+
+    Also ``@observer(signal, sender=...)`` for any other signal.
+    """
     if isinstance(target, Signal):
         return signal_observer(target, options.pop("sender", None), serializer_class, **options)
     return model_observer(target, serializer_class, **options)

@@ -7,17 +7,16 @@ An observer is declared on a hook class and bound to it through ``__set_name__``
         def books(self, **kwargs):
             return None  # send the default push
 
-        @action(actions=["SUBSCRIPTION", "UNSUBSCRIPTION"])
+        @action(actions=["SUBSCRIPTION"])    # UNSUBSCRIPTION is implied
         async def subscribe(self, scope):
             await self.books.subscription(scope)
 
-Rooms are python-socketio rooms, so one emit per room is encoded once and a Redis manager
-fans it out to every server process. A socket joins the room
-``djira:<hook name>:<route>:<observer>:<room>``: the hook name and route come from the
-subscribing request, which is how a push knows the ``event`` and ``namespace`` to carry
-without any per-connection state outside python-socketio. A push is emitted to that room
-for each name the hook is served under and each route of the hook accepting
-``SUBSCRIPTION`` (usually one of each); rooms nobody joined cost nothing locally.
+A committed change becomes one ``transport.Push`` per room, addressed by the observer's
+``uid`` (the same in every process that imports the hook class), never by a hook name:
+the process that saved may not know any (a shell, a worker; hooks registered with
+``consumer.register`` in ``asgi.py``). Each server turns the push into emits to the sockets
+that subscribed on it, with the hook name and route they subscribed through
+(``subscriptions``).
 """
 
 from __future__ import annotations
@@ -32,9 +31,10 @@ from typing import TYPE_CHECKING, Any
 from asgiref.sync import sync_to_async
 
 from djira import exceptions
-from djira.observers import transport
+from djira.observers import subscriptions, transport
 from djira.observers.batch import Change
 from djira.observers.dispatch import ServerProxy
+from djira.observers.redis import get_server_link
 
 if TYPE_CHECKING:
     from djira.base import APIHook
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("djira")
 
-#: (user-level room, push type, data) before it is addressed to events and routes.
+#: (user-level room, push type, data): what a change sends, before any socket is addressed.
 Item = tuple[str, str, Any]
 
 
@@ -95,8 +95,6 @@ class BaseObserver(ABC):
         self._rooms: Callable[..., Any] | None = None
         self._subscribing_rooms: Callable[..., Any] | None = None
         self._serializer: Callable[..., Any] | None = None
-        self._warned = False
-        self._namespaces: list[str] | None = None
         self.__doc__ = func.__doc__
 
     def __repr__(self) -> str:
@@ -118,30 +116,37 @@ class BaseObserver(ABC):
 
     @property
     def uid(self) -> str:
-        """A name stable across processes, used for signal ``dispatch_uid``s."""
+        """The observer's identity in every process: pushes are addressed by it.
+
+        ``<module>.<hook class>.<attribute>``; with ``djira:`` in front, the prefix of its
+        signals' dispatch uids.
+        """
         owner = self.hook_class
-        return f"djira:{owner.__module__}.{owner.__qualname__}.{self.name}" if owner else self.name
+        return f"{owner.__module__}.{owner.__qualname__}.{self.name}" if owner else self.name
 
     @abstractmethod
     def connect(self) -> None:
         """Connect the signals (strong references). Called when the hook class is created."""
 
-    # -- the seed's decorators ------------------------------------------------------------
+    # -- the original djira README's decorators -----------------------------------------
+    # Each returns the observer, as ``property.setter`` returns the property: decorating a
+    # method that reuses the observer's name rebinds that name to the observer, not to the
+    # plain function (which would leave the class without its observer).
 
-    def rooms(self, func: Callable[..., Any]) -> Callable[..., Any]:
+    def rooms(self, func: Callable[..., Any]) -> BaseObserver:
         """Declare the rooms a change goes to: ``def f(self, instance)`` yields room names."""
         self._rooms = func
-        return func
+        return self
 
-    def subscribing_rooms(self, func: Callable[..., Any]) -> Callable[..., Any]:
+    def subscribing_rooms(self, func: Callable[..., Any]) -> BaseObserver:
         """Declare the rooms a scope may join (the object permission): ``def f(self, scope)``."""
         self._subscribing_rooms = func
-        return func
+        return self
 
-    def serializer(self, func: Callable[..., Any]) -> Callable[..., Any]:
+    def serializer(self, func: Callable[..., Any]) -> BaseObserver:
         """Declare the push data: ``def f(self, instance, action)`` returns a JSON-able value."""
         self._serializer = func
-        return func
+        return self
 
     # -- hooks used by subclasses ---------------------------------------------------------
 
@@ -179,61 +184,6 @@ class BaseObserver(ABC):
     def changes_to_items(self, hook: Any, change: Change) -> list[Item]:
         """The (room, type, data) a committed change sends, before the method body runs."""
 
-    # -- addressing -----------------------------------------------------------------------
-
-    def sio_room(self, event: str, namespace: str | None, room: str) -> str:
-        """The python-socketio room a socket subscribed through ``event``/``namespace`` joins."""
-        return f"djira:{event}:{namespace or ''}:{self.name}:{room}"
-
-    def get_events(self) -> list[str]:
-        """Names the hook is served under in this process (and its ``event``)."""
-        owner = self.hook_class
-        assert owner is not None
-        consumer = getattr(transport.get_server(), "djira_consumer", None)
-        names: list[str] = []
-        if consumer is not None:
-            names = [name for name, cls in consumer.hooks.items() if issubclass(cls, owner)]
-        event = getattr(owner, "event", None)
-        if event and event not in names:
-            names.append(event)
-        if not names and not self._warned:
-            self._warned = True
-            logger.warning(
-                "%r cannot push from this process: '%s' has no name here. Set `event` on "
-                "the hook class so processes without a consumer know it.",
-                self,
-                owner.__qualname__,
-            )
-        return names
-
-    def get_namespaces(self) -> list[str]:
-        """Routes of the hook that accept ``SUBSCRIPTION`` and may subscribe this observer.
-
-        A route whose body names another observer of the hook but not this one (``await
-        self.other.subscribe(scope)``) is left out, so a hook with several observers does not
-        emit each change to every route's rooms. Routes that name none (they may subscribe
-        through a helper) are kept.
-        """
-        if self._namespaces is None:
-            owner = self.hook_class
-            assert owner is not None
-            observers = {
-                name
-                for klass in owner.__mro__
-                for name, value in vars(klass).items()
-                if isinstance(value, BaseObserver)
-            }
-            namespaces = []
-            for route in owner.get_routes().values():
-                if "SUBSCRIPTION" not in route.actions:
-                    continue
-                code = getattr(getattr(owner, route.attr, None), "__code__", None)
-                named = set(code.co_names) & observers if code is not None else set()
-                if not named or self.name in named:
-                    namespaces.append(route.name)
-            self._namespaces = namespaces
-        return self._namespaces
-
     # -- delivery -------------------------------------------------------------------------
 
     def run_body(self, hook: Any, change: Change, items: list[Item]) -> list[Item]:
@@ -257,8 +207,8 @@ class BaseObserver(ABC):
     def deliver(self, changes: list[Change]) -> None:
         """Send the pushes of committed ``changes`` (runs in the committing thread)."""
         hook = self.get_context_hook()
-        addresses = [(e, n) for e in self.get_events() for n in self.get_namespaces()]
-        pushes: list[transport.Push] = []
+        uid = self.uid
+        pushes: list[transport.Message] = []
         for change in changes:
             try:
                 items = self.run_body(hook, change, self.changes_to_items(hook, change))
@@ -266,19 +216,7 @@ class BaseObserver(ABC):
                 # One bad change must not cost the others their pushes.
                 logger.exception("%r failed on a %s change", self, change.type)
                 continue
-            for room, kind, data in items:
-                for event, namespace in addresses:
-                    payload = {
-                        "status": 200,
-                        "event": event,
-                        "namespace": namespace,
-                        "action": "SUBSCRIPTION",
-                        "type": kind,
-                        "room": room,
-                        "data": data,
-                    }
-                    to = self.sio_room(event, namespace, room)
-                    pushes.append(transport.Push(event, payload, to, label=room))
+            pushes += [transport.Push(uid, room, kind, data) for room, kind, data in items]
         transport.send(pushes)
 
 
@@ -305,32 +243,34 @@ class BoundObserver:
         """Join the rooms ``subscribing_rooms(scope)`` allows; return them. A coroutine.
 
         The rooms are also added to ``scope.subscribed_rooms``, which the route's reply
-        names when its body returns ``None``.
+        names when its body returns ``None``. Subscribing again with the same parameters
+        is the same subscription.
         """
         scope = self._scope(scope)
         if scope.action != "SUBSCRIPTION":
             raise exceptions.VerbNotAllowed(scope.action, ["SUBSCRIPTION"])
         rooms = await self.observer.aget_subscribing_rooms(self.hook, scope)
         server = self._server(scope)
+        link = get_server_link(server)
+        if link is not None:
+            # Listen to the other processes' pushes before saying the socket is subscribed.
+            await link.listening()
+        await subscriptions.join(server, scope, self.observer.uid, rooms)
         for room in rooms:
-            await server.enter_room(
-                scope.sid, self.observer.sio_room(scope.event, scope.namespace, room)
-            )
             if room not in scope.subscribed_rooms:
                 scope.subscribed_rooms.append(room)
         return rooms
 
     async def unsubscribe(self, scope: Scope | None = None) -> list[str]:
-        """Leave the rooms joined through this route; twice is not an error. A coroutine."""
+        """Leave the rooms of the subscription made with the same parameters. A coroutine.
+
+        Rooms that another subscription of the socket still holds stay joined. Without
+        ``pk``, ``query`` or ``data`` (and no subscription made exactly so), every
+        subscription of the socket through this route is left. Leaving twice is not an
+        error; leaving needs no permission to join.
+        """
         scope = self._scope(scope)
-        server = self._server(scope)
-        prefix = self.observer.sio_room(scope.event, scope.namespace, "")
-        left: list[str] = []
-        for sio_room in server.rooms(scope.sid):
-            if sio_room.startswith(prefix):
-                await server.leave_room(scope.sid, sio_room)
-                left.append(sio_room[len(prefix) :])
-        return left
+        return await subscriptions.leave(self._server(scope), scope, self.observer.uid)
 
     async def subscription(self, scope: Scope | None = None) -> list[str]:
         """``subscribe`` or ``unsubscribe``, following the request's action. A coroutine."""

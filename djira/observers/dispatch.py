@@ -6,18 +6,17 @@
             server.emit("users", {"status": 201, "data": serializer(instance)})
 
 ``server.emit`` here is synchronous and needs no ``await``: the emit leaves after the
-transaction commits (never on rollback), from whichever process saved, and reaches the
-sockets on every server process sharing the Redis URL.
+transaction commits (never on rollback), from whichever process saved, through the same
+ordered outbox as observers' pushes, and reaches the sockets on every server process
+sharing the Redis URL.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Generator
-from functools import partial
 from typing import Any
 
-from django.db import transaction
 from django.dispatch import Signal
 from django.utils.inspect import func_accepts_kwargs
 
@@ -51,24 +50,39 @@ class ServerProxy:
         data: Any = None,
         to: str | None = None,
         room: str | None = None,
+        skip_sid: str | list[str] | None = None,
         namespace: str | None = None,
-        **kwargs: Any,
+        callback: Any = None,
+        ignore_queue: bool = False,
+        **unknown: Any,
     ) -> _Done:
-        """Emit ``data`` on ``event`` to a room or sid (everyone if neither), after commit."""
-        push = transport.Push(event, data, to or room, namespace or "/", label=to or room or "*")
-        send = partial(transport.send, [push], self._server)
-        transaction.on_commit(partial(_safely, send), using=self._using)
+        """python-socketio's ``emit``, synchronous, leaving after the transaction commits.
+
+        Reaches sockets on every server process sharing ``REDIS_URL`` (``ignore_queue``:
+        this process's only). ``callback`` is refused (``TypeError``): nobody would be
+        there to receive the acknowledgement after commit.
+        """
+        if unknown:
+            raise TypeError(
+                f"server.emit() got unexpected keyword argument(s) {sorted(unknown)}; it "
+                "takes python-socketio's: to, room, skip_sid, namespace, ignore_queue."
+            )
+        transport.emit(
+            event,
+            data,
+            to=to,
+            room=room,
+            skip_sid=skip_sid,
+            namespace=namespace,
+            callback=callback,
+            ignore_queue=ignore_queue,
+            server=self._server,
+            using=self._using,
+        )
         return _Done()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.server, name)
-
-
-def _safely(func: Callable[[], Any]) -> None:
-    try:
-        func()
-    except Exception:
-        logger.exception("djira could not deliver an emit from a signal handler")
 
 
 def as_data_function(serializer: Any) -> Callable[[Any], Any] | None:

@@ -49,7 +49,7 @@ class ModelObserver(BaseObserver):
         self.model_name = model._meta.model_name
 
     def connect(self) -> None:
-        uid, model = self.uid, self.model
+        uid, model = f"djira:{self.uid}", self.model
         # weak=False: these bound methods are the observer's only receivers; a weak
         # reference would leave them to the garbage collector's timing.
         pre_save.connect(self._pre_save, sender=model, weak=False, dispatch_uid=uid + ":pre")

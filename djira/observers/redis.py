@@ -1,75 +1,315 @@
-"""python-socketio's Redis managers, with faults logged clearly on the ``djira`` logger.
+"""djira's Redis channel: how pushes cross processes, and how its faults are told.
 
-python-socketio already survives a Redis outage: a failed publish is retried once and
-dropped, and the listener re-subscribes with a back-off (1 s, doubling up to 60 s). What it
-logs is terse ("Cannot publish to redis... giving up") and hides the cause in ``extra``.
-These subclasses say which Redis, why, what is lost, and when it is back.
+Why a channel of djira's own instead of python-socketio's ``RedisManager`` messages: a
+manager message is an emit whose event name and rooms the publisher has already decided.
+A push must be decided by each receiving server instead (the hook name and route its
+sockets subscribed through, which a shell or a worker cannot know), and python-socketio has
+no public way to hook into what a server does with a received message. So djira publishes
+its own messages (``transport.Push`` addressed by observer identity, ``transport.Emit``)
+on the channel ``djira:<db>`` and each server listens to it with one connection. Servers
+still use python-socketio's ``AsyncRedisManager`` for python-socketio's own cross-process
+features (``await sio.emit(...)`` in your code, ``disconnect`` of a remote socket); djira's
+emits go to local sockets with ``ignore_queue=True`` so they are never sent twice.
+
+Delivery is at most once: Redis pub/sub keeps nothing for a listener that is away.
+
+Faults are said once: one warning when Redis becomes unreachable (naming the URL and the
+cause), one when it is reachable again (with how many messages were lost), whatever the
+number of pushes or reconnection attempts in between.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from typing import Any
+import os
+import threading
+import time
+import uuid
+from collections import deque
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
 
 import socketio
 
+from djira import json as djira_json
+from djira.observers.transport import Message, deliver_locally, from_wire, to_wire
+
+if TYPE_CHECKING:
+    from djira.server import DjiraServer
+
 logger = logging.getLogger("djira.redis")
 
-LOST = (
-    "pushes between processes are lost until it is back (sockets still get the pushes "
-    "made in their own process)"
-)
+#: One Redis message carries at most this many pushes (a 1,000-row transaction is 10).
+CHUNK = 100
+#: Messages a server keeps for publishing while Redis is slow; beyond, the oldest go.
+MAX_PENDING = 10_000
+#: Connect and I/O timeouts: a Redis that hangs must not hang a save for long.
+TIMEOUT = 2.0
+#: Retry delays while Redis is down (seconds): first, then doubling up to the last.
+FIRST_RETRY, LAST_RETRY = 0.5, 30.0
+
+# Identifies this process's messages, so a server skips its own (already delivered).
+HOST_ID = uuid.uuid4().hex
 
 
-class FaultLogger(logging.LoggerAdapter):  # type: ignore[type-arg,unused-ignore]
-    """Rewrites python-socketio's Redis messages into one clear line each."""
+def channel_for(url: str) -> str:
+    """``djira:<db>``: pub/sub channels ignore database numbers; keep projects apart anyway."""
+    path = urlparse(url).path.strip("/") or "0"
+    return f"djira:{path}"
+
+
+def encode(messages: list[Message]) -> list[str]:
+    """Redis messages for ``messages``, in order, ``CHUNK`` pushes each."""
+    wire = [to_wire(m) for m in messages]
+    return [
+        djira_json.dumps({"h": HOST_ID, "pid": os.getpid(), "m": wire[i : i + CHUNK]})
+        for i in range(0, len(wire), CHUNK)
+    ]
+
+
+class Health:
+    """Up/down state of one Redis for one process; logs each transition once."""
 
     def __init__(self, url: str) -> None:
-        super().__init__(logger, {})
         self.url = url
+        self.down_since: float | None = None
+        self.lost = 0
+        self.retry_at = 0.0
+        self.delay = FIRST_RETRY
+        self.lock = threading.Lock()
 
-    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
-        cause = (kwargs.pop("extra", None) or {}).get("redis_exception")
-        if isinstance(msg, str) and msg.startswith("Cannot"):
-            msg = f"Redis at {self.url} failed: {msg} ({cause or 'no detail'}); {LOST}."
-        return msg, kwargs
+    def should_try(self) -> bool:
+        """While down, publishing is attempted only once the back-off delay has passed."""
+        return self.down_since is None or time.monotonic() >= self.retry_at
+
+    def failed(self, exc: BaseException, lost: int = 0) -> None:
+        with self.lock:
+            self.lost += lost
+            now = time.monotonic()
+            if self.down_since is None:
+                self.down_since, self.delay = now, FIRST_RETRY
+                logger.warning(
+                    "Redis at %s is unreachable (%s: %s): pushes between processes are lost "
+                    "until it is back; each server still pushes to its own sockets.",
+                    self.url,
+                    type(exc).__name__,
+                    exc,
+                )
+            else:
+                self.delay = min(self.delay * 2, LAST_RETRY)
+            self.retry_at = now + self.delay
+
+    def dropped(self, count: int) -> None:
+        with self.lock:
+            self.lost += count
+
+    def ok(self) -> None:
+        if self.down_since is None:
+            return
+        with self.lock:
+            if self.down_since is None:
+                return
+            seconds, lost = time.monotonic() - self.down_since, self.lost
+            self.down_since, self.lost = None, 0
+        logger.warning(
+            "Redis at %s is reachable again after %.1f s; %d push(es) could not be published.",
+            self.url,
+            seconds,
+            lost,
+        )
 
 
-class _Tracking:
-    """Logs once when publishing starts failing and once when it works again."""
+class Publisher:
+    """Publishes from processes without a server loop (shells, workers, WSGI), in order.
 
-    redis_url: str
-    down = False
+    Synchronous, from the committing thread; a lock keeps one process's messages in order.
+    """
 
-    def _published(self, result: Any) -> Any:
-        # python-socketio's ``_publish`` returns the receiver count, or None after giving up.
-        if result is None and not self.down:
-            self.down = True
-        elif result is not None and self.down:
-            self.down = False
-            logger.warning(
-                "Redis at %s is reachable again; pushes flow between processes.", self.redis_url
-            )
-        return result
+    def __init__(self, url: str) -> None:
+        import redis
+
+        self.url = url
+        self.channel = channel_for(url)
+        self.health = Health(url)
+        self.client = redis.Redis.from_url(
+            url, socket_connect_timeout=TIMEOUT, socket_timeout=TIMEOUT
+        )
+        self.lock = threading.Lock()
+
+    def publish(self, messages: list[Message]) -> None:
+        if not messages:
+            return
+        if not self.health.should_try():
+            self.health.dropped(len(messages))
+            return
+        try:
+            payloads = encode(messages)
+        except (TypeError, ValueError):
+            logger.exception("djira cannot encode a push for Redis; dropped")
+            return
+        with self.lock:
+            try:
+                pipe = self.client.pipeline(transaction=False)
+                for payload in payloads:
+                    pipe.publish(self.channel, payload)
+                pipe.execute()
+            except Exception as exc:  # redis' errors, OSError: never into the caller's save
+                self.health.failed(exc, len(messages))
+                return
+        self.health.ok()
 
 
-class DjiraAsyncRedisManager(_Tracking, socketio.AsyncRedisManager):
+@lru_cache(maxsize=4)
+def get_publisher(url: str) -> Publisher:
+    """The process's publisher for ``url`` (redis-py reconnects after a fork by itself)."""
+    return Publisher(url)
+
+
+class ServerLink:
+    """A server's side of the channel: a publishing task and a listening task.
+
+    Both run on the server's loop and share one ``Health``, so an outage is told once.
+    """
+
+    def __init__(self, server: DjiraServer, url: str) -> None:
+        import redis.asyncio
+
+        self.server = server
+        self.url = url
+        self.channel = channel_for(url)
+        self.health = Health(url)
+        self.client = redis.asyncio.Redis.from_url(
+            url, socket_connect_timeout=TIMEOUT, socket_timeout=TIMEOUT
+        )
+        self.pending: deque[Message] = deque()
+        self.wakeup = asyncio.Event()
+        self.ready = asyncio.Event()
+        self.publisher: asyncio.Task[None] | None = None
+        self.listener: asyncio.Task[None] | None = None
+
+    # -- publishing ------------------------------------------------------------------------
+
+    def publish(self, messages: list[Message]) -> None:
+        """Queue ``messages`` for the channel; must run on the server's loop."""
+        if not messages:
+            return
+        overflow = len(self.pending) + len(messages) - MAX_PENDING
+        for _ in range(max(overflow, 0)):
+            self.pending.popleft()
+        if overflow > 0:
+            self.health.dropped(overflow)
+        self.pending.extend(messages)
+        self.wakeup.set()
+        if self.publisher is None or self.publisher.done():
+            self.publisher = asyncio.get_running_loop().create_task(self._publish())
+
+    async def _publish(self) -> None:
+        while True:
+            while self.pending:
+                batch = [self.pending.popleft() for _ in range(min(len(self.pending), CHUNK))]
+                if not self.health.should_try():
+                    self.health.dropped(len(batch))
+                    continue
+                try:
+                    payloads = encode(batch)
+                except (TypeError, ValueError):
+                    logger.exception("djira cannot encode a push for Redis; dropped")
+                    continue
+                try:
+                    async with self.client.pipeline(transaction=False) as pipe:
+                        for payload in payloads:
+                            pipe.publish(self.channel, payload)
+                        await pipe.execute()
+                except Exception as exc:
+                    self.health.failed(exc, len(batch))
+                    continue
+                self.health.ok()
+            self.wakeup.clear()
+            await self.wakeup.wait()
+
+    # -- listening -------------------------------------------------------------------------
+
+    async def listening(self) -> None:
+        """Start listening if needed; return once subscribed (or Redis is known down)."""
+        if self.listener is None or self.listener.done():
+            self.listener = asyncio.get_running_loop().create_task(self._listen())
+        # Redis is slow: subscribing must not wait for it longer; the listener goes on.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.ready.wait(), TIMEOUT)
+
+    async def _listen(self) -> None:
+        while True:
+            pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self.channel)
+                self.health.ok()
+                self.ready.set()
+                async for item in pubsub.listen():
+                    if item.get("type") == "message":
+                        await self._receive(item["data"])
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.health.failed(exc)
+                self.ready.set()  # known down: subscriptions go ahead without waiting
+                await asyncio.sleep(self.health.delay)
+            finally:
+                # Closing a broken connection may fail too.
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def _receive(self, raw: bytes | str) -> None:
+        try:
+            envelope = djira_json.loads(raw)
+        except ValueError:
+            return
+        if not isinstance(envelope, dict) or envelope.get("h") == HOST_ID:
+            return  # ours: delivered locally before it was published
+        for wire in envelope.get("m") or ():
+            message = from_wire(wire)
+            if message is None:
+                continue
+            try:
+                await deliver_locally(self.server, message)
+            except Exception:
+                logger.exception("djira could not emit %r received from Redis", message)
+
+
+def get_server_link(server: DjiraServer) -> ServerLink | None:
+    """The server's link to ``REDIS_URL`` (created on first use, on its loop), or ``None``."""
+    from djira.settings import jira_settings
+
+    url = jira_settings.REDIS_URL
+    if not url:
+        return None
+    link: ServerLink | None = getattr(server, "djira_link", None)
+    if link is None or link.url != url:
+        link = ServerLink(server, url)
+        server.djira_link = link
+    return link
+
+
+# -- python-socketio's manager, for python-socketio's own cross-process features ----------
+
+
+class QuietLogger(logging.LoggerAdapter):  # type: ignore[type-arg,unused-ignore]
+    """python-socketio's Redis messages at debug level: djira's link tells outages once."""
+
+    def __init__(self) -> None:
+        super().__init__(logger, {})
+
+    def log(self, level: int, msg: Any, *args: Any, **kwargs: Any) -> None:
+        # ``error``, ``warning``... all end here (logging.LoggerAdapter).
+        kwargs.pop("extra", None)
+        super().log(logging.DEBUG, msg, *args, **kwargs)
+
+
+class DjiraAsyncRedisManager(socketio.AsyncRedisManager):
     """``AsyncRedisManager`` for djira servers (``create_server`` uses it for ``REDIS_URL``)."""
 
     def __init__(self, url: str, **kwargs: Any) -> None:
-        kwargs.setdefault("logger", FaultLogger(url))
+        kwargs.setdefault("logger", QuietLogger())
         super().__init__(url, **kwargs)
-
-    async def _publish(self, data: Any) -> Any:
-        return self._published(await super()._publish(data))
-
-
-class DjiraRedisManager(_Tracking, socketio.RedisManager):
-    """Write-only ``RedisManager`` for processes that serve no sockets."""
-
-    def __init__(self, url: str, **kwargs: Any) -> None:
-        kwargs.setdefault("logger", FaultLogger(url))
-        super().__init__(url, **kwargs)
-
-    def _publish(self, data: Any) -> Any:
-        return self._published(super()._publish(data))

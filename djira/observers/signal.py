@@ -48,7 +48,9 @@ class SignalObserver(BaseObserver):
         self.type = type
 
     def connect(self) -> None:
-        self.signal.connect(self._receive, sender=self.sender, weak=False, dispatch_uid=self.uid)
+        self.signal.connect(
+            self._receive, sender=self.sender, weak=False, dispatch_uid=f"djira:{self.uid}"
+        )
 
     def get_rooms(self, hook: Any, kwargs: dict[str, Any]) -> list[str]:
         if self._rooms is None:

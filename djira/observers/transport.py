@@ -1,16 +1,27 @@
-"""Getting a push from the thread that committed a change to the sockets that want it.
+"""The one path every push takes: the outbox, from the committing thread to the sockets.
 
-Three cases, checked at send time (never at import time):
+Two kinds of message travel on it:
 
-1. The process runs a djira server and its loop is up: the push is handed to that loop
-   (``call_soon_threadsafe``) and emitted there, in order, by one drain task per server.
-   With ``REDIS_URL`` the server's ``AsyncRedisManager`` also publishes it to the other
-   processes.
-2. No server loop here (a ``manage.py`` command, a task worker, a WSGI worker, or an ASGI
-   process no socket has reached yet) but ``REDIS_URL`` is set: the push is published
-   through a write-only ``socketio.RedisManager``, synchronously, from the calling thread.
-3. Neither: no socket can be listening anywhere for this process's pushes, so the push is
-   dropped (logged at debug level).
+- ``Push``: an observer's change, addressed by **identity**: the observer's ``uid`` (stable
+  across processes: module, hook class, attribute) and a user-level room. Nothing in it
+  depends on how a process named the hook, so a shell or a worker can publish it. Each
+  server process turns it into emits to its own sockets, with the ``event`` (hook name) and
+  ``namespace`` (route) each socket subscribed through (``subscriptions.Addresses``).
+- ``Emit``: a plain python-socketio emit (``APIHook.emit``, a ``receiver``'s
+  ``server.emit``, ``djira.observers.emit``).
+
+Where a message goes, decided at send time (never at import time):
+
+1. The process runs a djira server whose loop is up: the messages are handed to that loop
+   (``call_soon_threadsafe``) and one drain task per server emits them to local sockets,
+   in order, then publishes them on djira's Redis channel when ``REDIS_URL`` is set.
+2. No server loop here (a ``manage.py`` command, a task worker, a WSGI worker, an ASGI
+   process no socket has reached yet) and ``REDIS_URL`` is set: published on the channel,
+   synchronously, from the calling thread.
+3. Neither: nobody can receive them. Logged once per process at warning level, with the fix.
+
+Every server that emits a message to its own sockets reports it to its monitor
+(``monitor.pushed``), whichever process published it.
 """
 
 from __future__ import annotations
@@ -20,7 +31,7 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Iterable
-from functools import lru_cache
+from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
@@ -28,58 +39,159 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("djira")
 
+NO_ONE = (
+    "djira: a change was committed in a process that serves no sockets (a shell, a worker, "
+    "a WSGI process) and DJIRA_SETTINGS has no REDIS_URL, so no subscriber can receive its "
+    "pushes. Set DJIRA_SETTINGS['REDIS_URL'] to the Redis your djira servers use (they need "
+    "it too). Said once per process."
+)
 
-class Push(NamedTuple):
-    """One emit: ``payload`` on ``event`` to Socket.IO room ``to`` (``None``: everyone)."""
+
+class Emit(NamedTuple):
+    """A python-socketio emit: ``data`` on ``event`` to room or sid ``to`` (``None``: all)."""
 
     event: str
-    payload: Any
-    to: str | None
+    data: Any
+    to: str | None = None
+    skip_sid: str | list[str] | None = None
     namespace: str = "/"
-    #: The room name recorded by the admin monitor (the user-level room, not ``to``).
-    label: str = ""
+    #: python-socketio's ``ignore_queue``: this process's sockets only, never published.
+    local: bool = False
+
+
+class Push(NamedTuple):
+    """An observer's change for one user-level room, addressed by observer identity."""
+
+    observer: str
+    room: str
+    type: str
+    data: Any
+
+
+Message = Emit | Push
+
+
+# -- wire format (djira's Redis channel) ---------------------------------------------------
+
+
+def to_wire(message: Message) -> dict[str, Any]:
+    if isinstance(message, Push):
+        return {"o": message.observer, "r": message.room, "t": message.type, "d": message.data}
+    wire: dict[str, Any] = {"e": message.event, "d": message.data, "ns": message.namespace}
+    if isinstance(message.data, tuple):  # several arguments: JSON would make it one list
+        wire["d"], wire["args"] = list(message.data), True
+    if message.to is not None:
+        wire["to"] = message.to
+    if message.skip_sid is not None:
+        wire["skip"] = message.skip_sid
+    return wire
+
+
+def from_wire(wire: Any) -> Message | None:
+    """The message in ``wire``, or ``None`` if it is not one djira understands."""
+    if not isinstance(wire, dict):
+        return None
+    if isinstance(wire.get("o"), str) and isinstance(wire.get("r"), str):
+        return Push(wire["o"], wire["r"], str(wire.get("t")), wire.get("d"))
+    if isinstance(wire.get("e"), str):
+        data = tuple(wire["d"]) if wire.get("args") and isinstance(wire["d"], list) else wire["d"]
+        return Emit(wire["e"], data, wire.get("to"), wire.get("skip"), wire.get("ns") or "/")
+    return None
+
+
+# -- local delivery (on a server's loop) ---------------------------------------------------
+
+
+def _has_members(server: DjiraServer, namespace: str, room: str | None) -> bool:
+    # ``rooms[namespace][None]`` holds every connected socket, and every sid is a room.
+    return bool(server.manager.rooms.get(namespace, {}).get(room))
+
+
+def _record(server: DjiraServer, event: str, room: str, payload: Any) -> None:
+    consumer = getattr(server, "djira_consumer", None)
+    if consumer is None:
+        return
+    if not isinstance(payload, dict):
+        payload = {"data": payload}
+    try:
+        consumer.monitor.pushed(event, room, payload)
+    except Exception:
+        # A listener's bug must not stop delivery.
+        logger.exception("djira: a lifecycle listener failed on a push to %r", room)
+
+
+async def deliver_locally(server: DjiraServer, message: Message) -> None:
+    """Emit ``message`` to this process's sockets only, and report it. A coroutine."""
+    if isinstance(message, Emit):
+        if not _has_members(server, message.namespace, message.to):
+            return
+        await server.emit(
+            message.event,
+            message.data,
+            to=message.to,
+            skip_sid=message.skip_sid,
+            namespace=message.namespace,
+            ignore_queue=True,  # djira publishes on its own channel (not python-socketio's)
+        )
+        _record(server, message.event, message.to or "*", message.data)
+        return
+    from djira.observers.subscriptions import get_addresses, sio_room
+
+    for event, namespace in get_addresses(server).of(message.observer):
+        to = sio_room(event, namespace, message.observer, message.room)
+        if not _has_members(server, "/", to):
+            continue
+        payload = {
+            "status": 200,
+            "event": event,
+            "namespace": namespace,
+            "action": "SUBSCRIPTION",
+            "type": message.type,
+            "room": message.room,
+            "data": message.data,
+        }
+        await server.emit(event, payload, to=to, ignore_queue=True)
+        _record(server, event, message.room, payload)
 
 
 class Outbox:
-    """Per-server FIFO of pushes, emitted one after another by a single task.
+    """Per-server FIFO of messages, emitted one after another by a single task.
 
-    One task (instead of a task per push) keeps commit order per room, which concurrent
-    ``server.emit`` calls would not guarantee once a Redis publish is awaited in between.
+    One task (instead of a task per emit) keeps commit order: concurrent emits would not
+    once anything in between awaits.
     """
 
     def __init__(self, server: DjiraServer) -> None:
         self.server = server
-        self.queue: deque[list[Push]] = deque()
+        self.queue: deque[list[Message]] = deque()
         self.wakeup = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
 
-    def put(self, pushes: list[Push]) -> None:
-        """Queue pushes; must run on the server's loop."""
-        self.queue.append(pushes)
+    def put(self, messages: list[Message]) -> None:
+        """Queue messages; must run on the server's loop."""
+        self.queue.append(messages)
         self.wakeup.set()
         if self.task is None or self.task.done():
             self.task = asyncio.get_running_loop().create_task(self._drain())
 
     async def _drain(self) -> None:
+        from djira.observers.redis import get_server_link
+
         server = self.server
         while True:
             while self.queue:
-                pushes = self.queue.popleft()
-                consumer = getattr(server, "djira_consumer", None)
-                for push in pushes:
+                messages = self.queue.popleft()
+                for message in messages:
                     try:
-                        await server.emit(
-                            push.event, push.payload, to=push.to, namespace=push.namespace
-                        )
+                        await deliver_locally(server, message)
                     except Exception:
-                        # A failed emit (e.g. Redis refused the publish) must not stop the
-                        # pushes queued behind it.
-                        logger.exception("djira could not emit %r to %r", push.event, push.to)
-                        continue
-                    if consumer is not None:
-                        consumer.monitor.pushed(
-                            push.event, push.label or push.to or "*", push.payload
-                        )
+                        # One failed emit must not stop the messages queued behind it.
+                        logger.exception("djira could not emit %r", message)
+                link = get_server_link(server)
+                if link is not None:
+                    # Queued for another task: a slow or absent Redis never delays the
+                    # local sockets.
+                    link.publish([m for m in messages if not (isinstance(m, Emit) and m.local)])
             self.wakeup.clear()
             await self.wakeup.wait()
 
@@ -98,55 +210,101 @@ def get_outbox(server: DjiraServer) -> Outbox:
     return outbox
 
 
-@lru_cache(maxsize=4)
-def get_write_only_manager(url: str) -> Any:
-    """A process-wide write-only Redis manager for processes that serve no sockets."""
-    from djira import json as djira_json
-    from djira.observers.redis import DjiraRedisManager
-
-    return DjiraRedisManager(url, write_only=True, json=djira_json)
-
-
 def get_server() -> DjiraServer:
     from djira.settings import jira_settings
 
     return jira_settings.SOCKET_INSTANCE
 
 
-def send(pushes: Iterable[Push], server: DjiraServer | None = None) -> None:
-    """Deliver ``pushes`` from any thread, without waiting for the sockets.
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
-    Call it after the transaction committed (observers and ``dispatch.receiver`` do).
+
+def send(messages: Iterable[Message], server: DjiraServer | None = None) -> None:
+    """Deliver ``messages`` from any thread, in order, without waiting for the sockets.
+
+    Call it once the change is committed (``emit`` and the observers do).
     """
-    pushes = list(pushes)
-    if not pushes:
+    messages = list(messages)
+    if not messages:
         return
     server = server if server is not None else get_server()
     loop = server.loop
     if loop is not None and loop.is_running() and not loop.is_closed():
         outbox = get_outbox(server)
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            outbox.put(pushes)
+        if _running_loop() is loop:
+            outbox.put(messages)
         else:
-            loop.call_soon_threadsafe(outbox.put, pushes)
+            loop.call_soon_threadsafe(outbox.put, messages)
         return
-    send_write_only(pushes)
+    publish_from_anywhere(messages, server)
 
 
-def send_write_only(pushes: Iterable[Push]) -> None:
-    """Publish through Redis from a process with no server loop, or drop if no Redis."""
+_warned_no_one = False
+
+
+def publish_from_anywhere(messages: list[Message], server: DjiraServer) -> None:
+    """Publish through Redis from a process with no server loop; say once if it cannot."""
+    global _warned_no_one
+    from djira.observers.redis import get_publisher
     from djira.settings import jira_settings
 
+    messages = [m for m in messages if not (isinstance(m, Emit) and m.local)]
     url = jira_settings.REDIS_URL
-    if not url:
-        logger.debug("No djira server loop and no REDIS_URL in this process; push dropped.")
+    if url:
+        get_publisher(url).publish(messages)
+    elif getattr(server, "djira_consumer", None) is not None:
+        # A server process that no socket has reached yet: nobody to tell, nothing wrong.
+        logger.debug("djira: no socket connected to this process yet; push dropped")
+    elif messages and not _warned_no_one:
+        _warned_no_one = True
+        logger.warning(NO_ONE)
+
+
+# -- the emit path shared by APIHook.emit, receiver's server.emit and observers.emit -------
+
+
+def _safely(messages: list[Message], server: DjiraServer | None) -> None:
+    try:
+        send(messages, server)
+    except Exception:
+        logger.exception("djira could not deliver %r", messages)
+
+
+def emit(
+    event: str,
+    data: Any = None,
+    *,
+    to: str | None = None,
+    room: str | None = None,
+    skip_sid: str | list[str] | None = None,
+    namespace: str | None = None,
+    ignore_queue: bool = False,
+    callback: Any = None,
+    server: DjiraServer | None = None,
+    using: str | None = None,
+) -> None:
+    """Emit after the current transaction on ``using`` commits (at once outside one).
+
+    Accepts python-socketio's ``emit`` arguments; ``callback`` is refused: an emit that
+    leaves after commit, possibly from another process, has nobody to hand the
+    acknowledgement to.
+    """
+    if callback is not None:
+        raise TypeError(
+            "djira's emit does not take `callback`: the emit leaves after commit, maybe from "
+            "another process. In an async route body, `await self.server.call(...)` instead."
+        )
+    if not isinstance(event, str) or not event:
+        raise TypeError(f"emit() needs an event name, not {event!r}.")
+    message = Emit(event, data, to or room, skip_sid, namespace or "/", bool(ignore_queue))
+    if _running_loop() is not None:
+        # On an event loop no ORM transaction of this thread can be open: send now.
+        send([message], server)
         return
-    manager = get_write_only_manager(url)
-    for push in pushes:
-        # RedisManager logs and gives up after two failed attempts; it does not raise, so
-        # a Redis outage never breaks the caller (a save, a request).
-        manager.emit(push.event, push.payload, namespace=push.namespace, room=push.to)
+    from django.db import transaction
+
+    transaction.on_commit(partial(_safely, [message], server), using=using)

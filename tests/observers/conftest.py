@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
+import sys
+import tempfile
 import time
 
 import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 
-from djira.testing import free_port
+from djira.testing import LiveServer, free_port
+from tests.conftest import ROOT
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
@@ -55,11 +59,41 @@ def redis_server():
     redis.stop()
 
 
+def start_observed_server(**env: str) -> LiveServer:
+    """uvicorn on tests/observers/asgi.py: the test server plus hooks only it registers."""
+    fd, log_path = tempfile.mkstemp(prefix="djira-server-", suffix=".log")
+    os.close(fd)
+    return LiveServer(
+        "tests.observers.asgi:application",
+        env={"DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONPATH": ROOT, **env},
+        cwd=ROOT,
+        log_path=log_path,
+    ).start()
+
+
 @pytest.fixture(scope="session")
 def redis_servers(live_server_factory, redis_server):
-    """Two uvicorn processes sharing ``redis_server``."""
+    """Two uvicorn processes sharing ``redis_server`` (stopped before the database goes)."""
     env = {"DJIRA_REDIS_URL": redis_server.url}
-    return live_server_factory(**env), live_server_factory(**env)
+    servers = [start_observed_server(**env), start_observed_server(**env)]
+    yield servers
+    for server in servers:
+        server.stop()
+
+
+def run_django(code: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``python -m django shell -c code``: a plain Django process serving no sockets.
+
+    Its stderr holds what the ``djira`` loggers said (tests/settings.py logs to console).
+    """
+    environ = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONPATH": ROOT}
+    environ.pop("DJIRA_REDIS_URL", None)
+    command = [sys.executable, "-m", "django", "shell", "-c", code]
+    done = subprocess.run(
+        command, env={**environ, **env}, cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return done
 
 
 @pytest.fixture

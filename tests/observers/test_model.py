@@ -162,7 +162,7 @@ async def test_unsubscribing_one_route_keeps_the_others(connect, alice):
 
 async def test_disconnect_leaves_every_room(connect):
     book = await Book.objects.acreate(title="watched")
-    room = f"djira:observed:subscribe:books:book__{book.pk}"
+    room = f"djira:observed:subscribe:tests.testapp.observed.ObservedBookHook.books:book__{book.pk}"
     watcher, inspector = await connect(), await connect()
     await subscribe(watcher, pk=book.pk)
     assert (await inspector.request("observed", namespace="rooms"))["data"][room] == 1

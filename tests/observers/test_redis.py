@@ -1,4 +1,8 @@
-"""Delivery across processes through a real redis-server: two uvicorn servers, commands."""
+"""Delivery across processes through a real redis-server: two uvicorn servers, shells.
+
+The servers serve tests/observers/asgi.py, which registers ``NoteHook`` (no ``event``) as
+``notes`` and ``jottings``; the shells never import it, so they know no hook name at all.
+"""
 
 from __future__ import annotations
 
@@ -11,16 +15,22 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.test import override_settings
 
-from djira.testing import SocketCommunicator
-from tests.conftest import ROOT, start_server
-from tests.observers.conftest import RedisProcess, on, subscribe
+from djira.testing import SocketCommunicator, free_port
+from tests.conftest import ROOT
+from tests.observers.conftest import RedisProcess, on, run_django, start_observed_server, subscribe
 from tests.testapp.models import Book
+from tests.testapp.observed import NoteHook
 
 pytestmark = pytest.mark.usefixtures("db_")
 
+SHELL_KNOWS_NO_HOOK_NAME = (
+    "import sys\n"
+    "assert 'djira.consumer' not in sys.modules and 'tests.observers.asgi' not in sys.modules\n"
+)
 
-async def run_command(redis_url: str, code: str) -> None:
-    """``django-admin shell -c code``: a plain Django process serving no sockets."""
+
+async def run_shell(redis_url: str, code: str) -> None:
+    """``django shell -c code`` with ``REDIS_URL``, without blocking the event loop."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.settings",
@@ -28,12 +38,12 @@ async def run_command(redis_url: str, code: str) -> None:
         "DJIRA_REDIS_URL": redis_url,
     }
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "django", "shell", "-c", code, env=env, cwd=ROOT
+        sys.executable, "-m", "django", "shell", "-c", SHELL_KNOWS_NO_HOOK_NAME + code, env=env
     )
-    assert await asyncio.wait_for(process.wait(), 60) == 0
+    assert await asyncio.wait_for(process.wait(), 120) == 0
 
 
-async def test_change_saved_on_one_process_reaches_a_client_on_another(redis_servers):
+async def test_change_saved_on_one_server_reaches_a_client_on_another(redis_servers):
     server_a, server_b = redis_servers
     async with SocketCommunicator(server_a.url) as a, SocketCommunicator(server_b.url) as b:
         await subscribe(a)
@@ -44,83 +54,67 @@ async def test_change_saved_on_one_process_reaches_a_client_on_another(redis_ser
         assert push["room"] == "book"
 
 
-async def test_change_saved_by_a_management_command_reaches_every_process(
+async def test_burst_from_a_shell_reaches_hooks_registered_only_in_asgi(
+    redis_servers, redis_server
+):
+    assert NoteHook.event is None  # registered only by consumer.register in the asgi module
+    server_a, server_b = redis_servers
+    count = 1000
+    clients = [SocketCommunicator(s.url, timeout=30) for s in (server_a, server_b)]
+    for client in clients:
+        await client.connect()
+    try:
+        for client in clients:
+            assert await subscribe(client, hook="notes") == ["book"]
+        # One commit per change (autocommit): 1,000 separate publishes.
+        code = (
+            "from tests.testapp.models import Book\n"
+            f"for i in range({count}): Book.objects.create(title=f'burst {{i}}')\n"
+        )
+        shell = asyncio.create_task(run_shell(redis_server.url, code))
+        for client in clients:
+            titles = []
+            for _ in range(count):
+                push = await client.receive("notes", match=on("subscribe", type="create"))
+                titles.append(push["data"]["title"])
+            assert titles == [f"burst {i}" for i in range(count)]
+        await shell
+        for client in clients:
+            assert await client.receive_nothing(0.3, "notes")
+    finally:
+        for client in clients:
+            await client.disconnect()
+
+
+async def test_each_server_pushes_under_the_name_its_socket_subscribed_through(
     redis_servers, redis_server
 ):
     server_a, server_b = redis_servers
     async with SocketCommunicator(server_a.url) as a, SocketCommunicator(server_b.url) as b:
-        await subscribe(a)
-        await subscribe(b)
-        # Observers connected in AppConfig.ready(), with no consumer module imported.
-        code = (
-            "import sys\n"
-            "from tests.testapp.models import Book\n"
-            "assert 'djira.consumer' not in sys.modules\n"
-            "Book.objects.create(title='from shell')\n"
-        )
-        await run_command(redis_server.url, code)
-        for client in (a, b):
-            push = await client.receive("observed", match=on("subscribe", type="create"))
-            assert push["data"]["title"] == "from shell"
+        await subscribe(a, hook="notes")
+        await subscribe(b, hook="jottings")
+        code = "from tests.testapp.models import Book\nBook.objects.create(title='named')\n"
+        await run_shell(redis_server.url, code)
+        push_a = await a.receive("notes", match=on("subscribe"))
+        push_b = await b.receive("jottings", match=on("subscribe"))
+        assert (push_a["event"], push_a["data"]["title"]) == ("notes", "named")
+        assert (push_b["event"], push_b["data"]["title"]) == ("jottings", "named")
+        assert await a.receive_nothing(0.2, "jottings")
+        assert await b.receive_nothing(0.2, "notes")
 
 
-async def test_burst_of_a_thousand_changes_loses_nothing_and_keeps_order(
+async def test_push_from_a_shell_is_recorded_by_the_server_that_delivers_it(
     redis_servers, redis_server
 ):
-    server_a, server_b = redis_servers
-    count = 1000
-    async with SocketCommunicator(server_a.url, timeout=30) as a:
-        await subscribe(a)
-        code = (
-            "from django.db import transaction\n"
-            "from tests.testapp.models import Book\n"
-            "with transaction.atomic():\n"
-            f"    for i in range({count}): Book.objects.create(title=f'burst {{i}}')\n"
-        )
-        command = asyncio.create_task(run_command(redis_server.url, code))
-        titles = []
-        for _ in range(count):
-            push = await a.receive("observed", match=on("subscribe", type="create"))
-            titles.append(push["data"]["title"])
-        await command
-        assert titles == [f"burst {i}" for i in range(count)]
-        assert await a.receive_nothing(0.3, "observed")
-
-
-async def test_redis_outage_keeps_requests_served_and_delivery_resumes(live_server_factory):
-    redis = RedisProcess().start()
-    restarted = RedisProcess(redis.port)
-    server = start_server(DJIRA_REDIS_URL=redis.url)
-    try:
-        async with SocketCommunicator(server.url) as client:
-            await subscribe(client)
-            redis.stop()
-            # Requests are still served, and local changes still reach local sockets.
-            created = await client.request("observed", action="POST", data={"title": "while down"})
-            assert created["status"] == 201
-            push = await client.receive("observed", match=on("subscribe", type="create"))
-            assert push["data"]["title"] == "while down"
-            restarted.start()
-            redis_settings = {**settings.DJIRA_SETTINGS, "REDIS_URL": redis.url}
-            # The server re-subscribes with a back-off (1 s, 2 s, 4 s...): save from this
-            # process (no socket server, so through Redis) until a push comes through.
-            with override_settings(DJIRA_SETTINGS=redis_settings):
-                for attempt in range(40):
-                    await sync_to_async(Book.objects.create)(title=f"after {attempt}")
-                    try:
-                        push = await client.receive("observed", timeout=0.5, match=on("subscribe"))
-                    except AssertionError:
-                        continue
-                    assert push["data"]["title"].startswith("after")
-                    break
-                else:
-                    raise AssertionError("no push arrived after Redis came back")
-        log = server.read_log()
-        assert f"Redis at {redis.url} failed" in log and "Connection refused" in log
-    finally:
-        server.stop()
-        redis.stop()
-        restarted.stop()
+    server_a, _ = redis_servers
+    async with SocketCommunicator(server_a.url) as client:
+        await subscribe(client)
+        before = (await client.request("observed", namespace="pushes"))["data"]
+        code = "from tests.testapp.models import Book\nBook.objects.create(title='recorded')\n"
+        await run_shell(redis_server.url, code)
+        await client.receive("observed", match=on("subscribe", type="create"))
+        after = (await client.request("observed", namespace="pushes"))["data"]
+        assert after - before == 1
 
 
 async def test_emit_from_a_process_without_a_server_loop_goes_through_redis(
@@ -133,8 +127,70 @@ async def test_emit_from_a_process_without_a_server_loop_goes_through_redis(
     async with SocketCommunicator(server_a.url) as client:
         redis_settings = {**settings.DJIRA_SETTINGS, "REDIS_URL": redis_server.url}
         with override_settings(DJIRA_SETTINGS=redis_settings):
-            # This test process serves no sockets: both go through a write-only manager.
+            # This test process serves no sockets: both publish on djira's channel.
             await sync_to_async(emit)("broadcast", {"via": "observers.emit"})
             await sync_to_async(emit_soon)(get_default_server(), "broadcast", {"via": "emit_soon"})
         assert (await client.receive("broadcast")) == {"via": "observers.emit"}
         assert (await client.receive("broadcast")) == {"via": "emit_soon"}
+
+
+async def test_redis_outage_is_logged_once_each_way_and_delivery_resumes():
+    redis = RedisProcess().start()
+    restarted = RedisProcess(redis.port)
+    server = start_observed_server(DJIRA_REDIS_URL=redis.url)
+    try:
+        async with SocketCommunicator(server.url) as client:
+            await subscribe(client)
+            redis.stop()
+            # Requests are still served, and local changes still reach local sockets.
+            for i in range(5):
+                created = await client.request(
+                    "observed", action="POST", data={"title": f"while down {i}"}
+                )
+                assert created["status"] == 201
+                push = await client.receive("observed", match=on("subscribe", type="create"))
+                assert push["data"]["title"] == f"while down {i}"
+            restarted.start()
+            redis_settings = {**settings.DJIRA_SETTINGS, "REDIS_URL": redis.url}
+            # The server listens again after its back-off (0.5 s, doubling): save from this
+            # process (no socket server, so through Redis) until a push comes through.
+            with override_settings(DJIRA_SETTINGS=redis_settings):
+                for attempt in range(60):
+                    await sync_to_async(Book.objects.create)(title=f"after {attempt}")
+                    try:
+                        push = await client.receive("observed", timeout=0.5, match=on("subscribe"))
+                    except AssertionError:
+                        continue
+                    assert push["data"]["title"].startswith("after")
+                    break
+                else:
+                    raise AssertionError("no push arrived after Redis came back")
+        log = server.read_log()
+        assert log.count(f"Redis at {redis.url} is unreachable") == 1, log
+        assert "Connection refused" in log
+        assert log.count(f"Redis at {redis.url} is reachable again") == 1, log
+        assert "Cannot receive from redis" not in log and "Cannot publish" not in log
+    finally:
+        server.stop()
+        redis.stop()
+        restarted.stop()
+
+
+def test_shell_without_redis_says_once_that_nobody_can_receive():
+    code = (
+        "from tests.testapp.models import Book\n"
+        "for i in range(3): Book.objects.create(title=f'unheard {i}')\n"
+    )
+    done = run_django(code)
+    assert done.stderr.count("no subscriber can receive") == 1, done.stderr
+    assert "REDIS_URL" in done.stderr
+
+
+def test_shell_during_a_redis_outage_says_it_once():
+    url = f"redis://127.0.0.1:{free_port()}/0"  # nobody listens there
+    code = (
+        "from tests.testapp.models import Book\n"
+        "for i in range(200): Book.objects.create(title=f'lost {i}')\n"
+    )
+    done = run_django(code, DJIRA_REDIS_URL=url)
+    assert done.stderr.count(f"Redis at {url} is unreachable") == 1, done.stderr

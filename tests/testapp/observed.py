@@ -87,6 +87,50 @@ class ObservedBookHook(ModelAPIHook):
     async def subscribe_flags(self, scope):
         await self.flags.subscription(scope)
 
+    # Declares SUBSCRIPTION only: UNSUBSCRIPTION is implied.
+    @action(actions=["SUBSCRIPTION"])
+    async def subscribe_only(self, scope):
+        await self.books.subscription(scope)
+
+    # The observer's name reused for each decorated method (Channels REST Framework's
+    # docs do this): every decorator returns the observer, so ``by_author`` stays one.
+    @observer(Book)
+    def by_author(self, **kwargs):
+        return None
+
+    @by_author.rooms
+    def by_author(self, instance):
+        yield f"author__{instance.author}"
+
+    @by_author.subscribing_rooms
+    def by_author(self, scope):
+        yield f"author__{scope.query.get('author', '')}"
+
+    @by_author.serializer
+    def by_author(self, instance, action):
+        return {"id": instance.pk, "author": instance.author, "via": "by_author"}
+
+    @action(actions=["SUBSCRIPTION"])
+    async def subscribe_author(self, scope):
+        await self.by_author.subscription(scope)
+
+    @action(actions=["GET"])
+    def pushes(self, scope):
+        """Pushes this process's monitor was told about."""
+        return self.server.djira_consumer.monitor.pushes
+
+    @action(actions=["POST"])
+    def transactional_emit(self, scope):
+        """``self.emit`` inside a transaction: sent on commit, never on rollback."""
+        try:
+            with transaction.atomic():
+                self.emit("told", {"n": scope.data["n"]})
+                if scope.data.get("rollback"):
+                    raise ValueError("roll back")
+        except ValueError:
+            pass
+        return {}
+
     @action(actions=["GET"])
     def rooms(self, scope):
         """Members per djira room on this process (for cleanup tests)."""
@@ -122,12 +166,30 @@ class ObservedUserHook(APIHook):
         await self.users.subscription(scope)
 
 
+class NoteHook(ModelAPIHook):
+    """No ``event``: served only where an asgi module registers it (tests/observers/asgi.py)."""
+
+    queryset = Book.objects.all()
+    serializer_class = BookSerializer
+
+    @observer(Book, BookSerializer)
+    def notes(self, **kwargs):
+        return None
+
+    @action(actions=["SUBSCRIPTION"])
+    async def subscribe(self, scope):
+        await self.notes.subscription(scope)
+
+
 @receiver(post_save, Book, serializer=BookSerializer)
 def announce_broadcast(instance, created, server, serializer, **kwargs):
     if instance.title == "receiver-boom":
         raise RuntimeError("receiver failure on purpose")
     if created and instance.title.startswith("broadcast"):
         server.emit("broadcast", {"status": 201, "data": serializer(instance)})
+    if created and instance.title.startswith("skip:"):
+        # python-socketio's emit arguments: everyone but the sid named in the title.
+        server.emit("broadcast", {"title": instance.title}, skip_sid=instance.title[5:])
 
 
 # -- server-side scenarios -----------------------------------------------------------------

@@ -1,0 +1,114 @@
+"""Who subscribed to what, on this process: the map from a push's identity to sockets.
+
+A socket that subscribes to observer ``O`` through hook name ``E`` and route ``N`` joins the
+python-socketio room ``djira:E:N:<O's uid>:<room>`` for each room it is allowed. The server
+also notes that ``(E, N)`` is an address of ``O`` (``Addresses``), so a push for ``O``'s room
+``R`` becomes one emit per address, to ``djira:E:N:O:R``, carrying ``event=E`` and
+``namespace=N``: the names this socket used, whatever names other processes know the hook
+by. Addresses only grow (one per hook name and route, a handful per observer); an address
+whose rooms have no member costs a dict lookup per push.
+
+Each subscription is also kept in the socket's session under its parameters (observer,
+hook name, route, ``pk``, ``query``, ``data``), so ``UNSUBSCRIPTION`` with the same
+parameters leaves exactly its rooms, except those another subscription of the socket still
+holds: two subscriptions on one route (two primary keys, two filters) never silence each other.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from djira.scope import Scope
+    from djira.server import DjiraServer
+
+SESSION_KEY = "djira.subscriptions"
+
+
+def sio_room(event: str, namespace: str | None, observer: str, room: str) -> str:
+    """The python-socketio room of ``room`` for sockets subscribed through ``event``/route."""
+    return f"djira:{event}:{namespace or ''}:{observer}:{room}"
+
+
+class Addresses:
+    """Per server: observer uid -> the (hook name, route) pairs sockets subscribed through."""
+
+    def __init__(self) -> None:
+        self._by_observer: dict[str, tuple[tuple[str, str | None], ...]] = {}
+
+    def add(self, observer: str, event: str, namespace: str | None) -> None:
+        known = self._by_observer.get(observer, ())
+        if (event, namespace) not in known:
+            # Replaced, never mutated: the outbox may be iterating the previous tuple.
+            self._by_observer[observer] = (*known, (event, namespace))
+
+    def of(self, observer: str) -> tuple[tuple[str, str | None], ...]:
+        return self._by_observer.get(observer, ())
+
+
+_lock = threading.Lock()
+
+
+def get_addresses(server: DjiraServer) -> Addresses:
+    addresses = getattr(server, "djira_addresses", None)
+    if addresses is None:
+        with _lock:
+            addresses = getattr(server, "djira_addresses", None)
+            if addresses is None:
+                addresses = Addresses()
+                server.djira_addresses = addresses
+    return addresses
+
+
+def subscription_key(observer: str, scope: Scope) -> str:
+    """What identifies a subscription on its socket: the request's parameters."""
+    query = getattr(scope, "_raw_query", None)
+    params = [observer, scope.event, scope.namespace, scope.pk, query or None, scope.data]
+    return json.dumps(params, sort_keys=True, default=str)
+
+
+def _is_bare(scope: Scope) -> bool:
+    return scope.pk is None and not getattr(scope, "_raw_query", None) and scope.data is None
+
+
+async def join(server: DjiraServer, scope: Scope, observer: str, rooms: list[str]) -> None:
+    """Subscribe ``scope``'s socket to ``rooms`` of ``observer``. A coroutine."""
+    get_addresses(server).add(observer, scope.event, scope.namespace)
+    key = subscription_key(observer, scope)
+    names = [sio_room(scope.event, scope.namespace, observer, room) for room in rooms]
+    async with server.session(scope.sid) as session:
+        held = session.setdefault(SESSION_KEY, {})
+        entry = held.setdefault(key, {"observer": observer, "route": None, "rooms": {}})
+        entry["route"] = [scope.event, scope.namespace]
+        entry["rooms"].update(zip(names, rooms, strict=True))
+    for name in names:
+        await server.enter_room(scope.sid, name)
+
+
+async def leave(server: DjiraServer, scope: Scope, observer: str) -> list[str]:
+    """Unsubscribe ``scope``'s subscription; return the user-level rooms left. A coroutine.
+
+    Without ``pk``, ``query`` or ``data``, and no subscription of that exact shape, every
+    subscription of the socket to ``observer`` through this route is left.
+    """
+    key = subscription_key(observer, scope)
+    route = [scope.event, scope.namespace]
+    async with server.session(scope.sid) as session:
+        held: dict[str, Any] = session.get(SESSION_KEY, {})
+        if key in held:
+            gone = [held.pop(key)]
+        elif _is_bare(scope):
+            keys = [k for k, e in held.items() if e["observer"] == observer and e["route"] == route]
+            gone = [held.pop(k) for k in keys]
+        else:
+            gone = []
+        still = {name for entry in held.values() for name in entry["rooms"]}
+    left: dict[str, str] = {}
+    for entry in gone:
+        left.update(entry["rooms"])
+    for name in left:
+        if name not in still:
+            await server.leave_room(scope.sid, name)
+    return list(dict.fromkeys(left.values()))
