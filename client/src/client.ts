@@ -61,21 +61,29 @@ export type SubscribeFields = Omit<RequestFields, "action">;
 export interface SubscribeOptions extends RequestOptions {
   /** Called with the server's reply after the first subscription and after each resubscription. */
   onSubscribed?: (reply: Envelope, resubscribed: boolean) => void;
-  /** Called when (re)subscribing fails; without it the failure goes to `console.error`. */
+  /**
+   * Called when (re)subscribing fails; without it the failure goes to `console.error`. After a
+   * timeout (`kind: "timeout"`) the subscription is sent again, after 1 s, then 2 s, 4 s... up to 30 s.
+   */
   onError?: (error: DjiraError) => void;
 }
 
-/** A live subscription, returned by {@link Client.subscribe}. */
+/**
+ * A live subscription, returned by {@link Client.subscribe}.
+ *
+ * Subscriptions of one client with the same hook and fields share one subscription on the
+ * server: `UNSUBSCRIPTION` is sent when the last of them unsubscribes.
+ */
 export interface Subscription {
   readonly hook: string;
   readonly namespace: string | undefined;
-  /** Rooms joined, as named by the last subscription reply. */
+  /** Rooms joined, as named by the last subscription reply; empty until then. */
   readonly rooms: readonly string[];
   /** False once unsubscribed, closed, or refused by the server. */
   readonly active: boolean;
   /** Settles with the first subscription reply (rejects with a {@link DjiraError}). */
   readonly ready: Promise<Envelope>;
-  /** Stops the callbacks and sends `UNSUBSCRIPTION` when connected. */
+  /** Stops the callbacks; sends `UNSUBSCRIPTION` when connected and no sibling shares it. */
   unsubscribe(options?: RequestOptions): Promise<void>;
 }
 
@@ -185,19 +193,34 @@ function roomsOf(data: unknown): string[] {
   return Array.isArray(rooms) ? rooms.filter((room): room is string => typeof room === "string") : [];
 }
 
+/** JSON with sorted keys: equal fields give equal keys whatever their order. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  if (value && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value) ?? "null";
+}
+
+/** Pushes kept for a subscription whose reply has not come yet (its rooms are unknown). */
+const MAX_EARLY_PUSHES = 1000;
+const FIRST_RETRY = 1000;
+const LAST_RETRY = 30_000;
+
+/** What the user holds: callbacks and options, sharing a {@link ServerSubscription}. */
 class LiveSubscription implements Subscription {
-  rooms: string[] = [];
   active = true;
-  /** Its SUBSCRIPTION request, while queued or in flight. */
-  sending: { requestId: string; reply: Promise<unknown> } | null = null;
+  /** True once one of its subscription replies came (for `onSubscribed`'s `resubscribed`). */
   subscribed = false;
   readonly ready: Promise<Envelope>;
   settleReady!: { resolve: (reply: Envelope) => void; reject: (error: DjiraError) => void };
 
   constructor(
+    readonly shared: ServerSubscription,
     private readonly leave: (subscription: LiveSubscription, options?: RequestOptions) => Promise<void>,
-    readonly hook: string,
-    readonly fields: SubscribeFields,
     readonly callback: Callback<Push>,
     readonly options: SubscribeOptions,
   ) {
@@ -208,12 +231,53 @@ class LiveSubscription implements Subscription {
     this.ready.catch(() => undefined);
   }
 
+  get hook(): string {
+    return this.shared.hook;
+  }
+
   get namespace(): string | undefined {
-    return this.fields.namespace;
+    return this.shared.fields.namespace;
+  }
+
+  get rooms(): readonly string[] {
+    return this.shared.rooms;
   }
 
   unsubscribe(options?: RequestOptions): Promise<void> {
     return this.leave(this, options);
+  }
+}
+
+/** One subscription on the server (one hook, one set of fields) and the users sharing it. */
+class ServerSubscription {
+  rooms: string[] = [];
+  readonly members = new Set<LiveSubscription>();
+  /** Its SUBSCRIPTION request, while queued or in flight. */
+  sending: { requestId: string; reply: Promise<unknown> } | null = null;
+  /** The last subscription reply, for members joining later. */
+  reply: Envelope | null = null;
+  /** Pushes that came while the reply was awaited, routed once the rooms are known. */
+  early: Push[] = [];
+  retryTimer: ReturnType<typeof setTimeout> | undefined = undefined;
+  retryDelay = FIRST_RETRY;
+
+  constructor(
+    readonly key: string,
+    readonly hook: string,
+    readonly fields: SubscribeFields,
+    readonly timeout: number | undefined,
+  ) {}
+
+  /** Whether `push` is for this subscription: its hook, its route and one of its rooms. */
+  concerns(event: string, push: Push): boolean {
+    return event === this.hook && (this.fields.namespace ?? null) === (push.namespace ?? null);
+  }
+
+  deliver(push: Push): void {
+    if (!this.rooms.includes(push.room)) return;
+    for (const member of [...this.members]) {
+      if (member.active) report(member.callback, push);
+    }
   }
 }
 
@@ -222,7 +286,10 @@ export class Client {
   private readonly socket: Socket;
   private readonly timeout: number;
   private readonly pending = new Map<string, Pending>();
-  private readonly subscriptions = new Set<LiveSubscription>();
+  /** Server subscriptions by hook and fields; each shared by one or more user subscriptions. */
+  private readonly subscriptions = new Map<string, ServerSubscription>();
+  /** UNSUBSCRIPTIONs in flight by key: subscribing the same again waits for them. */
+  private readonly leaving = new Map<string, Promise<unknown>>();
   private readonly listeners = new Map<string, Set<Callback<Envelope>>>();
   private readonly stateListeners = new Set<Callback<StateChange>>();
   private readonly idPrefix = Math.random().toString(36).slice(2, 8);
@@ -296,7 +363,8 @@ export class Client {
 
   /**
    * Subscribe through a route that accepts `SUBSCRIPTION`; `callback` gets each push whose hook,
-   * namespace and room match. The subscription is sent again after every reconnection.
+   * namespace and room match. The subscription is sent again after every reconnection, and after
+   * a timeout. Subscribing again with the same hook and fields shares the server subscription.
    */
   subscribe<T = any>(
     hook: string,
@@ -304,14 +372,28 @@ export class Client {
     callback: Callback<Push<T>>,
     options: SubscribeOptions = {},
   ): Subscription {
-    const subscription = new LiveSubscription((s, o) => this.unsubscribe(s, o), hook, fields, callback, options);
+    const key = `${hook}\u0000${canonical(fields)}`;
+    let shared = this.subscriptions.get(key);
+    const created = !shared;
+    shared ??= new ServerSubscription(key, hook, { ...fields }, options.timeout);
+    const subscription = new LiveSubscription(shared, (s, o) => this.unsubscribe(s, o), callback as Callback<Push>, options);
     if (this.closed || !this.socket.active) {
       subscription.active = false;
       subscription.settleReady.reject(this.closed ? failure("closed", 0, "The client is closed.") : this.inactiveError());
       return subscription;
     }
-    this.subscriptions.add(subscription);
-    this.sendSubscription(subscription);
+    shared.members.add(subscription);
+    if (created) {
+      this.subscriptions.set(key, shared);
+      this.sendSubscription(shared);
+    } else if (shared.reply && !shared.sending) {
+      // Already subscribed on the server: share its reply.
+      const reply = shared.reply;
+      subscription.subscribed = true;
+      subscription.settleReady.resolve(reply);
+      const { onSubscribed } = options;
+      if (onSubscribed) queueMicrotask(() => subscription.active && report(onSubscribed, reply, false));
+    }
     return subscription;
   }
 
@@ -348,9 +430,12 @@ export class Client {
     this.closed = true;
     this.socket.disconnect();
     this.rejectAll(() => failure("closed", 0, "The client is closed."));
-    for (const subscription of this.subscriptions) {
-      subscription.active = false;
-      subscription.settleReady.reject(failure("closed", 0, "The client is closed."));
+    for (const shared of this.subscriptions.values()) {
+      clearTimeout(shared.retryTimer);
+      for (const subscription of shared.members) {
+        subscription.active = false;
+        subscription.settleReady.reject(failure("closed", 0, "The client is closed."));
+      }
     }
     this.subscriptions.clear();
     if (defaultClient === this) defaultClient = null;
@@ -402,54 +487,114 @@ export class Client {
       : failure("disconnected", 0, "The client is disconnected; call reconnect().");
   }
 
-  private sendSubscription(subscription: LiveSubscription): void {
-    const { timeout } = subscription.options;
-    const resubscribed = subscription.subscribed;
-    const fields = { ...subscription.fields, action: "SUBSCRIPTION" as const };
-    const { requestId, reply } = this.enqueue(subscription.hook, fields, { timeout });
-    subscription.sending = { requestId, reply };
+  private sendSubscription(shared: ServerSubscription): void {
+    clearTimeout(shared.retryTimer);
+    shared.retryTimer = undefined;
+    const fields = { ...shared.fields, action: "SUBSCRIPTION" as const };
+    // After an UNSUBSCRIPTION of the same fields: the server handles a socket's events
+    // concurrently, so let it finish first or it could undo this subscription.
+    const before = this.leaving.get(shared.key);
+    const { requestId, reply } = before
+      ? this.after(before, shared.hook, fields, shared.timeout)
+      : this.enqueue(shared.hook, fields, { timeout: shared.timeout });
+    shared.sending = { requestId, reply };
     reply.then(
       (reply) => {
-        subscription.sending = null;
-        if (!subscription.active) return;
-        subscription.subscribed = true;
-        subscription.rooms = roomsOf(reply.data);
-        subscription.settleReady.resolve(reply);
-        if (subscription.options.onSubscribed) report(subscription.options.onSubscribed, reply, resubscribed);
+        if (shared.sending?.requestId === requestId) shared.sending = null;
+        if (this.subscriptions.get(shared.key) !== shared) return;
+        shared.rooms = roomsOf(reply.data);
+        shared.reply = reply;
+        shared.retryDelay = FIRST_RETRY;
+        const early = shared.early;
+        shared.early = [];
+        for (const subscription of [...shared.members]) {
+          const resubscribed = subscription.subscribed;
+          subscription.subscribed = true;
+          subscription.settleReady.resolve(reply);
+          const { onSubscribed } = subscription.options;
+          if (onSubscribed) report(onSubscribed, reply, resubscribed);
+        }
+        for (const push of early) shared.deliver(push);
       },
       (error: DjiraError) => {
-        subscription.sending = null;
-        if (!subscription.active) return;
-        // An error reply ends the subscription; a lost or refused connection or a timeout does
-        // not: it is sent again on the next connection.
-        if (error.kind === "reply" || error.kind === "invalid") {
-          subscription.active = false;
-          this.subscriptions.delete(subscription);
+        if (shared.sending?.requestId === requestId) shared.sending = null;
+        shared.early = [];
+        if (this.subscriptions.get(shared.key) !== shared) return;
+        // An error reply ends the subscription; a lost or refused connection does not: it is
+        // sent again on the next connection. A timeout is retried with a growing delay.
+        const ends = error.kind === "reply" || error.kind === "invalid";
+        if (ends) this.subscriptions.delete(shared.key);
+        if (error.kind === "timeout") this.retryLater(shared);
+        for (const subscription of [...shared.members]) {
+          if (ends) subscription.active = false;
+          subscription.settleReady.reject(error);
+          if (error.kind === "disconnected") continue;
+          const { onError } = subscription.options;
+          if (onError) report(onError, error);
+          else console.error(`djira: subscribing to ${shared.hook} failed:`, error);
         }
-        subscription.settleReady.reject(error);
-        if (error.kind === "disconnected") return;
-        if (subscription.options.onError) report(subscription.options.onError, error);
-        else console.error(`djira: subscribing to ${subscription.hook} failed:`, error);
       },
     );
+  }
+
+  /** A request sent once `before` settles, with the same timeout and id as any other. */
+  private after(
+    before: Promise<unknown>,
+    hook: string,
+    fields: RequestFields,
+    timeout: number | undefined,
+  ): { requestId: string; reply: Promise<Envelope> } {
+    const requestId = `${this.idPrefix}-wait-${++this.lastId}`;
+    const reply = before.then(() => {
+      const next = this.enqueue(hook, fields, { timeout });
+      return next.reply;
+    });
+    return { requestId, reply };
+  }
+
+  private retryLater(shared: ServerSubscription): void {
+    clearTimeout(shared.retryTimer);
+    const delay = shared.retryDelay;
+    shared.retryDelay = Math.min(delay * 2, LAST_RETRY);
+    shared.retryTimer = setTimeout(() => {
+      shared.retryTimer = undefined;
+      // Disconnected: the next connection sends it anyway.
+      if (this.subscriptions.get(shared.key) !== shared || shared.sending || !this.socket.connected) return;
+      this.sendSubscription(shared);
+    }, delay);
   }
 
   private async unsubscribe(subscription: LiveSubscription, options: RequestOptions = {}): Promise<void> {
     if (!subscription.active) return;
     subscription.active = false;
-    this.subscriptions.delete(subscription);
     subscription.settleReady.reject(failure("closed", 0, "Unsubscribed before the subscription reply."));
-    const sending = subscription.sending;
-    if (sending && !this.pending.get(sending.requestId)?.sent) {
+    const shared = subscription.shared;
+    shared.members.delete(subscription);
+    // Siblings with the same hook and fields still use the server subscription.
+    if (shared.members.size > 0 || this.subscriptions.get(shared.key) !== shared) return;
+    this.subscriptions.delete(shared.key);
+    clearTimeout(shared.retryTimer);
+    const sending = shared.sending;
+    const queued = sending && this.pending.has(sending.requestId) && !this.pending.get(sending.requestId)?.sent;
+    if (sending && queued) {
       // Still queued: it never reached the server, so drop it.
       this.fail(sending.requestId, failure("closed", 0, "Unsubscribed before subscribing."));
       return;
     }
-    // The server handles a socket's events concurrently: let the SUBSCRIPTION finish first.
-    if (sending) await sending.reply.catch(() => undefined);
-    // A new connection starts without rooms: there is nothing to leave until connected again.
-    if (!this.socket.connected) return;
-    await this.request(subscription.hook, { ...subscription.fields, action: "UNSUBSCRIPTION" }, options);
+    const leaving = (async () => {
+      // The server handles a socket's events concurrently: let the SUBSCRIPTION finish first.
+      if (sending) await sending.reply.catch(() => undefined);
+      // A new connection starts without rooms: there is nothing to leave until connected again.
+      if (!this.socket.connected) return;
+      await this.request(shared.hook, { ...shared.fields, action: "UNSUBSCRIPTION" }, options);
+    })();
+    const done = leaving.catch(() => undefined);
+    this.leaving.set(shared.key, done);
+    try {
+      await leaving;
+    } finally {
+      if (this.leaving.get(shared.key) === done) this.leaving.delete(shared.key);
+    }
   }
 
   private handleConnect(): void {
@@ -457,8 +602,8 @@ export class Client {
     this.refusal = null;
     // The server forgot this socket's rooms: subscribe again, before sending queued requests
     // so that pushes caused by them find the subscriptions.
-    for (const subscription of [...this.subscriptions]) {
-      if (!subscription.sending) this.sendSubscription(subscription);
+    for (const shared of [...this.subscriptions.values()]) {
+      if (!shared.sending) this.sendSubscription(shared);
     }
     for (const [requestId, pending] of this.pending) {
       if (!pending.sent) this.send(requestId, pending);
@@ -503,11 +648,13 @@ export class Client {
     for (const callback of [...(this.listeners.get(event) ?? [])]) report(callback, message);
     if (message.action !== "SUBSCRIPTION" || typeof (message as Push).type !== "string") return;
     const push = message as Push;
-    for (const subscription of [...this.subscriptions]) {
-      if (subscription.hook !== event || !subscription.active) continue;
-      if (subscription.namespace !== undefined && subscription.namespace !== (push.namespace ?? undefined)) continue;
-      if (subscription.rooms.length > 0 && !subscription.rooms.includes(push.room)) continue;
-      report(subscription.callback, push);
+    for (const shared of [...this.subscriptions.values()]) {
+      if (!shared.concerns(event, push)) continue;
+      if (shared.reply && shared.rooms.includes(push.room)) shared.deliver(push);
+      else if (shared.sending && shared.early.length < MAX_EARLY_PUSHES) {
+        // Its rooms are known once the reply comes (the server may push before replying).
+        shared.early.push(push);
+      }
     }
   }
 

@@ -161,8 +161,12 @@ export class ExampleServer {
       const read = (chunk) => {
         output += chunk.toString();
         this.log += chunk.toString();
+        // "    admin / admin  token <key>  ..." per account (or, older, "tokens: admin=<key> demo=<key>").
         const tokens = /tokens:\s+admin=(\w+)\s+demo=(\w+)/.exec(output);
         if (tokens) this.tokens = { admin: tokens[1], demo: tokens[2] };
+        for (const [, user, key] of output.matchAll(/^\s+(\w+) \/ \S+\s+token (\w+)/gm)) {
+          if (user === "admin" || user === "demo") this.tokens[user] = key;
+        }
         if (/Uvicorn running on/.test(output)) resolve(undefined);
       };
       child.stdout?.on("data", read);

@@ -59,10 +59,9 @@ describe("requests", { timeout: 60_000 }, () => {
       admin.request("users", { pk: 1 }),
     ]);
     assert.equal(me.namespace, "me");
-    assert.deepEqual(
-      list.data.results.map((/** @type {{username: string}} */ u) => u.username),
-      ["admin", "demo"],
-    );
+    const names = list.data.results.map((/** @type {{username: string}} */ u) => u.username);
+    assert.deepEqual(names, [...names].sort());
+    assert.ok(names.includes("admin") && names.includes("demo"), names.join(", "));
     assert.equal(one.data.id, 1);
     assert.equal(new Set([me.requestId, list.requestId, one.requestId]).size, 3);
   });

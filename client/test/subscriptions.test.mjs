@@ -98,6 +98,102 @@ describe("subscriptions", { timeout: 120_000 }, () => {
     }
   });
 
+  it("keeps a sibling on the same route when one subscription leaves", async () => {
+    const left = await createArticle("Left");
+    const kept = await createArticle("Kept");
+    /** @type {Inbox<Push>} */
+    const leftPushes = new Inbox();
+    /** @type {Inbox<Push>} */
+    const keptPushes = new Inbox();
+    const leaving = reader.subscribe(HOOK, { ...ROUTE, pk: left.id }, leftPushes.put);
+    const staying = reader.subscribe(HOOK, { ...ROUTE, pk: kept.id }, keptPushes.put);
+    await Promise.all([leaving.ready, staying.ready]);
+    try {
+      await leaving.unsubscribe();
+      await writer.request(HOOK, { action: "PATCH", pk: left.id, data: { title: "Left, edited" } });
+      await writer.request(HOOK, { action: "PATCH", pk: kept.id, data: { title: "Kept, edited" } });
+      const push = await keptPushes.take(5000, "the sibling's push");
+      assert.equal(push.data.title, "Kept, edited");
+      await reader.request(HOOK, { query: { page_size: 1 } });
+      assert.equal(leftPushes.items.length, 0);
+    } finally {
+      await staying.unsubscribe();
+    }
+  });
+
+  it("shares one server subscription between identical subscriptions", async () => {
+    /** @type {Inbox<Push>} */
+    const first = new Inbox();
+    /** @type {Inbox<Push>} */
+    const second = new Inbox();
+    const one = reader.subscribe(HOOK, ROUTE, first.put);
+    const two = reader.subscribe(HOOK, { ...ROUTE }, second.put);
+    const [replyOne, replyTwo] = await Promise.all([one.ready, two.ready]);
+    // One SUBSCRIPTION was sent: both got its reply.
+    assert.equal(replyOne.requestId, replyTwo.requestId);
+    try {
+      await one.unsubscribe();
+      const article = await createArticle("Shared");
+      assert.equal((await second.take(5000, "the push after the sibling left")).data.id, article.id);
+      // A third one joining later gets the shared reply at once.
+      const three = reader.subscribe(HOOK, ROUTE, () => undefined);
+      assert.equal((await three.ready).requestId, replyOne.requestId);
+      await three.unsubscribe();
+      await reader.request(HOOK, { query: { page_size: 1 } });
+      assert.equal(first.items.length, 0);
+    } finally {
+      await two.unsubscribe();
+    }
+  });
+
+  it("retries a subscription that timed out, telling onError; no push reaches it before", async () => {
+    const watched = await createArticle("Watched after a timeout");
+    const client = connect(server.url, { ...OPTIONS, auth: { token: server.tokens.demo } });
+    // The network loses the first SUBSCRIPTION for this pk: no reply ever comes for it.
+    const socket = /** @type {any} */ (client)["socket"];
+    const emit = socket.emit.bind(socket);
+    let lost = 0;
+    socket.emit = (/** @type {string} */ event, /** @type {any} */ payload, /** @type {any[]} */ ...rest) => {
+      if (payload?.action === "SUBSCRIPTION" && payload.pk === watched.id && lost++ === 0) return socket;
+      return emit(event, payload, ...rest);
+    };
+    /** @type {Inbox<Push>} */
+    const listPushes = new Inbox();
+    /** @type {Inbox<Push>} */
+    const detailPushes = new Inbox();
+    /** @type {Inbox<import("../../djira/static/djira/js/client.js").DjiraError>} */
+    const errors = new Inbox();
+    /** @type {Inbox<boolean>} */
+    const subscribed = new Inbox();
+    const list = client.subscribe(HOOK, ROUTE, listPushes.put);
+    await list.ready;
+    const detail = client.subscribe(HOOK, { ...ROUTE, pk: watched.id }, detailPushes.put, {
+      timeout: 300,
+      onError: errors.put,
+      onSubscribed: (_reply, resubscribed) => subscribed.put(resubscribed),
+    });
+    try {
+      const error = await errors.take(5000, "onError after the timeout");
+      assert.equal(error.kind, "timeout");
+      assert.equal(error.status, 408);
+      await assert.rejects(detail.ready, (e) => e instanceof DjiraError && e.kind === "timeout");
+      assert.equal(detail.active, true);
+      assert.deepEqual(detail.rooms, []);
+      // Its rooms are unknown: the list room's push is not its business.
+      const other = await createArticle("Not for the detail");
+      assert.equal((await listPushes.take(5000, "the list push")).data.id, other.id);
+      assert.equal(detailPushes.items.length, 0);
+      // Sent again after a second; this time it is answered.
+      assert.equal(await subscribed.take(5000, "the retried subscription"), false);
+      assert.equal(lost, 2);
+      assert.ok(detail.rooms.length > 0);
+      await writer.request(HOOK, { action: "PATCH", pk: watched.id, data: { title: "Seen" } });
+      assert.equal((await detailPushes.take(5000, "the detail push")).data.title, "Seen");
+    } finally {
+      client.close();
+    }
+  });
+
   it("stops pushes after unsubscribe(), which sends UNSUBSCRIPTION", async () => {
     /** @type {Inbox<Push>} */
     const gone = new Inbox();

@@ -45,20 +45,28 @@ export type SubscribeFields = Omit<RequestFields, "action">;
 export interface SubscribeOptions extends RequestOptions {
     /** Called with the server's reply after the first subscription and after each resubscription. */
     onSubscribed?: (reply: Envelope, resubscribed: boolean) => void;
-    /** Called when (re)subscribing fails; without it the failure goes to `console.error`. */
+    /**
+     * Called when (re)subscribing fails; without it the failure goes to `console.error`. After a
+     * timeout (`kind: "timeout"`) the subscription is sent again, after 1 s, then 2 s, 4 s... up to 30 s.
+     */
     onError?: (error: DjiraError) => void;
 }
-/** A live subscription, returned by {@link Client.subscribe}. */
+/**
+ * A live subscription, returned by {@link Client.subscribe}.
+ *
+ * Subscriptions of one client with the same hook and fields share one subscription on the
+ * server: `UNSUBSCRIPTION` is sent when the last of them unsubscribes.
+ */
 export interface Subscription {
     readonly hook: string;
     readonly namespace: string | undefined;
-    /** Rooms joined, as named by the last subscription reply. */
+    /** Rooms joined, as named by the last subscription reply; empty until then. */
     readonly rooms: readonly string[];
     /** False once unsubscribed, closed, or refused by the server. */
     readonly active: boolean;
     /** Settles with the first subscription reply (rejects with a {@link DjiraError}). */
     readonly ready: Promise<Envelope>;
-    /** Stops the callbacks and sends `UNSUBSCRIPTION` when connected. */
+    /** Stops the callbacks; sends `UNSUBSCRIPTION` when connected and no sibling shares it. */
     unsubscribe(options?: RequestOptions): Promise<void>;
 }
 /** Why the server (or the network) refused a connection. */
@@ -112,7 +120,10 @@ export declare class Client {
     private readonly socket;
     private readonly timeout;
     private readonly pending;
+    /** Server subscriptions by hook and fields; each shared by one or more user subscriptions. */
     private readonly subscriptions;
+    /** UNSUBSCRIPTIONs in flight by key: subscribing the same again waits for them. */
+    private readonly leaving;
     private readonly listeners;
     private readonly stateListeners;
     private readonly idPrefix;
@@ -136,7 +147,8 @@ export declare class Client {
     private enqueue;
     /**
      * Subscribe through a route that accepts `SUBSCRIPTION`; `callback` gets each push whose hook,
-     * namespace and room match. The subscription is sent again after every reconnection.
+     * namespace and room match. The subscription is sent again after every reconnection, and after
+     * a timeout. Subscribing again with the same hook and fields shares the server subscription.
      */
     subscribe<T = any>(hook: string, fields: SubscribeFields, callback: Callback<Push<T>>, options?: SubscribeOptions): Subscription;
     /** Listen to every message the server emits on `hook` (pushes included); returns an off function. */
@@ -153,6 +165,9 @@ export declare class Client {
     private rejectAll;
     private inactiveError;
     private sendSubscription;
+    /** A request sent once `before` settles, with the same timeout and id as any other. */
+    private after;
+    private retryLater;
     private unsubscribe;
     private handleConnect;
     private handleDisconnect;
