@@ -26,11 +26,11 @@ postgres_only = pytest.mark.skipif(not POSTGRES, reason="needs DJIRA_TEST_DATABA
 
 
 @pytest.fixture
-def servers(django_db_setup, django_db_blocker):
+def servers(db_):
     """``servers(**env)`` starts a live server of this test only, stopped when it ends.
 
-    Tests that also use ``db_`` request it first, so their servers (and any transaction
-    they hold) are gone before the database is flushed.
+    Set up after ``db_``, so torn down before it: the servers (and any transaction they
+    hold) are gone before the database is flushed.
     """
     started: list[LiveServer] = []
 
@@ -131,9 +131,7 @@ async def test_postgres_restart_costs_at_most_one_reply_per_connection(
 
 @postgres_only
 @pytest.mark.parametrize(("max_age", "same"), [("0", False), ("60", True)])
-async def test_conn_max_age_decides_whether_a_connection_is_reused(
-    django_db_setup, servers, max_age, same
-):
+async def test_conn_max_age_decides_whether_a_connection_is_reused(servers, max_age, same):
     server = servers(DJIRA_TEST_CONN_MAX_AGE=max_age, DJIRA_TEST_WORKER_THREADS="1")
     async with SocketCommunicator(server.url) as client:
         first, second = await state(client), await state(client)
@@ -141,11 +139,36 @@ async def test_conn_max_age_decides_whether_a_connection_is_reused(
     assert (first["backend"] == second["backend"]) is same
 
 
+# -- worker threads --------------------------------------------------------------------------
+
+
+async def test_requests_of_several_clients_run_at_once_each_with_its_connection(server, db_):
+    """Each request waits at a barrier until all are there: one thread would never get
+    past it (the first request holds it while the others queue behind)."""
+    clients = [await SocketCommunicator(server.url).connect() for _ in range(3)]
+    try:
+        replies = await asyncio.gather(
+            *(
+                client.request(
+                    "db", namespace="rendezvous", action="POST", data={"key": "k", "parties": 3}
+                )
+                for client in clients
+            )
+        )
+    finally:
+        for client in clients:
+            await client.disconnect()
+    assert [reply["status"] for reply in replies] == [200] * 3, replies
+    assert len({reply["data"]["thread"] for reply in replies}) == 3
+    if POSTGRES:
+        assert len({reply["data"]["backend"] for reply in replies}) == 3
+
+
 # -- transactions never leak into the next request --------------------------------------------
 
 
 @pytest.fixture
-async def one_thread(db_, servers):
+async def one_thread(servers):
     """A client of a server whose sync work all runs on one thread: any leak would show."""
     server = servers(DJIRA_TEST_WORKER_THREADS="1", DJIRA_TEST_CONN_MAX_AGE="60")
     async with SocketCommunicator(server.url) as client:

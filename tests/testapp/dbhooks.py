@@ -13,6 +13,10 @@ from djira.hooks import APIHook
 
 from .models import Book
 
+# Barriers of the ``rendezvous`` route, by key: requests meeting there must run at once.
+_barriers: dict[str, threading.Barrier] = {}
+_barriers_lock = threading.Lock()
+
 
 def connection_state() -> dict[str, Any]:
     """What the request's thread and connection look like, after one query."""
@@ -39,6 +43,15 @@ def connection_state() -> dict[str, Any]:
 class DatabaseHook(APIHook):
     @action(actions=["GET"])
     def state(self, scope: Any) -> dict[str, Any]:
+        return connection_state()
+
+    @action(actions=["POST"])
+    def rendezvous(self, scope: Any) -> dict[str, Any]:
+        """Waits (3 s at most) until ``data.parties`` requests with ``data.key`` are here."""
+        key, parties = str(scope.data["key"]), int(scope.data["parties"])
+        with _barriers_lock:
+            barrier = _barriers.setdefault(key, threading.Barrier(parties, timeout=3))
+        barrier.wait()  # BrokenBarrierError (a 500) if the others never come
         return connection_state()
 
     @action(actions=["POST"])
