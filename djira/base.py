@@ -126,7 +126,15 @@ class APIHook:
         for attr in ("_perm_cache", "_user_perm_cache", "_group_perm_cache"):
             scope.user.__dict__.pop(attr, None)
         for permission in self.get_permissions():
-            if not check(permission, "has_permission", scope, self):
+            granted = check(permission, "has_permission", scope, self)
+            if scope.trace is not None:
+                scope.trace.add(
+                    "permission",
+                    check="has_permission",
+                    granted=granted,
+                    permission=type(permission).__name__,
+                )
+            if not granted:
                 self.permission_denied(
                     scope, getattr(permission, "message", None), getattr(permission, "code", None)
                 )
@@ -134,14 +142,29 @@ class APIHook:
     def check_object_permissions(self, scope: Scope, obj: Any) -> None:
         """Raise 401/403 unless every permission grants access to ``obj``."""
         for permission in self.get_permissions():
-            if not check(permission, "has_object_permission", scope, self, obj):
+            granted = check(permission, "has_object_permission", scope, self, obj)
+            if scope.trace is not None:
+                scope.trace.add(
+                    "permission",
+                    check="has_object_permission",
+                    granted=granted,
+                    permission=type(permission).__name__,
+                    object=str(obj.pk if hasattr(obj, "pk") else obj)[:100],
+                )
+            if not granted:
                 self.permission_denied(
                     scope, getattr(permission, "message", None), getattr(permission, "code", None)
                 )
 
     def check_throttles(self, scope: Scope) -> None:
         """Raise 429 when a throttle refuses (DRF throttle classes work)."""
-        waits = [t.wait() for t in self.get_throttles() if not t.allow_request(scope, self)]
+        waits = []
+        for throttle in self.get_throttles():
+            allowed = throttle.allow_request(scope, self)
+            if scope.trace is not None:
+                scope.trace.add("throttle", throttle=type(throttle).__name__, allowed=allowed)
+            if not allowed:
+                waits.append(throttle.wait())
         if waits:
             known = [w for w in waits if w is not None]
             raise exceptions.Throttled(wait=max(known) if known else None)

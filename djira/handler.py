@@ -27,6 +27,7 @@ from djira import json as djira_json
 from djira.response import Response
 from djira.scope import Scope
 from djira.server import ack_requested
+from djira.trace import Trace, current_trace
 from djira.types import ACTIONS, Reply
 
 if TYPE_CHECKING:
@@ -147,6 +148,9 @@ async def handle_request(
         environ=session.get("environ"),
         server=consumer.sio,
     )
+    if consumer.monitor.listeners and consumer.monitor.wants_traces:
+        scope.trace = Trace()
+        current_trace.set(scope.trace)  # copied into the worker thread's context
     try:
         parse_request(scope, payload)
         response = await consumer.handler(scope)
@@ -160,7 +164,10 @@ async def handle_event(consumer: Consumer, event: str, sid: str, payload: Any = 
     started = time.perf_counter()
     scope, reply = await handle_request(consumer, event, sid, payload)
     encoded = encode_reply(scope, reply)
-    consumer.monitor.request(scope, dict(reply), time.perf_counter() - started)
+    duration = time.perf_counter() - started
+    if scope.trace is not None:
+        scope.trace.add("reply", status=reply["status"], ms=round(duration * 1000, 3))
+    consumer.monitor.request(scope, dict(reply), duration)
     if ack_requested.get():
         return encoded
     # The requester lives on this process: no need to publish through a Redis manager.

@@ -71,6 +71,11 @@ class Monitor:
         )
         _monitors.add(self)
 
+    @property
+    def wants_traces(self) -> bool:
+        """Whether some listener wants each request's ``Trace`` (djira.trace) now."""
+        return any(getattr(listener, "wants_traces", False) for listener in self.listeners)
+
     def find(self, kind: type[L]) -> L | None:
         """This monitor's listener of class ``kind``, if any."""
         for listener in self.listeners:

@@ -43,9 +43,24 @@ def _as_handler(middleware: Any) -> Handler:
     return handler
 
 
+def _traced(name: str, handler: Handler) -> Handler:
+    """``handler``, recording entering and leaving it in the request's trace (if any)."""
+
+    async def traced(scope: Any) -> Response:
+        trace = scope.trace
+        if trace is None:
+            return await handler(scope)
+        trace.add("middleware", middleware=name, phase="enter")
+        response = await handler(scope)
+        trace.add("middleware", middleware=name, phase="leave", status=response.status)
+        return response
+
+    return traced
+
+
 def build_chain(classes: Sequence[type], inner: Handler) -> Handler:
     """Wrap ``inner`` in ``classes``, the first one outermost (as Django's MIDDLEWARE)."""
     handler = inner
     for cls in reversed(classes):
-        handler = _as_handler(cls(handler))
+        handler = _traced(cls.__name__, _as_handler(cls(handler)))
     return handler

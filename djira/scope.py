@@ -84,6 +84,8 @@ class Scope:
         # At connect only: the ``auth`` object the client sent with the handshake (``auth``
         # is then what authentication made of it, as DRF's ``request.auth``).
         self.handshake_auth: Any = None
+        # The request's ``djira.trace.Trace`` while a listener wants traces, else ``None``.
+        self.trace: Any = None
 
     @property
     def query(self) -> QueryDict:

@@ -29,6 +29,8 @@ from typing import Any, TypeVar
 from asgiref.sync import sync_to_async
 from django.db import close_old_connections
 
+from djira.trace import current_trace
+
 T = TypeVar("T")
 
 _Job = tuple[
@@ -103,7 +105,11 @@ def unit_of_work(fn: Callable[[], T]) -> T:
     """Call ``fn`` between two ``close_old_connections()``, as Django wraps a request."""
     close_old_connections()
     try:
-        return fn()
+        trace = current_trace.get()
+        if trace is None:
+            return fn()
+        with trace.sql():
+            return fn()
     finally:
         close_old_connections()
 

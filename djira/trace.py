@@ -1,0 +1,109 @@
+"""The story of one request, kept only while a lifecycle listener asks for it.
+
+When some listener has ``wants_traces`` true (the admin's recorder, while a console page
+watches), the request path gives each request a ``Trace`` and records in it, in order: each
+middleware entered and left, each permission and throttle decision, every SQL query the
+request's unit of work ran (time and statement), the reply, and the pushes the request caused
+(which reach the trace through ``current_trace`` in the thread that committed). Otherwise
+``scope.trace`` is ``None`` and each of those places costs one ``is None`` test.
+
+Statements are recorded with their parameters apart, never interpolated: listeners redact
+them as they redact payloads.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import itertools
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+#: The trace of the request whose code is running (worker thread or event loop).
+current_trace: contextvars.ContextVar[Trace | None] = contextvars.ContextVar(
+    "djira_trace", default=None
+)
+
+#: Bounds, so one request with a query loop cannot grow a trace without limit.
+MAX_EVENTS = 200
+MAX_SQL_LENGTH = 2000
+
+_ids = itertools.count(1)
+
+
+class Trace:
+    """Ordered events of one request; times in milliseconds since it started."""
+
+    __slots__ = ("id", "started", "events", "dropped", "sql_count", "sql_ms")
+
+    def __init__(self) -> None:
+        self.id = f"{time.time_ns():x}-{next(_ids)}"
+        self.started = time.perf_counter()
+        self.events: list[dict[str, Any]] = []
+        self.dropped = 0
+        self.sql_count = 0
+        self.sql_ms = 0.0
+
+    def elapsed_ms(self) -> float:
+        return round((time.perf_counter() - self.started) * 1000, 3)
+
+    def add(self, kind: str, **data: Any) -> None:
+        """Record one event (``middleware``, ``permission``, ``throttle``, ``sql``, ``reply``,
+        ``push``...)."""
+        if len(self.events) >= MAX_EVENTS:
+            self.dropped += 1
+            return
+        self.events.append({"at_ms": self.elapsed_ms(), "kind": kind, **data})
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "events": list(self.events),
+            "dropped": self.dropped,
+            "sql": {"count": self.sql_count, "ms": round(self.sql_ms, 3)},
+        }
+
+    @contextmanager
+    def sql(self) -> Iterator[None]:
+        """Record every query run in this thread's default connection meanwhile."""
+        from django.db import connection
+
+        with connection.execute_wrapper(self._execute):
+            yield
+
+    def _execute(
+        self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any
+    ) -> Any:
+        started = time.perf_counter()
+        failed = None
+        try:
+            return execute(sql, params, many, context)
+        except Exception as exc:
+            failed = type(exc).__name__
+            raise
+        finally:
+            ms = (time.perf_counter() - started) * 1000
+            self.sql_count += 1
+            self.sql_ms += ms
+            self.add(
+                "sql",
+                sql=str(sql)[:MAX_SQL_LENGTH],
+                params=_params(params, many),
+                ms=round(ms, 3),
+                error=failed,
+            )
+
+
+def _params(params: Any, many: bool) -> Any:
+    if many or params is None:
+        return None  # executemany: the statement is the story; the rows would be too many
+    if isinstance(params, dict):
+        return {str(k): _scalar(v) for k, v in params.items()}
+    if isinstance(params, list | tuple):
+        return [_scalar(v) for v in params]
+    return _scalar(params)
+
+
+def _scalar(value: Any) -> Any:
+    return value if isinstance(value, str | int | float | bool | type(None)) else str(value)
