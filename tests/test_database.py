@@ -3,7 +3,11 @@
 Django recycles connections around each unit of a request's sync work (``CONN_MAX_AGE``,
 ``CONN_HEALTH_CHECKS``), so a PostgreSQL restart costs at most one failed reply per
 connection, and a transaction a request leaves open never reaches the next request run on
-the same thread. The ``db`` hook is tests/testapp/dbhooks.py.
+the same thread. Requests of several clients run at once on worker threads, each with its
+own connection. The ``db`` hook is tests/testapp/dbhooks.py.
+
+Run on PostgreSQL with ``DJIRA_TEST_DATABASE=postgres`` (``make test`` does); on SQLite the
+PostgreSQL-only tests are skipped.
 """
 
 from __future__ import annotations
