@@ -232,10 +232,14 @@ class ServerLink:
 
     # -- listening -------------------------------------------------------------------------
 
-    async def listening(self) -> None:
-        """Start listening if needed; return once subscribed (or Redis is known down)."""
+    def listen(self) -> None:
+        """Start listening, if not yet; must run on the server's loop."""
         if self.listener is None or self.listener.done():
             self.listener = asyncio.get_running_loop().create_task(self._listen())
+
+    async def listening(self) -> None:
+        """Start listening if needed; return once subscribed (or Redis is known down)."""
+        self.listen()
         # Redis is slow: subscribing must not wait for it longer; the listener goes on.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.ready.wait(), TIMEOUT)
@@ -308,8 +312,20 @@ class QuietLogger(logging.LoggerAdapter):  # type: ignore[type-arg,unused-ignore
 
 
 class DjiraAsyncRedisManager(socketio.AsyncRedisManager):
-    """``AsyncRedisManager`` for djira servers (``create_server`` uses it for ``REDIS_URL``)."""
+    """``AsyncRedisManager`` for djira servers (``create_server`` uses it for ``REDIS_URL``).
+
+    Also starts djira's listener with the server (python-socketio initializes its manager on
+    the first connection, on the server's loop): sockets that joined rooms by hand
+    (``enter_room``) get the emits of workers and shells without subscribing to an observer.
+    """
 
     def __init__(self, url: str, **kwargs: Any) -> None:
         kwargs.setdefault("logger", QuietLogger())
         super().__init__(url, **kwargs)
+
+    def initialize(self) -> None:
+        super().initialize()
+        if not self.write_only:
+            link = get_server_link(self.server)
+            if link is not None:
+                link.listen()

@@ -194,3 +194,27 @@ def test_shell_during_a_redis_outage_says_it_once():
     )
     done = run_django(code, DJIRA_REDIS_URL=url)
     assert done.stderr.count(f"Redis at {url} is unreachable") == 1, done.stderr
+
+
+async def test_emit_from_a_worker_reaches_sockets_that_subscribed_to_no_observer(redis_server):
+    from djira.observers import emit
+
+    server = start_observed_server(DJIRA_REDIS_URL=redis_server.url)
+    try:
+        # Only connected: the server listens to djira's channel from its first connection.
+        async with SocketCommunicator(server.url) as client:
+            redis_settings = {**settings.DJIRA_SETTINGS, "REDIS_URL": redis_server.url}
+            with override_settings(DJIRA_SETTINGS=redis_settings):
+                # Its listener subscribes to Redis in the background: send until it is heard.
+                for attempt in range(20):
+                    await sync_to_async(emit)("broadcast", {"attempt": attempt})
+                    try:
+                        pushed = await client.receive("broadcast", timeout=0.5)
+                    except AssertionError:
+                        continue
+                    assert pushed["attempt"] <= attempt
+                    break
+                else:
+                    raise AssertionError("the worker's emit never arrived")
+    finally:
+        server.stop()
