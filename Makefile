@@ -30,6 +30,11 @@ js:
 demo: install
 	$(VENV)/bin/python example/manage.py demo --host 127.0.0.1 --port $(PORT)
 
+# The guides and the API reference from docstrings; any Sphinx warning is an error.
+.PHONY: docs
+docs:
+	$(PYTHON) -m sphinx -W --keep-going -q -E -b html docs docs/_build/html
+
 lint:
 	ruff check .
 	ruff format --check djira

@@ -22,3 +22,5 @@ DJIRA_SETTINGS = {
 }
 if os.environ.get("DJIRA_DOCS_MIDDLEWARE"):
     DJIRA_SETTINGS["MIDDLEWARE_CLASSES"] = os.environ["DJIRA_DOCS_MIDDLEWARE"].split(",")
+if os.environ.get("DJIRA_DOCS_NUM_PROXIES"):
+    DJIRA_SETTINGS["NUM_PROXIES"] = int(os.environ["DJIRA_DOCS_NUM_PROXIES"])

@@ -17,7 +17,11 @@ class WhoAmIHook(APIHook):
 
     @action(actions=["GET"])
     def me(self, scope):
-        return {"username": scope.user.username or None, "auth": repr(scope.auth)}
+        return {
+            "username": scope.user.username or None,
+            "address": scope.environ.get("REMOTE_ADDR"),
+            "scheme": scope.environ.get("HTTP_X_FORWARDED_PROTO"),
+        }
 
 
 class StaffBooksHook(ModelAPIHook):
