@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import update_wrapper
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from django.contrib import admin
 from django.contrib.auth.views import redirect_to_login
@@ -25,6 +26,18 @@ def has_console_perm(request: HttpRequest, *perms: str) -> bool:
     """An active staff user holding every one of ``perms`` (superusers hold all)."""
     user = request.user
     return bool(user.is_active and user.is_staff and user.has_perms(perms))
+
+
+def page_path(request: HttpRequest) -> str:
+    """The path (and query) of the page an htmx request came from, else the request's own.
+
+    htmx sends the browser's address in ``HX-Current-URL``; only a path on this host is
+    taken from it, so a forged header cannot make the login redirect elsewhere.
+    """
+    current = urlsplit(request.headers.get("HX-Current-URL", ""))
+    if current.path.startswith("/") and current.netloc in ("", request.get_host()):
+        return urlunsplit(("", "", current.path, current.query, ""))
+    return request.get_full_path()
 
 
 class ConsoleAdmin(admin.ModelAdmin):
@@ -62,12 +75,14 @@ class ConsoleAdmin(admin.ModelAdmin):
 
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             # A live part polling after the session ended must not swap the login page into
-            # a table: send the whole page to the login instead.
-            if getattr(request, "htmx", False) and not (
+            # a table: send the whole page to the login, and back to that page afterwards
+            # (not to the part's URL). Read htmx's headers directly, so that this holds
+            # whether or not the project installed django-htmx's middleware.
+            if request.headers.get("HX-Request") == "true" and not (
                 request.user.is_active and request.user.is_staff
             ):
                 login = redirect_to_login(
-                    request.get_full_path(),
+                    page_path(request),
                     reverse("admin:login", current_app=self.admin_site.name),
                 )
                 return HttpResponseClientRedirect(login["Location"])

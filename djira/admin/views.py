@@ -79,8 +79,25 @@ def context(admin: ConsoleAdmin, request: HttpRequest, title: str, **extra: Any)
     }
 
 
+BREAK_AFTER = re.compile(r"(?<=[:./])|(?<=__)")
+
+
+def breakable(name: str) -> dict[str, Any]:
+    """A room name and its pieces, to wrap after ``:``, ``.``, ``/`` or ``__`` (``<wbr>``).
+
+    Room names such as ``djira:tasks:subscribe:app.hooks.TaskAPIHook.changes:owner__2`` have
+    no spaces; wrapping them anywhere breaks words, so the templates offer these points.
+    """
+    return {"name": name, "parts": [part for part in BREAK_AFTER.split(name) if part]}
+
+
 def decorate_connection(conn: dict[str, Any]) -> dict[str, Any]:
-    return {**conn, "connected": when(conn["connected_at"]), "last": when(conn["last_activity"])}
+    return {
+        **conn,
+        "connected": when(conn["connected_at"]),
+        "last": when(conn["last_activity"]),
+        "room_names": [breakable(room) for room in conn["rooms"]],
+    }
 
 
 def filter_connections(conns: list[dict[str, Any]], params: Any) -> list[dict[str, Any]]:
@@ -232,7 +249,7 @@ def rooms_context(request: HttpRequest) -> dict[str, Any]:
     q = request.GET.get("q", "").strip().lower()
     rooms = [
         {
-            "name": name,
+            **breakable(name),
             "count": len(members),
             "members": [{**m, "user": users.get(m["sid"], "?")} for m in members],
         }

@@ -101,9 +101,9 @@ class Inspector {
     });
     if (this.client.connected) { state.dataset.state = "connected"; state.textContent = "connected"; }
     this.fillHooks();
-    this.hookSelect.addEventListener("change", () => this.fillNamespaces());
-    this.namespaceSelect.addEventListener("change", () => this.fillActions());
-    this.actionSelect.addEventListener("change", () => this.fillFields());
+    this.hookSelect.addEventListener("change", () => { this.fillNamespaces(); this.reset(true); });
+    this.namespaceSelect.addEventListener("change", () => { this.fillActions(); this.reset(true); });
+    this.actionSelect.addEventListener("change", () => { this.fillFields(); this.reset(false); });
     document.getElementById("djira-request-form").addEventListener("submit", (event) => {
       event.preventDefault();
       this.send();
@@ -168,6 +168,20 @@ class Inspector {
         el("label", { for: id, title: `${field.type}${field.help_text ? ": " + field.help_text : ""}` }, label), input));
     }
     this.fields.closest("fieldset").hidden = fields.length === 0;
+  }
+
+  // Empty what the chosen route and verb do not take, so that nothing stale is sent: the
+  // body of another route, a body on a read, a pk on a list, filters on a create.
+  reset(routeChanged) {
+    const route = this.route();
+    const action = this.actionSelect.value;
+    const crud = Boolean(route && !route.name);
+    if (routeChanged || !["POST", "PUT", "PATCH"].includes(action)) {
+      this.data.value = "{}";
+      this.formToJSON();
+    }
+    if (crud && !route.detail) this.pk.value = "";
+    if (crud && action === "POST") this.query.value = "{}";
   }
 
   formToJSON() {
@@ -327,7 +341,20 @@ class Inspector {
   }
 }
 
+// The page says it is not live until this script runs; the polling parts also need htmx.
+function announceLive() {
+  const notice = document.getElementById("djira-script-notice");
+  if (!notice) return;
+  if (window.htmx) {
+    notice.hidden = true;
+  } else {
+    notice.textContent = "This page is not live: htmx did not load, so nothing here updates. "
+      + "Are static files served? See djira's docs/admin.md.";
+  }
+}
+
 function setup() {
+  announceLive();
   setupTraffic();
   const root = document.getElementById("djira-inspector-root");
   if (root) {
