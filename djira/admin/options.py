@@ -15,7 +15,7 @@ from django.urls import URLPattern, path, reverse
 from django_htmx.http import HttpResponseClientRedirect
 
 from djira import models
-from djira.admin import views
+from djira.admin import asyncapi_view, views
 
 VIEW = "djira.view_dashboard"
 INSPECT = "djira.use_inspector"
@@ -114,6 +114,7 @@ class ConsoleAdmin(admin.ModelAdmin):
 @admin.register(models.Hook)
 class HookAdmin(ConsoleAdmin):
     page = staticmethod(views.hooks_page)
+    extra = (("asyncapi.json", "asyncapi", asyncapi_view.asyncapi_download, ()),)
 
 
 @admin.register(models.Connection)

@@ -1,0 +1,298 @@
+"""``manage.py djira_asyncapi``: a valid AsyncAPI 3.0 document of the served hooks.
+
+Every document is checked by the official parser, ``@asyncapi/parser`` from npm
+(scripts/validate-asyncapi.mjs), for the example project (hooks discovered from apps'
+``hooks.py``) and for the test project (hooks registered by hand in tests/asgi.py).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from rest_framework import serializers
+
+from djira.asyncapi import build_document
+from djira.hooks import ModelAPIHook
+from djira.serializer_schema import schema_for
+from tests.testapp import hooks
+from tests.testapp.models import Book
+
+ROOT = Path(__file__).resolve().parent.parent
+VALIDATOR = ROOT / "scripts" / "validate-asyncapi.mjs"
+
+
+def manage(*args: str, cwd: Path, settings: str | None) -> dict[str, Any]:
+    """Run the command in a fresh process, as a developer would, and parse what it prints."""
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    if settings:
+        env["DJANGO_SETTINGS_MODULE"] = settings
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    argv = [sys.executable, *(["manage.py"] if settings is None else ["-m", "django"]), *args]
+    result = subprocess.run(
+        argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def validate(document: dict[str, Any]) -> dict[str, Any]:
+    """The parser's report: ``{"valid", "errors", "warnings", "channels", ...}``."""
+    if shutil.which("node") is None:
+        pytest.skip("Node.js is not installed (make test installs it)")
+    assert (ROOT / "node_modules" / "@asyncapi" / "parser").is_dir(), "run `npm install` first"
+    result = subprocess.run(
+        ["node", str(VALIDATOR), "-"],
+        input=json.dumps(document),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.stdout, result.stderr
+    report: dict[str, Any] = json.loads(result.stdout)
+    assert (result.returncode == 0) == report["valid"]
+    return report
+
+
+@pytest.fixture(scope="module")
+def example_document() -> dict[str, Any]:
+    return manage("djira_asyncapi", cwd=ROOT / "example", settings=None)
+
+
+@pytest.fixture(scope="module")
+def hand_document() -> dict[str, Any]:
+    return manage(
+        "djira_asyncapi", "--asgi", "tests.asgi:application", cwd=ROOT, settings="tests.settings"
+    )
+
+
+def operation(document: dict[str, Any], key: str) -> dict[str, Any]:
+    assert key in document["operations"], sorted(document["operations"])
+    return document["operations"][key]
+
+
+def message(document: dict[str, Any], channel: str, key: str) -> dict[str, Any]:
+    messages = document["channels"][channel]["messages"]
+    assert key in messages, sorted(messages)
+    return messages[key]
+
+
+def resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    """Follow one local ``$ref``."""
+    while "$ref" in schema:
+        node: Any = document
+        for part in schema["$ref"].removeprefix("#/").split("/"):
+            node = node[part]
+        schema = node
+    return schema
+
+
+# -- the example project: discovered hooks ------------------------------------------------
+
+
+def test_the_example_document_is_valid(example_document):
+    report = validate(example_document)
+    assert report["errors"] == []
+    assert report["version"] == "3.0.0"
+    assert report["channels"] == len(example_document["channels"]) == 4
+
+
+def test_the_example_document_has_every_hook_route_and_verb(example_document):
+    doc = example_document
+    assert {c["address"] for c in doc["channels"].values()} == {
+        "articles",
+        "users",
+        "projects",
+        "tasks",
+    }
+    crud = ["list", "create", "retrieve", "update", "partial_update", "destroy"]
+    for name in crud:
+        assert operation(doc, f"articles.{name}")["action"] == "receive"
+    # A read-only hook serves list and retrieve only; its namespaces follow.
+    users = sorted(k for k in doc["operations"] if k.startswith("users."))
+    assert users == ["users.list", "users.me.get", "users.retrieve", "users.set_password.post"]
+    assert operation(doc, "tasks.complete.post")["summary"].startswith("Mark the task")
+    subscribe = message(doc, "articles", "subscribe.subscription.request")["payload"]
+    assert subscribe["properties"]["namespace"]["const"] == "subscribe"
+    assert "SUBSCRIPTION" in subscribe["properties"]["action"]["enum"]
+
+
+def test_the_example_payloads_come_from_the_serializers(example_document):
+    doc = example_document
+    create = message(doc, "articles", "create.request")["payload"]
+    data_in = resolve(doc, create["properties"]["data"])
+    assert data_in["required"] == ["title"]
+    assert "id" not in data_in["properties"]  # read-only: never sent
+    reply = message(doc, "articles", "create.reply")["payload"]["properties"]
+    assert reply["status"] == {"const": 201}
+    data_out = resolve(doc, reply["data"])
+    assert {"id", "title", "author_id", "created"} <= set(data_out["required"])
+    # A PATCH requires nothing; a related pk is the related model's (integer) pk.
+    patch = message(doc, "tasks", "partial_update.request")["payload"]["properties"]["data"]
+    assert "required" not in resolve(doc, patch)
+    task_in = resolve(doc, message(doc, "tasks", "create.request")["payload"]["properties"]["data"])
+    assert task_in["properties"]["project"]["type"] == "integer"
+    assert task_in["properties"]["priority"]["enum"] == [0, 1, 2]
+    # A paginated list, and what its query honours.
+    listing = message(doc, "tasks", "list.reply")["payload"]["properties"]["data"]
+    assert set(listing["required"]) == {"count", "next", "previous", "results"}
+    query = message(doc, "tasks", "list.request")["payload"]["properties"]["query"]["properties"]
+    assert {"project", "done", "priority", "search", "ordering", "page", "page_size"} <= set(query)
+    # Django's username pattern, in ECMAScript.
+    username = resolve(doc, {"$ref": "#/components/schemas/User"})["properties"]["username"]
+    assert username["pattern"].endswith("$") and "\\z" not in username["pattern"]
+
+
+def test_the_example_pushes_errors_and_security(example_document):
+    doc = example_document
+    push = operation(doc, "articles.article_changes.push")
+    assert push["action"] == "send"
+    payload = message(doc, "articles", "article_changes.push")["payload"]["properties"]
+    assert payload["type"]["enum"] == ["create", "update", "delete"]
+    assert payload["namespace"]["enum"] == ["subscribe"]
+    assert payload["room"]["examples"] == ["article", "article__1"]
+    assert resolve(doc, payload["data"]) is doc["components"]["schemas"]["Article"]
+    # A custom rooms hook is named; one observer is one push however many names it has.
+    tasks = message(doc, "tasks", "task_changes.push")["payload"]["properties"]
+    assert "task_rooms" in tasks["room"]["description"]
+    assert [k for k in doc["operations"] if k.endswith(".push")] == [
+        "articles.article_changes.push",
+        "projects.project_changes.push",
+        "tasks.task_changes.push",
+    ]
+    # Every request may fail: its replies include the error envelope.
+    replies = operation(doc, "users.me.get")["reply"]["messages"]
+    assert {"$ref": "#/channels/users/messages/error"} in replies
+    error = resolve(doc, resolve(doc, message(doc, "users", "error"))["payload"])
+    assert {401, 403, 404, 405, 429, 500} <= set(error["properties"]["status"]["enum"])
+    schemes = doc["components"]["securitySchemes"]
+    assert schemes["TokenAuthentication"]["name"] == "Authorization"
+    assert schemes["SessionAuthentication"] == {
+        "type": "httpApiKey",
+        "in": "cookie",
+        "name": "sessionid",
+        "description": "The Django session cookie sent with the handshake.",
+    }
+    assert doc["servers"]["djira"]["pathname"] == "/socket.io/"
+
+
+def test_the_validator_rejects_broken_documents(example_document):
+    broken = copy.deepcopy(example_document)
+    broken["operations"]["articles.list"]["action"] = "publish"  # AsyncAPI 2's word
+    del broken["info"]
+    report = validate(broken)
+    assert not report["valid"]
+    assert {e["path"] for e in report["errors"]} == {"", "operations/articles.list/action"}
+    # A message of another channel: the parser checks what references mean, not just shapes.
+    astray = copy.deepcopy(example_document)
+    astray["operations"]["articles.list"]["messages"] = [
+        {"$ref": "#/channels/users/messages/list.request"}
+    ]
+    codes = {e["code"] for e in validate(astray)["errors"]}
+    assert codes == {"asyncapi3-operation-messages-from-referred-channel"}
+
+
+# -- the test project: hooks registered by hand in tests/asgi.py --------------------------
+
+
+def test_hooks_registered_by_hand_are_described_and_valid(hand_document):
+    doc = hand_document
+    report = validate(doc)
+    assert report["errors"] == []
+    addresses = {c["address"] for c in doc["channels"].values()}
+    # Registered by hand (no ``event``), and discovered through ``event`` as well.
+    assert {"books", "readonly", "tools", "private", "observed", "observed_users"} <= addresses
+    both = message(doc, "books", "echo-both.patch.request")["payload"]["properties"]
+    assert both["namespace"]["const"] == "echo-both"
+    assert operation(doc, "books.admin_only.get")["x-djira-permissions"] == ["IsAdminUser"]
+    assert sorted(k for k in doc["operations"] if k.startswith("tools.")) == [
+        "tools.async_unencodable.get",
+        "tools.route.get",
+        "tools.route.post",
+        "tools.slow.get",
+        "tools.unencodable.get",
+    ]
+
+
+def test_hand_registered_lists_follow_their_pagination(hand_document):
+    doc = hand_document
+    query = message(doc, "readonly", "list.request")["payload"]["properties"]["query"]
+    assert {"limit", "offset"} <= set(query["properties"])
+    private = message(doc, "private", "list.reply")["payload"]["properties"]["data"]
+    assert private["type"] == "array"  # pagination_class = None
+
+
+def test_signal_observers_push_their_type(hand_document):
+    payload = message(hand_document, "observed", "flags.push")["payload"]["properties"]
+    assert payload["type"]["enum"] == ["create", "update"]
+    assert payload["room"] == {"type": "string", "const": "flags"}
+    assert "subscribe_flags" in payload["namespace"]["enum"]
+
+
+# -- in this process ----------------------------------------------------------------------
+
+
+class NoteSerializer(serializers.Serializer):
+    title = serializers.CharField(allow_null=True)
+    secret = serializers.CharField(write_only=True)
+    size = serializers.SerializerMethodField()
+
+    def get_size(self, obj: Any) -> int:
+        return 0
+
+
+class BookSerializer(serializers.ModelSerializer):  # a second "BookSerializer"
+    class Meta:
+        model = Book
+        fields = ["id"]
+
+
+class NoteHook(ModelAPIHook):
+    """Notes, registered under a name that is no component key."""
+
+    queryset = Book.objects.all()
+    serializer_class = NoteSerializer
+
+
+class OtherBookHook(ModelAPIHook):
+    queryset = Book.objects.all()
+    serializer_class = BookSerializer
+
+
+def test_serializer_shapes():
+    output = schema_for(NoteSerializer, "output")
+    assert output["properties"]["title"]["type"] == ["string", "null"]
+    assert "secret" not in output["properties"] and "size" in output["required"]
+    given = schema_for(NoteSerializer, "input")
+    assert set(given["properties"]) == {"title", "secret"}
+    assert given["required"] == ["title", "secret"]
+
+
+def test_names_and_serializers_that_collide_stay_apart():
+    document = build_document(
+        {"my notes/1": NoteHook, "books": hooks.BookAPIHook, "other": OtherBookHook},
+        url="https://api.example.com",
+    )
+    assert document["channels"]["my_notes_1"]["address"] == "my notes/1"
+    assert document["servers"]["djira"]["host"] == "api.example.com"
+    assert document["servers"]["djira"]["protocol"] == "wss"
+    assert {"Book", "Book2", "Note"} <= set(document["components"]["schemas"])
+    assert validate(document)["errors"] == []
+
+
+def test_the_command_writes_a_file(tmp_path):
+    target = tmp_path / "asyncapi.json"
+    call_command("djira_asyncapi", "--no-asgi", "--title", "Shop", "-o", str(target))
+    document = json.loads(target.read_text())
+    assert document["info"]["title"] == "Shop"
+    assert "observed" in {c["address"] for c in document["channels"].values()}
