@@ -57,6 +57,10 @@ DATABASES = {
         "NAME": os.environ.get("DJIRA_EXAMPLE_DB", str(BASE_DIR / "db.sqlite3")),
         # Several processes (servers, a shell, a worker) write the same file in the demo.
         "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+        # Keep connections between requests, as production sites do: djira recycles them
+        # around each request's work the way Django's HTTP handler does.
+        "CONN_MAX_AGE": 60,
+        "CONN_HEALTH_CHECKS": True,
     }
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -72,6 +76,9 @@ LOGOUT_REDIRECT_URL = "login"
 DJIRA_SETTINGS = {
     "PAGE_SIZE": 16,
     "REDIS_URL": os.environ.get("DJIRA_REDIS_URL") or None,
+    # Pages on other origins allowed to connect (space-separated), e.g. a Vite dev server:
+    # DJIRA_CORS_ALLOWED_ORIGINS="http://localhost:5173". None: this site's origin only.
+    "CORS_ALLOWED_ORIGINS": os.environ.get("DJIRA_CORS_ALLOWED_ORIGINS", "").split() or None,
 }
 
 LOGGING = {
