@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -21,8 +22,11 @@ from django.core.management import call_command
 from rest_framework import serializers
 
 from djira.asyncapi import build_document
-from djira.hooks import ModelAPIHook
-from djira.serializer_schema import schema_for
+from djira.asyncapi.schemas import schema_for
+from djira.authentication import BaseAuthentication
+from djira.decorators import action
+from djira.hooks import APIHook, ModelAPIHook
+from djira.management.commands.djira_asyncapi import Command
 from tests.testapp import hooks
 from tests.testapp.models import Book
 
@@ -296,3 +300,68 @@ def test_the_command_writes_a_file(tmp_path):
     document = json.loads(target.read_text())
     assert document["info"]["title"] == "Shop"
     assert "observed" in {c["address"] for c in document["channels"].values()}
+
+
+class JWTAuthentication(BaseAuthentication):
+    """docs/asyncapi.md's example of a class that describes itself."""
+
+    asyncapi_security_scheme = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+
+    def authenticate(self, scope: Any) -> None:
+        return None
+
+
+class PasswordSerializer(serializers.Serializer):
+    password = serializers.CharField(write_only=True, min_length=8)
+
+
+class AccountHook(APIHook):
+    @action(actions=["POST"], serializer_class=PasswordSerializer)
+    def set_password(self, scope: Any) -> None:
+        """Change the password."""
+
+    @action(actions=["GET"])
+    def anything(self, scope: Any) -> None:
+        """Returns whatever it likes."""
+
+
+def test_custom_authentication_and_declared_action_serializers(settings):
+    settings.DJIRA_SETTINGS = {
+        **settings.DJIRA_SETTINGS,
+        "AUTHENTICATION_CLASSES": [
+            "djira.authentication.TokenAuthentication",
+            "tests.test_asyncapi.JWTAuthentication",
+        ],
+    }
+    document = build_document({"account": AccountHook})
+    schemes = document["components"]["securitySchemes"]
+    assert list(schemes) == ["TokenAuthentication", "JWTAuthentication"]
+    assert schemes["JWTAuthentication"]["bearerFormat"] == "JWT"
+    assert "SessionAuthentication" not in schemes
+    messages = document["channels"]["account"]["messages"]
+    data = messages["set_password.post.request"]["payload"]["properties"]["data"]
+    assert document["components"]["schemas"][data["$ref"].rpartition("/")[2]] == {
+        "type": "object",
+        "properties": {"password": {"type": "string", "minLength": 8}},
+        "required": ["password"],
+    }
+    assert messages["anything.get.reply"]["payload"]["properties"]["data"] == {
+        "description": "Any JSON value."
+    }
+    assert document["operations"]["account.set_password.post"]["summary"] == (
+        "Change the password."
+    )
+    assert validate(document)["errors"] == []
+
+
+def test_the_docs_page_lists_every_option_of_the_command():
+    page = (ROOT / "docs" / "asyncapi.md").read_text()
+    parser = Command().create_parser("manage.py", "djira_asyncapi")
+    ours = {
+        opt
+        for a in parser._actions
+        for opt in a.option_strings
+        if a.dest in {"asgi", "no_asgi", "url", "title", "api_version", "indent", "output"}
+    }
+    documented = set(re.findall(r"`(--?[a-z][a-z-]*)`", page))
+    assert ours <= documented, ours - documented

@@ -1,8 +1,7 @@
-"""The pieces of the AsyncAPI document: routes, payload schemas, observers, security.
+"""Routes of a hook (CRUD routes and ``@action`` namespaces, verb by verb) and their payloads.
 
-Read only through public attributes of hooks, routes and observers (``get_routes()``,
-``get_crud_actions()``, an observer's ``model``/``serializer_class``/``type``), so that it
-keeps describing hooks whatever their internals become.
+Read only through public attributes (``get_routes()``, ``CRUD_ROUTES``, ``permission_classes``,
+``serializer_class``), so that it keeps describing hooks whatever their internals become.
 """
 
 from __future__ import annotations
@@ -11,19 +10,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings
-
-from djira import authentication
+from djira.asyncapi.schemas import ANY, ID_REF, QUERY_VALUE_REF, Schema, Schemas, Shape
 from djira.base import CRUD_ROUTES, APIHook
-from djira.serializer_schema import Shape, schema_for
 from djira.settings import jira_settings
 
-Schema = dict[str, Any]
-
-ID = {"type": ["string", "integer"]}
-ANY: Schema = {"description": "Any JSON value."}
-SCALAR = {"type": ["string", "number", "integer", "boolean", "null"]}
-QUERY_VALUE = {"anyOf": [SCALAR, {"type": "array", "items": SCALAR}]}
 CRUD_SUMMARIES = {
     "list": "List, filtered and paginated.",
     "create": "Create an object.",
@@ -38,90 +28,6 @@ CRUD_INPUT: dict[str, Shape | None] = {
     "update": "input",
     "partial_update": "partial",
 }
-QUERY_VALUE_REF = {"$ref": "#/components/schemas/QueryValue"}
-ID_REF = {"$ref": "#/components/schemas/Id"}
-ERROR_STATUSES = [400, 401, 403, 404, 405, 413, 429, 500]
-ERROR_REPLY: Schema = {
-    "type": "object",
-    "description": "PROTOCOL.md, 'The reply': a 4xx or 5xx status and DRF's error detail.",
-    "properties": {
-        "status": {"type": "integer", "enum": ERROR_STATUSES},
-        "event": {"type": "string"},
-        "namespace": {"type": ["string", "null"]},
-        "action": {"type": ["string", "null"]},
-        "requestId": {"type": ["string", "integer", "null"]},
-        "data": {
-            "anyOf": [
-                {
-                    "type": "object",
-                    "properties": {
-                        "detail": {"type": "string"},
-                        "allowed": {"type": "array", "items": {"type": "string"}},
-                        "wait": {"type": ["number", "null"]},
-                        "exception": {"type": "string", "description": "Only with DEBUG."},
-                    },
-                    "required": ["detail"],
-                },
-                {
-                    "type": "object",
-                    "description": "Field errors (400): field name -> messages, as DRF.",
-                    "additionalProperties": {},
-                },
-                {"type": "array", "description": "Non-field errors (400), as DRF."},
-            ]
-        },
-    },
-    "required": ["status", "event", "namespace", "action", "requestId", "data"],
-}
-
-
-class Schemas:
-    """``components.schemas``: serializers by name, each shape once, referenced everywhere."""
-
-    SUFFIXES: dict[Shape, str] = {"output": "", "input": "Input", "partial": "PartialInput"}
-
-    def __init__(self) -> None:
-        self.schemas: dict[str, Schema] = {
-            "ErrorReply": ERROR_REPLY,
-            "ConnectionRefused": connection_refused(),
-            "Id": ID,
-            "QueryValue": QUERY_VALUE,
-        }
-        self._bases: dict[Any, str] = {}
-
-    def _base(self, serializer_class: Any) -> str:
-        if serializer_class not in self._bases:
-            name = serializer_class.__name__.removesuffix("Serializer") or "Serializer"
-            taken = set(self._bases.values())
-            base, n = name, 1
-            while base in taken:  # two serializers of one name in different modules
-                n += 1
-                base = f"{name}{n}"
-            self._bases[serializer_class] = base
-        return self._bases[serializer_class]
-
-    def serializer(self, serializer_class: Any, kind: Shape) -> Schema:
-        """A reference to the ``kind`` shape of ``serializer_class``, added on first use."""
-        name = self._base(serializer_class) + self.SUFFIXES[kind]
-        if name not in self.schemas:
-            self.schemas[name] = schema_for(serializer_class, kind)
-        return {"$ref": f"#/components/schemas/{name}"}
-
-
-def connection_refused() -> Schema:
-    return {
-        "type": "object",
-        "description": "Data of Socket.IO's connect_error when djira refuses a connection.",
-        "properties": {
-            "message": {"type": "string"},
-            "status": {"type": "integer", "enum": [401, 403, 500]},
-            "data": {"type": "object", "description": "The same fields, for socket.io-client."},
-        },
-        "required": ["message", "status"],
-    }
-
-
-# -- routes -------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -205,9 +111,6 @@ def route_serializer(hook_class: type[APIHook], route: RouteDoc) -> Any:
     if route.method is not None:
         return _hook_serializer(hook_class)
     return route.kwargs.get("serializer_class")
-
-
-# -- payloads -----------------------------------------------------------------------------
 
 
 def _verb(verb: str) -> Schema:
@@ -356,134 +259,3 @@ def reply_payload(
         },
         "required": ["status", "event", "namespace", "action", "requestId", "data"],
     }
-
-
-# -- observers ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ObserverDoc:
-    name: str
-    summary: str
-    types: list[str]
-    room: Schema
-    data: Schema
-
-
-def _room(observer: Any, model_name: str | None) -> Schema:
-    custom = getattr(observer, "_rooms", None)
-    if custom is not None:
-        return {"type": "string", "description": f"Chosen by {custom.__name__}()."}
-    if model_name:
-        return {
-            "type": "string",
-            "description": f"'{model_name}' (subscribed without pk) or '{model_name}__<pk>'.",
-            "examples": [model_name, f"{model_name}__1"],
-        }
-    return {"type": "string", "const": str(getattr(observer, "name", ""))}
-
-
-def _push_data(observer: Any, schemas: Schemas) -> Schema:
-    custom = getattr(observer, "_serializer", None)
-    if custom is not None:
-        return {"description": f"Built by {custom.__name__}()."}
-    serializer_class = getattr(observer, "serializer_class", None)
-    if serializer_class is not None:
-        return schemas.serializer(serializer_class, "output")
-    if getattr(observer, "model", None) is not None:
-        return {"type": "object", "properties": {"pk": ID_REF}, "required": ["pk"]}
-    return ANY
-
-
-def observer_doc(observer: Any, schemas: Schemas) -> ObserverDoc:
-    """How one observer's pushes look (model observers, signal observers, others)."""
-    model = getattr(observer, "model", None)
-    meta = getattr(model, "_meta", None)
-    if meta is not None:
-        types = ["create", "update", "delete"]
-        summary = f"Committed changes of {meta.label}."
-    else:
-        # A signal observer's own type; "create" when the signal says created=True.
-        types = sorted({str(getattr(observer, "type", "update")), "create"})
-        summary = "Sends of a Django signal, after commit."
-    return ObserverDoc(
-        name=str(observer.name),
-        summary=summary,
-        types=types,
-        room=_room(observer, getattr(meta, "model_name", None)),
-        data=_push_data(observer, schemas),
-    )
-
-
-def observers_of(hook_class: type[APIHook], schemas: Schemas) -> list[ObserverDoc]:
-    """The observers declared on the hook (djira.observers descriptors), once each."""
-    found: dict[int, ObserverDoc] = {}
-    for klass in reversed(hook_class.__mro__):
-        for value in vars(klass).values():
-            # An observer is a descriptor with a ``subscribing_rooms`` decorator; its
-            # decorators return it, so one observer may sit under several names.
-            if isinstance(value, type) or not callable(getattr(value, "subscribing_rooms", None)):
-                continue
-            if id(value) not in found and getattr(value, "name", None):
-                found[id(value)] = observer_doc(value, schemas)
-    return list(found.values())
-
-
-def push_payload(event: str, namespaces: list[str], observer: ObserverDoc) -> Schema:
-    """PROTOCOL.md, 'Subscriptions and pushes'."""
-    return {
-        "type": "object",
-        "properties": {
-            "status": {"const": 200},
-            "event": {"const": event},
-            "namespace": {"type": "string", "enum": namespaces},
-            "action": {"const": "SUBSCRIPTION"},
-            "type": {"type": "string", "enum": observer.types},
-            "room": observer.room,
-            "data": observer.data,
-        },
-        "required": ["status", "event", "namespace", "action", "type", "room", "data"],
-    }
-
-
-# -- security -----------------------------------------------------------------------------
-
-
-def security_schemes() -> dict[str, Schema]:
-    """One scheme per class of ``AUTHENTICATION_CLASSES``, by its name.
-
-    A class may describe itself with ``asyncapi_security_scheme`` (an AsyncAPI Security
-    Scheme Object); djira's token and session classes are known.
-    """
-    schemes: dict[str, Schema] = {}
-    for cls in jira_settings.AUTHENTICATION_CLASSES:
-        declared = getattr(cls, "asyncapi_security_scheme", None)
-        doc = (cls.__doc__ or "").strip().splitlines()
-        if isinstance(declared, dict):
-            scheme = dict(declared)
-        elif issubclass(cls, authentication.TokenAuthentication):
-            scheme = {
-                "type": "httpApiKey",
-                "in": "header",
-                "name": "Authorization",
-                "description": (
-                    'A DRF authtoken key: the handshake\'s `auth` object `{"token": key}`, '
-                    "or an `Authorization: Token <key>` handshake header."
-                ),
-            }
-        elif issubclass(cls, authentication.SessionAuthentication):
-            scheme = {
-                "type": "httpApiKey",
-                "in": "cookie",
-                "name": settings.SESSION_COOKIE_NAME,
-                "description": "The Django session cookie sent with the handshake.",
-            }
-        else:
-            scheme = {
-                "type": "httpApiKey",
-                "in": "header",
-                "name": "Authorization",
-                "description": f"{cls.__module__}.{cls.__qualname__}: {doc[0] if doc else ''}",
-            }
-        schemes[cls.__name__] = scheme
-    return schemes

@@ -1,4 +1,6 @@
-"""DRF serializers as JSON Schema (draft 7, what AsyncAPI's default schema format extends).
+"""JSON Schemas of the document: DRF serializers, and the envelopes every hook shares.
+
+Serializers become JSON Schema (draft 7, what AsyncAPI's default schema format extends).
 
 DRF's own OpenAPI mapper (``AutoSchema.map_serializer``) does the field-by-field work and
 needs no request; this module turns its OpenAPI 3.0 dialect into plain JSON Schema and
@@ -122,3 +124,95 @@ def schema_for(serializer_class: type[serializers.BaseSerializer[Any]], kind: Sh
         # e.g. a serializer whose fields need a request: say so, do not fail the document.
         logger.info("djira: cannot describe %s: %s", serializer_class.__qualname__, exc)
         return {"description": f"{serializer_class.__name__} could not be described: {exc}"}
+
+
+# -- shared schemas ---------------------------------------------------------------------
+
+ID = {"type": ["string", "integer"]}
+ANY: Schema = {"description": "Any JSON value."}
+SCALAR = {"type": ["string", "number", "integer", "boolean", "null"]}
+QUERY_VALUE = {"anyOf": [SCALAR, {"type": "array", "items": SCALAR}]}
+QUERY_VALUE_REF = {"$ref": "#/components/schemas/QueryValue"}
+ID_REF = {"$ref": "#/components/schemas/Id"}
+ERROR_STATUSES = [400, 401, 403, 404, 405, 413, 429, 500]
+ERROR_REPLY: Schema = {
+    "type": "object",
+    "description": "PROTOCOL.md, 'The reply': a 4xx or 5xx status and DRF's error detail.",
+    "properties": {
+        "status": {"type": "integer", "enum": ERROR_STATUSES},
+        "event": {"type": "string"},
+        "namespace": {"type": ["string", "null"]},
+        "action": {"type": ["string", "null"]},
+        "requestId": {"type": ["string", "integer", "null"]},
+        "data": {
+            "anyOf": [
+                {
+                    "type": "object",
+                    "properties": {
+                        "detail": {"type": "string"},
+                        "allowed": {"type": "array", "items": {"type": "string"}},
+                        "wait": {"type": ["number", "null"]},
+                        "exception": {"type": "string", "description": "Only with DEBUG."},
+                    },
+                    "required": ["detail"],
+                },
+                {
+                    "type": "object",
+                    "description": "Field errors (400): field name -> messages, as DRF.",
+                    "additionalProperties": {},
+                },
+                {"type": "array", "description": "Non-field errors (400), as DRF."},
+            ]
+        },
+    },
+    "required": ["status", "event", "namespace", "action", "requestId", "data"],
+}
+
+
+def connection_refused() -> Schema:
+    return {
+        "type": "object",
+        "description": "Data of Socket.IO's connect_error when djira refuses a connection.",
+        "properties": {
+            "message": {"type": "string"},
+            "status": {"type": "integer", "enum": [401, 403, 500]},
+            "data": {"type": "object", "description": "The same fields, for socket.io-client."},
+        },
+        "required": ["message", "status"],
+    }
+
+
+# -- routes -------------------------------------------------------------------------------
+
+
+class Schemas:
+    """``components.schemas``: serializers by name, each shape once, referenced everywhere."""
+
+    SUFFIXES: dict[Shape, str] = {"output": "", "input": "Input", "partial": "PartialInput"}
+
+    def __init__(self) -> None:
+        self.schemas: dict[str, Schema] = {
+            "ErrorReply": ERROR_REPLY,
+            "ConnectionRefused": connection_refused(),
+            "Id": ID,
+            "QueryValue": QUERY_VALUE,
+        }
+        self._bases: dict[Any, str] = {}
+
+    def _base(self, serializer_class: Any) -> str:
+        if serializer_class not in self._bases:
+            name = serializer_class.__name__.removesuffix("Serializer") or "Serializer"
+            taken = set(self._bases.values())
+            base, n = name, 1
+            while base in taken:  # two serializers of one name in different modules
+                n += 1
+                base = f"{name}{n}"
+            self._bases[serializer_class] = base
+        return self._bases[serializer_class]
+
+    def serializer(self, serializer_class: Any, kind: Shape) -> Schema:
+        """A reference to the ``kind`` shape of ``serializer_class``, added on first use."""
+        name = self._base(serializer_class) + self.SUFFIXES[kind]
+        if name not in self.schemas:
+            self.schemas[name] = schema_for(serializer_class, kind)
+        return {"$ref": f"#/components/schemas/{name}"}

@@ -1,4 +1,4 @@
-"""An AsyncAPI 3.0 document of the hooks a consumer serves (docs/asyncapi.md).
+"""The AsyncAPI document: servers, one channel per hook, operations, components.
 
     from djira.asyncapi import build_document
     document = build_document(consumer.hooks, url="wss://example.com")
@@ -6,7 +6,7 @@
 One channel per hook (its address is the hook name, the Socket.IO event); one ``receive``
 operation per route and verb, with the request and the reply (success and error envelopes)
 as messages; one ``send`` operation per observer (its pushes). Payloads follow PROTOCOL.md;
-``data`` comes from the serializers (``djira.serializer_schema``). The document describes
+``data`` comes from the serializers (``djira.asyncapi.schemas``). The document describes
 the server: it *receives* requests and *sends* replies and pushes.
 """
 
@@ -14,24 +14,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
 from urllib.parse import urlsplit
 
 from djira import __version__
-from djira.asyncapi_parts import (
-    Schemas,
-    hook_routes,
-    observers_of,
-    push_payload,
-    reply_payload,
-    request_payload,
-    security_schemes,
-)
+from djira.asyncapi.pushes import observers_of, push_payload
+from djira.asyncapi.routes import hook_routes, reply_payload, request_payload
+from djira.asyncapi.schemas import Schema, Schemas
+from djira.asyncapi.security import security_schemes
 from djira.base import APIHook
 from djira.settings import jira_settings
 
 ASYNCAPI_VERSION = "3.0.0"
-Schema = dict[str, Any]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
