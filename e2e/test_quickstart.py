@@ -80,6 +80,8 @@ def shell_lines(block: Block) -> list[list[str]]:
     return [shlex.split(line) for line in block.code.splitlines() if line.strip()]
 
 
+# Installs from PyPI into a new virtualenv: minutes on a cold pip cache.
+@pytest.mark.timeout(600)
 def test_quickstart_as_written(tmp_path, wheel, browser):
     steps = [block for block in blocks(DOCS / "quickstart.md") if block.tag == "quickstart"]
     assert [s.args.split()[0] for s in steps].count("serve") == 1, "one serve block expected"
