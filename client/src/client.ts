@@ -372,7 +372,9 @@ export class Client {
     callback: Callback<Push<T>>,
     options: SubscribeOptions = {},
   ): Subscription {
-    const key = `${hook}\u0000${canonical(fields)}`;
+    // What the server identifies a subscription by (headers are not part of it).
+    const { namespace, pk, query, data } = fields;
+    const key = `${hook}\u0000${canonical({ namespace, pk, query, data })}`;
     let shared = this.subscriptions.get(key);
     const created = !shared;
     shared ??= new ServerSubscription(key, hook, { ...fields }, options.timeout);
