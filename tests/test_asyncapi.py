@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
+from jsonschema import Draft7Validator
 from rest_framework import serializers
 
 from djira.asyncapi import build_document
@@ -365,3 +366,66 @@ def test_the_docs_page_lists_every_option_of_the_command():
     }
     documented = set(re.findall(r"`(--?[a-z][a-z-]*)`", page))
     assert ours <= documented, ours - documented
+
+
+# -- the document against real traffic ----------------------------------------------------
+
+
+def conforms(document: dict[str, Any], channel: str, key: str, payload: Any) -> None:
+    """Assert that ``payload`` is valid for the message ``key`` of ``channel``."""
+    pointer = f"#/channels/{channel}/messages/{key}"
+    declared = document["channels"][channel]["messages"][key]
+    if "$ref" in declared:  # a shared message (the error envelope)
+        pointer = declared["$ref"]
+    # The whole document as the root schema, so that its local $refs resolve.
+    schema = {**document, "$ref": f"{pointer}/payload"}
+    errors = [e.message for e in Draft7Validator(schema).iter_errors(payload)]
+    assert errors == [], f"{channel} {key}: {payload!r}"
+
+
+@pytest.mark.usefixtures("db_")
+async def test_real_requests_replies_and_pushes_match_the_document(hand_document, connect, token):
+    """What the test server really sends, checked against what the document says."""
+    doc = hand_document
+    client = await connect(token=token)
+
+    async def call(hook: str, key: str, **request: Any) -> dict[str, Any]:
+        payload = {"requestId": key, **request}
+        conforms(doc, hook, f"{key}.request", payload)
+        return await client.send(hook, payload)
+
+    reply = await call(
+        "observed", "subscribe.subscription", namespace="subscribe", action="SUBSCRIPTION"
+    )
+    conforms(doc, "observed", "subscribe.subscription.reply", reply)
+    created = await call("books", "create", action="POST", data={"title": "Dune", "year": 1965})
+    conforms(doc, "books", "create.reply", created)
+    pk = created["data"]["id"]
+    for key, request in [
+        ("list", {}),
+        ("retrieve", {"pk": pk}),
+        ("partial_update", {"action": "PATCH", "pk": pk, "data": {"year": 1966}}),
+        ("update", {"action": "PUT", "pk": pk, "data": {"title": "Dune", "year": 1965}}),
+        ("destroy", {"action": "DELETE", "pk": pk}),
+    ]:
+        reply = await call("books", key, **request)
+        assert reply["status"] < 300, reply
+        conforms(doc, "books", f"{key}.reply", reply)
+    reply = await call("readonly", "list", query={"limit": 1, "offset": 0})
+    conforms(doc, "readonly", "list.reply", reply)
+    reply = await call("books", "echo-both.patch", namespace="echo-both", action="PATCH", data=[1])
+    conforms(doc, "books", "echo-both.patch.reply", reply)
+    # Errors: field errors (400), a missing object (404), a verb the route refuses (405).
+    for request in [
+        {"action": "POST", "data": {"year": -1}},
+        {"pk": 999999},
+        {"namespace": "count", "action": "POST"},
+    ]:
+        reply = await client.send("books", request)
+        assert reply["status"] in (400, 404, 405), reply
+        conforms(doc, "books", "error", reply)
+    # A push: the book created reaches the subscription made above.
+    await call("observed", "create", action="POST", data={"title": "Emma"})
+    push = await client.receive("observed", match=lambda p: p.get("type") == "create")
+    assert push["room"] == "book"  # the room of the ``books`` observer joined above
+    conforms(doc, "observed", "books.push", push)
