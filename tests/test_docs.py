@@ -202,6 +202,20 @@ async def test_open_socket_keeps_its_user_after_the_token_is_deleted(docs, user,
     assert refused.value.status == 401
 
 
+async def test_open_socket_keeps_its_user_after_logout(docs, user):
+    from django.test import Client
+
+    web = Client()
+    await sync_to_async(web.force_login)(user)
+    cookie = f"{settings.SESSION_COOKIE_NAME}={web.cookies[settings.SESSION_COOKIE_NAME].value}"
+    async with SocketCommunicator(docs.url, headers={"Cookie": cookie}) as client:
+        await sync_to_async(web.logout)()
+        assert (await whoami(client))["username"] == "alice"
+    # The next connection with that cookie is anonymous: the session is gone.
+    async with SocketCommunicator(docs.url, headers={"Cookie": cookie}) as client:
+        assert (await whoami(client))["username"] is None
+
+
 @pytest.fixture(scope="module")
 def revoking(live_server_factory):
     return docs_server(
