@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from djira.authentication import BaseAuthentication
 from djira.decorators import action
 from djira.hooks import APIHook, ModelAPIHook
 from djira.management.commands.djira_asyncapi import Command
+from tests.docblocks import blocks
 from tests.testapp import hooks
 from tests.testapp.models import Book
 
@@ -269,6 +271,18 @@ class NoteHook(ModelAPIHook):
     serializer_class = NoteSerializer
 
 
+class OddHook(APIHook):
+    """Namespaces that are no component keys, and collide once made keys."""
+
+    @action(namespace="a/b")
+    def slash(self) -> None:
+        return None
+
+    @action(namespace="a b")
+    def space(self) -> None:
+        return None
+
+
 class OtherBookHook(ModelAPIHook):
     queryset = Book.objects.all()
     serializer_class = BookSerializer
@@ -285,13 +299,22 @@ def test_serializer_shapes():
 
 def test_names_and_serializers_that_collide_stay_apart():
     document = build_document(
-        {"my notes/1": NoteHook, "books": hooks.BookAPIHook, "other": OtherBookHook},
+        {
+            "my notes/1": NoteHook,
+            "books": hooks.BookAPIHook,
+            "other": OtherBookHook,
+            "odd": OddHook,
+        },
         url="https://api.example.com",
     )
     assert document["channels"]["my_notes_1"]["address"] == "my notes/1"
     assert document["servers"]["djira"]["host"] == "api.example.com"
     assert document["servers"]["djira"]["protocol"] == "wss"
     assert {"Book", "Book2", "Note"} <= set(document["components"]["schemas"])
+    odd = document["channels"]["odd"]["messages"]
+    assert odd["a_b.get.request"]["payload"]["properties"]["namespace"]["const"] == "a/b"
+    assert odd["a_b.get.request_2"]["payload"]["properties"]["namespace"]["const"] == "a b"
+    assert {"odd.a_b.get", "odd.a_b.get_2"} <= set(document["operations"])
     assert validate(document)["errors"] == []
 
 
@@ -353,6 +376,13 @@ def test_custom_authentication_and_declared_action_serializers(settings):
         "Change the password."
     )
     assert validate(document)["errors"] == []
+
+
+def test_the_docs_page_samples_compile():
+    samples = [b for b in blocks(ROOT / "docs" / "asyncapi.md") if b.lang == "python"]
+    assert len(samples) == 2
+    for block in samples:
+        compile(textwrap.dedent(block.code), block.where, "exec")
 
 
 def test_the_docs_page_lists_every_option_of_the_command():

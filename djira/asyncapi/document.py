@@ -13,7 +13,7 @@ the server: it *receives* requests and *sends* replies and pushes.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from urllib.parse import urlsplit
 
 from djira import __version__
@@ -38,6 +38,15 @@ def ref(*parts: str) -> dict[str, str]:
     """A JSON reference to ``#/parts/...`` (JSON Pointer escaping included)."""
     escaped = (p.replace("~", "~0").replace("/", "~1") for p in parts)
     return {"$ref": "#/" + "/".join(escaped)}
+
+
+def unique(text: str, taken: Container[str]) -> str:
+    """``key(text)``, suffixed with ``_2``, ``_3``... while ``taken`` has it."""
+    name, n = key(text), 1
+    while name in taken:
+        n += 1
+        name = f"{key(text)}_{n}"
+    return name
 
 
 def server_object(url: str) -> Schema:
@@ -67,19 +76,10 @@ class _Document:
     def __init__(self) -> None:
         self.channels: dict[str, Schema] = {}
         self.operations: dict[str, Schema] = {}
-        self.used: set[str] = set()
         self.schemas = Schemas()
 
-    def unique(self, text: str) -> str:
-        name, n = key(text), 1
-        while name in self.used:
-            n += 1
-            name = f"{key(text)}_{n}"
-        self.used.add(name)
-        return name
-
     def add_hook(self, name: str, hook_class: type[APIHook]) -> None:
-        channel = self.unique(name)
+        channel = unique(name, self.channels)
         messages: dict[str, Schema] = {"error": ref("components", "messages", "ErrorReply")}
         doc = (hook_class.__doc__ or "").strip()
         self.channels[channel] = {
@@ -90,7 +90,8 @@ class _Document:
             "messages": messages,
         }
         for route in hook_routes(hook_class):
-            request, reply = f"{route.key}.request", f"{route.key}.reply"
+            request = unique(f"{route.key}.request", messages)
+            reply = unique(f"{route.key}.reply", {*messages, request})
             messages[request] = {
                 "name": request,
                 "title": f"{name} {route.label} request",
@@ -118,7 +119,7 @@ class _Document:
             }
             if route.description:
                 operation["description"] = route.description
-            self.operations[self.unique(f"{name}.{route.key}")] = operation
+            self.operations[unique(f"{name}.{route.key}", self.operations)] = operation
         self.add_pushes(name, hook_class, channel, messages)
 
     def add_pushes(
@@ -130,7 +131,7 @@ class _Document:
         if not namespaces:
             return  # no route joins rooms: nothing an observer sends reaches a client
         for observer in observers_of(hook_class, self.schemas):
-            message = f"{key(observer.name)}.push"
+            message = unique(f"{observer.name}.push", messages)
             messages[message] = {
                 "name": message,
                 "title": f"{name} push from {observer.name}",
@@ -138,7 +139,7 @@ class _Document:
                 "description": "The observer's body may send other data, or nothing.",
                 "payload": push_payload(name, namespaces, observer),
             }
-            self.operations[self.unique(f"{name}.{observer.name}.push")] = {
+            self.operations[unique(f"{name}.{observer.name}.push", self.operations)] = {
                 "action": "send",
                 "channel": ref("channels", channel),
                 "title": f"{name}: pushes from {observer.name}",
