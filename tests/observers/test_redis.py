@@ -114,7 +114,8 @@ async def test_push_from_a_shell_is_recorded_by_the_server_that_delivers_it(
         await run_shell(redis_server.url, code)
         await client.receive("observed", match=on("subscribe", type="create"))
         after = (await client.request("observed", namespace="pushes"))["data"]
-        assert after - before == 1
+        # (More than one if a socket of an earlier test is still being disconnected.)
+        assert after - before >= 1
 
 
 async def test_emit_from_a_process_without_a_server_loop_goes_through_redis(
