@@ -15,11 +15,14 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.utils.translation import gettext_lazy
 from jsonschema import Draft7Validator
 from rest_framework import serializers
 
@@ -295,6 +298,20 @@ def test_serializer_shapes():
     given = schema_for(NoteSerializer, "input")
     assert set(given["properties"]) == {"title", "secret"}
     assert given["required"] == ["title", "secret"]
+
+
+class PriceSerializer(serializers.Serializer):
+    price = serializers.DecimalField(max_digits=6, decimal_places=2, default=Decimal("1.50"))
+    since = serializers.DateField(default=date(2020, 1, 1))
+    kind = serializers.ChoiceField(choices=[("a", gettext_lazy("A"))], help_text=gettext_lazy("K"))
+
+
+def test_field_values_become_json():
+    schema = schema_for(PriceSerializer, "input")
+    json.dumps(schema)  # no Decimal, date or lazy string left
+    assert schema["properties"]["price"]["default"] == "1.50"
+    assert schema["properties"]["since"]["default"] == "2020-01-01"
+    assert schema["properties"]["kind"] == {"enum": ["a"], "type": "string", "description": "K"}
 
 
 def test_names_and_serializers_that_collide_stay_apart():

@@ -68,11 +68,17 @@ def _related_model(field: serializers.Field[Any, Any, Any, Any]) -> Any:
 
 
 def _to_json_schema(value: Any) -> Any:
-    """OpenAPI 3.0's ``nullable`` as a JSON Schema type union; patterns as ECMAScript."""
-    if isinstance(value, list):
+    """OpenAPI 3.0's ``nullable`` as a JSON Schema type union; patterns as ECMAScript.
+
+    Values DRF copies from fields (defaults, choices) become JSON: a ``Decimal``, a date
+    or a lazy translation becomes its text, as DRF renders them.
+    """
+    if isinstance(value, list | tuple):
         return [_to_json_schema(v) for v in value]
-    if not isinstance(value, dict):
+    if value is None or isinstance(value, str | int | float | bool):
         return value
+    if not isinstance(value, dict):
+        return str(value)
     out = {k: _to_json_schema(v) for k, v in value.items()}
     if out.pop("nullable", False):
         if "type" in out:
