@@ -4,6 +4,8 @@ They declare ``event``, so the docs' server discovers them beside the hooks test
 registers by hand.
 """
 
+import os
+
 from djira.decorators import action
 from djira.hooks import APIHook, ModelAPIHook
 from djira.permissions import IsAuthenticated
@@ -21,6 +23,7 @@ class WhoAmIHook(APIHook):
             "username": scope.user.username or None,
             "address": scope.environ.get("REMOTE_ADDR"),
             "scheme": scope.environ.get("HTTP_X_FORWARDED_PROTO"),
+            "pid": os.getpid(),  # which worker process answered
         }
 
 
