@@ -113,6 +113,9 @@ def describe_observers(hook_class: type[APIHook]) -> list[dict[str, Any]]:
                 continue
             if any(o["name"] == attr for o in found):
                 continue
+            # ``@obs.rooms`` and friends return the observer: skip the aliases they bind.
+            if getattr(value, "name", attr) != attr:
+                continue
             model = getattr(value, "model", None)
             subscribing = getattr(value, "_subscribing_rooms", None)
             found.append(
