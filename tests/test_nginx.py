@@ -87,6 +87,7 @@ class Nginx:
                 break
             except OSError:
                 if time.monotonic() > deadline:
+                    self.stop()
                     raise
                 time.sleep(0.05)  # waiting for a subprocess to listen, not a test condition
 
@@ -95,8 +96,9 @@ class Nginx:
         return f"https://127.0.0.1:{self.https_port}"
 
     def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(10)
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
 
 
 @pytest.fixture(scope="module")
