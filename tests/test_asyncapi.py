@@ -270,6 +270,24 @@ class BookSerializer(serializers.ModelSerializer):  # a second "BookSerializer"
         fields = ["id"]
 
 
+class BookInputSerializer(serializers.Serializer):  # "BookInput", like Book's input shape
+    isbn = serializers.CharField()
+
+
+class ErrorReplySerializer(serializers.Serializer):  # like the shared "ErrorReply"
+    code = serializers.IntegerField()
+
+
+class ClashHook(APIHook):
+    @action(actions=["POST"], serializer_class=BookInputSerializer)
+    def isbn(self) -> None:
+        return None
+
+    @action(actions=["POST"], serializer_class=ErrorReplySerializer)
+    def code(self) -> None:
+        return None
+
+
 class NoteHook(ModelAPIHook):
     """Notes, registered under a name that is no component key."""
 
@@ -324,13 +342,19 @@ def test_names_and_serializers_that_collide_stay_apart():
             "books": hooks.BookAPIHook,
             "other": OtherBookHook,
             "odd": OddHook,
+            "clash": ClashHook,
         },
         url="https://api.example.com",
     )
     assert document["channels"]["my_notes_1"]["address"] == "my notes/1"
     assert document["servers"]["djira"]["host"] == "api.example.com"
     assert document["servers"]["djira"]["protocol"] == "wss"
-    assert {"Book", "Book2", "Note"} <= set(document["components"]["schemas"])
+    schemas = document["components"]["schemas"]
+    assert {"Book", "Book2", "BookInput", "Note", "BookInput2Input", "ErrorReply2Input"} <= set(
+        schemas
+    )
+    assert set(schemas["BookInput"]["properties"]) == {"title", "author", "year"}
+    assert "status" in schemas["ErrorReply"]["properties"]
     odd = document["channels"]["odd"]["messages"]
     assert odd["a_b.get.request"]["payload"]["properties"]["namespace"]["const"] == "a/b"
     assert odd["a_b.get.request_2"]["payload"]["properties"]["namespace"]["const"] == "a b"

@@ -12,6 +12,7 @@ from typing import Any
 
 from djira.asyncapi.schemas import ANY, ID_REF, QUERY_VALUE_REF, Schema, Schemas, Shape
 from djira.base import CRUD_ROUTES, APIHook
+from djira.pagination import LimitOffsetPagination, PagePagination
 from djira.settings import jira_settings
 
 CRUD_SUMMARIES = {
@@ -198,8 +199,6 @@ def request_payload(hook_class: type[APIHook], route: RouteDoc, schemas: Schemas
 
 def _paginated(items: Schema, paginator: Any) -> Schema:
     """A list reply: the items, or djira's page object around them."""
-    from djira.pagination import LimitOffsetPagination, PagePagination
-
     if paginator is None:
         return items
     if not (

@@ -188,7 +188,7 @@ def connection_refused() -> Schema:
     }
 
 
-# -- routes -------------------------------------------------------------------------------
+# -- the registry -------------------------------------------------------------------------
 
 
 class Schemas:
@@ -204,16 +204,20 @@ class Schemas:
             "QueryValue": QUERY_VALUE,
         }
         self._bases: dict[Any, str] = {}
+        self._reserved = set(self.schemas)
 
     def _base(self, serializer_class: Any) -> str:
+        """``Article`` for ``ArticleSerializer``, numbered when the name is taken."""
         if serializer_class not in self._bases:
             name = serializer_class.__name__.removesuffix("Serializer") or "Serializer"
-            taken = set(self._bases.values())
             base, n = name, 1
-            while base in taken:  # two serializers of one name in different modules
+            # Two serializers of one name in different modules, "BookInputSerializer"
+            # beside "BookSerializer", a serializer named like a shared schema.
+            while any(base + suffix in self._reserved for suffix in self.SUFFIXES.values()):
                 n += 1
                 base = f"{name}{n}"
             self._bases[serializer_class] = base
+            self._reserved.update(base + suffix for suffix in self.SUFFIXES.values())
         return self._bases[serializer_class]
 
     def serializer(self, serializer_class: Any, kind: Shape) -> Schema:
