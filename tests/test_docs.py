@@ -2,13 +2,14 @@
 
 Every Python block compiles; blocks marked ``<!-- test: define -->`` are executed
 (tests.docsamples) and served by a real server (tests.docs_settings, tests.docsapp), where
-the behaviour the page describes is checked; JavaScript and shell blocks pass their
+the behaviour the page describes is checked; JavaScript, JSON and shell blocks pass their
 parsers. The quickstart runs end to end in e2e/test_quickstart.py, the nginx configuration
 of deployment.md in tests/test_nginx.py.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -45,6 +46,7 @@ def ids(items: list[Block]) -> list[str]:
 PYTHON = [b for b in all_blocks() if b.lang == "python" and marked(b) != "skip"]
 JS = [b for b in all_blocks() if b.lang in ("js", "javascript") and marked(b) != "skip"]
 SHELL = [b for b in all_blocks() if b.lang in ("bash", "sh", "shell") and marked(b) != "skip"]
+JSON = [b for b in all_blocks() if b.lang == "json" and marked(b) != "skip"]
 SKIPPED = [b for b in all_blocks() if marked(b) == "skip"]
 
 
@@ -67,6 +69,11 @@ def test_javascript_sample_parses(block, tmp_path):
     path.write_text(block.code, encoding="utf-8")
     result = subprocess.run(["node", "--check", str(path)], capture_output=True, text=True)
     assert result.returncode == 0, f"{block.where}:\n{result.stderr}"
+
+
+@pytest.mark.parametrize("block", JSON, ids=ids(JSON))
+def test_json_sample_parses(block):
+    json.loads(block.code)
 
 
 @pytest.mark.parametrize("block", SHELL, ids=ids(SHELL))
