@@ -8,6 +8,7 @@ Every document is checked by the official parser, ``@asyncapi/parser`` from npm
 from __future__ import annotations
 
 import copy
+import io
 import json
 import os
 import re
@@ -32,6 +33,7 @@ from djira.authentication import BaseAuthentication
 from djira.decorators import action
 from djira.hooks import APIHook, ModelAPIHook
 from djira.management.commands.djira_asyncapi import Command
+from djira.server import create_server
 from tests.docblocks import blocks
 from tests.testapp import hooks
 from tests.testapp.models import Book
@@ -368,6 +370,19 @@ def test_the_command_writes_a_file(tmp_path):
     document = json.loads(target.read_text())
     assert document["info"]["title"] == "Shop"
     assert "observed" in {c["address"] for c in document["channels"].values()}
+
+
+def test_without_an_asgi_application_the_command_says_what_it_leaves_out(settings):
+    # A server of its own: no consumer another test left on the default one.
+    settings.DJIRA_SETTINGS = {**settings.DJIRA_SETTINGS, "SOCKET_INSTANCE": create_server()}
+    stdout, stderr = io.StringIO(), io.StringIO()
+    call_command("djira_asyncapi", indent=0, stdout=stdout, stderr=stderr)  # tests.settings
+    assert "--asgi mysite.asgi:application" in stderr.getvalue()
+    addresses = {c["address"] for c in json.loads(stdout.getvalue())["channels"].values()}
+    assert "observed" in addresses and "books" not in addresses  # books: by hand only
+    quiet = io.StringIO()
+    call_command("djira_asyncapi", "--no-asgi", stdout=io.StringIO(), stderr=quiet)
+    assert quiet.getvalue() == ""
 
 
 class JWTAuthentication(BaseAuthentication):

@@ -90,6 +90,13 @@ class Command(BaseCommand):
         asgi = None if options["no_asgi"] else options["asgi"]
         if asgi is None and not options["no_asgi"]:
             asgi = getattr(settings, "ASGI_APPLICATION", None)
+            if asgi is None:
+                # Hooks registered by hand would be missing without a word: say so.
+                self.stderr.write(
+                    "settings.ASGI_APPLICATION is not set: describing the discovered hooks "
+                    "only. Pass --asgi mysite.asgi:application to include hooks registered "
+                    "by hand, or --no-asgi to silence this."
+                )
         document = build_document(
             served_hooks(asgi),
             url=options["url"],
