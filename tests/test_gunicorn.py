@@ -87,21 +87,31 @@ def gunicorn(redis_server, live_server_factory):
     process.wait(20)
 
 
-async def on_worker(url: str, token: str, *, other_than: int | None = None):
-    """A connected websocket-only client, on a worker other than ``other_than``."""
-    for _ in range(50):
-        client = await SocketCommunicator(url, token=token).connect()
-        reply = await client.request("docs_whoami", namespace="me")
-        pid = reply["data"]["pid"]
-        if pid != other_than:
-            return client, pid
+async def connect(url: str, token: str) -> tuple[SocketCommunicator, int]:
+    client = await SocketCommunicator(url, token=token).connect()
+    reply = await client.request("docs_whoami", namespace="me")
+    return client, reply["data"]["pid"]
+
+
+async def on_another_worker(url: str, token: str, busy: SocketCommunicator, pid: int):
+    """A client on a worker other than ``pid``'s, which ``busy`` keeps occupied meanwhile.
+
+    Idle workers race for each new connection and one may win them all; a worker whose
+    loop is blocked cannot accept, so the connection goes to another.
+    """
+    for _ in range(20):
+        await busy.emit("docs_busy", {"namespace": "hold", "action": "POST", "data": 0.5})
+        await busy.receive_nothing(0.05)  # let the hold begin
+        client, other = await connect(url, token)
+        if other != pid:
+            return client, other
         await client.disconnect()
     raise AssertionError("every connection landed on the same worker")
 
 
 async def test_push_crosses_workers_through_redis(gunicorn, user, token):
-    subscriber, first = await on_worker(gunicorn, token)
-    writer, second = await on_worker(gunicorn, token, other_than=first)
+    subscriber, first = await connect(gunicorn, token)
+    writer, second = await on_another_worker(gunicorn, token, subscriber, first)
     try:
         subscribed = await subscriber.request(
             "observed", namespace="subscribe", action="SUBSCRIPTION"

@@ -5,6 +5,7 @@ registers by hand.
 """
 
 import os
+import time
 
 from djira.decorators import action
 from djira.hooks import APIHook, ModelAPIHook
@@ -25,6 +26,17 @@ class WhoAmIHook(APIHook):
             "scheme": scope.environ.get("HTTP_X_FORWARDED_PROTO"),
             "pid": os.getpid(),  # which worker process answered
         }
+
+
+class BusyHook(APIHook):
+    event = "docs_busy"
+
+    @action(actions=["POST"])
+    async def hold(self, scope):
+        # Blocks this worker's event loop on purpose, as a long request would: meanwhile
+        # only the other workers accept connections (tests/test_gunicorn.py).
+        time.sleep(float(scope.data))  # noqa: ASYNC251 - blocking is the point
+        return None
 
 
 class StaffBooksHook(ModelAPIHook):
