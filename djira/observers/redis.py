@@ -51,8 +51,19 @@ TIMEOUT = 2.0
 #: Retry delays while Redis is down (seconds): first, then doubling up to the last.
 FIRST_RETRY, LAST_RETRY = 0.5, 30.0
 
-# Identifies this process's messages, so a server skips its own (already delivered).
-HOST_ID = uuid.uuid4().hex
+_host: tuple[int, str] = (0, "")
+
+
+def host_id() -> str:
+    """Identifies this process's messages, so a server skips its own (already delivered).
+
+    Per process id: workers forked from one parent (gunicorn ``--preload``) differ.
+    """
+    global _host
+    pid = os.getpid()
+    if _host[0] != pid:
+        _host = (pid, uuid.uuid4().hex)
+    return _host[1]
 
 
 def channel_for(url: str) -> str:
@@ -64,9 +75,9 @@ def channel_for(url: str) -> str:
 def encode(messages: list[Message]) -> list[str]:
     """Redis messages for ``messages``, in order, ``CHUNK`` pushes each."""
     wire = [to_wire(m) for m in messages]
+    host = host_id()
     return [
-        djira_json.dumps({"h": HOST_ID, "pid": os.getpid(), "m": wire[i : i + CHUNK]})
-        for i in range(0, len(wire), CHUNK)
+        djira_json.dumps({"h": host, "m": wire[i : i + CHUNK]}) for i in range(0, len(wire), CHUNK)
     ]
 
 
@@ -270,7 +281,7 @@ class ServerLink:
             envelope = djira_json.loads(raw)
         except ValueError:
             return
-        if not isinstance(envelope, dict) or envelope.get("h") == HOST_ID:
+        if not isinstance(envelope, dict) or envelope.get("h") == host_id():
             return  # ours: delivered locally before it was published
         for wire in envelope.get("m") or ():
             message = from_wire(wire)
