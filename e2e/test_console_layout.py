@@ -189,7 +189,7 @@ def test_signing_out_and_in_again_returns_to_the_page(admin_page, path):
     other = page.context.new_page()
     other.goto("/admin/")
     other.click("#logout-form button")
-    other.close()
+    expect(other).to_have_url(re.compile(r"/login/$"))  # signed out; closed with the context
     # The next poll of a live part sends the whole page (not the part) to the login.
     expect(page).to_have_url(re.compile(r"/admin/login/\?next="), timeout=5_000)
     expect(page.locator("table.djira-table")).to_have_count(0)

@@ -1,7 +1,6 @@
 from board.views import board
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.contrib.staticfiles.urls import staticfiles_urlpatterns
 from django.urls import path
 
 urlpatterns = [
@@ -14,5 +13,5 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", board, name="index"),
 ]
-# uvicorn serves no static files: let Django do it while DEBUG is on (the demo, e2e tests).
-urlpatterns += staticfiles_urlpatterns()
+# No static files line: with DEBUG on, djira.asgi.get_asgi_application serves them under
+# uvicorn as runserver would (the demo, the e2e tests).
