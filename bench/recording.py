@@ -33,9 +33,8 @@ def _configured_application() -> Any:
     """The example's ASGI app with the recorder set as ``DJIRA_BENCH_RECORDING`` says."""
     from example.asgi import application  # the example project, as shipped
 
-    from djira.settings import jira_settings
-
     from djira.admin.recorder import TrafficRecorder
+    from djira.settings import jira_settings
 
     monitor = jira_settings.SOCKET_INSTANCE.djira_consumer.monitor
     mode = os.environ["DJIRA_BENCH_RECORDING"]

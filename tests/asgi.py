@@ -39,3 +39,11 @@ from tests.testapp import shapes  # noqa: E402
 
 for name, hook_class in shapes.HOOKS.items():
     consumer.register(name, hook_class)
+
+# Traces (tests/test_trace.py): a listener that wants them, on servers started for it.
+if os.environ.get("DJIRA_TEST_TRACE") == "1":
+    from djira import lifecycle  # noqa: E402
+    from tests.testapp import tracing  # noqa: E402
+
+    lifecycle.register_listener(tracing.TraceCollector)
+    consumer.register("traces", tracing.TracesHook)
