@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 # (username, password, staff, what the account is for); passwords equal usernames: a demo.
@@ -78,9 +79,23 @@ class Command(BaseCommand):
         return user, token
 
     def sample_board(self, user) -> None:
-        for name, tasks in SAMPLE_BOARD.items():
-            project = Project.objects.create(owner=user, name=name)
-            for title, priority, done in tasks:
-                Task.objects.create(
-                    owner=user, project=project, title=title, priority=priority, done=done
+        # bulk_create sends no signals: before the server starts nobody could receive pushes,
+        # and djira would warn that this process has no way to deliver them.
+        projects = Project.objects.bulk_create(
+            [Project(owner=user, name=name) for name in SAMPLE_BOARD]
+        )
+        now = timezone.now()
+        Task.objects.bulk_create(
+            [
+                Task(
+                    owner=user,
+                    project=project,
+                    title=title,
+                    priority=priority,
+                    done=done,
+                    completed_at=now if done else None,
                 )
+                for project, tasks in zip(projects, SAMPLE_BOARD.values(), strict=True)
+                for title, priority, done in tasks
+            ]
+        )
