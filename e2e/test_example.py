@@ -213,3 +213,20 @@ def test_the_board_requires_signing_in(browser, example_server):
         expect(page.locator(".error")).to_contain_text("Wrong username or password")
     finally:
         context.close()
+
+
+def test_the_board_says_when_its_script_did_not_load(browser, example_server):
+    context = browser.new_context(base_url=example_server.url)
+    context.set_default_timeout(10_000)
+    try:
+        page = context.new_page()
+        page.route(re.compile(r"/static/djira/js/client\.js"), lambda route: route.abort())
+        page.goto("/login/?next=/")
+        page.fill("#id_username", "demo")
+        page.fill("#id_password", "demo")
+        page.click("button[type=submit]")
+        expect(page.locator("#board-offline")).to_be_visible()
+        expect(page.locator("#board-offline")).to_contain_text("did not load")
+        expect(page.locator("#board-state")).to_have_text("connecting")
+    finally:
+        context.close()
