@@ -170,7 +170,13 @@ class APIHook:
             raise exceptions.Throttled(wait=max(known) if known else None)
 
     def initial(self) -> None:
-        """Checks run before the body: permissions, then throttles."""
+        """Checks run before the body: permissions, then throttles.
+
+        Leaving a subscription is always allowed: a socket whose permission was revoked
+        must still be able to stop receiving pushes.
+        """
+        if self.scope.action == "UNSUBSCRIPTION":
+            return
         self.check_permissions(self.scope)
         self.check_throttles(self.scope)
 

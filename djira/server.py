@@ -48,11 +48,14 @@ class DjiraServer(socketio.AsyncServer):
         # their emits to this loop.
         self.loop: asyncio.AbstractEventLoop | None = None
         self.djira_consumer: Any = None
-        # Strong references to fire-and-forget emit tasks until they finish.
-        self.background_tasks: set[asyncio.Task[Any]] = set()
         # djira.observers.transport.Outbox: pushes handed over from other threads, emitted
         # in order on this server's loop (created on first use).
         self.djira_outbox: Any = None
+        # djira.observers.subscriptions: observer uid -> this server's subscribed addresses;
+        # djira.observers.redis.ServerLink: the listener on djira's Redis channel. Both are
+        # created on first use.
+        self.djira_addresses: Any = None
+        self.djira_link: Any = None
 
     async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> Any:
         if self.loop is None:

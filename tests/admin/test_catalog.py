@@ -58,8 +58,8 @@ def test_filtering_and_pagination_are_described():
 
 def test_plain_hooks_have_no_serializer_or_crud():
     desc = describe_hook("tools", hooks.ToolsAPIHook)
-    assert [r["label"] for r in desc["routes"]] == ["route"]
-    assert desc["routes"][0]["serializer"] is None
+    assert "route" in [r["label"] for r in desc["routes"]]
+    assert all(r["serializer"] is None for r in desc["routes"])
 
 
 def test_catalog_is_sorted_by_name():

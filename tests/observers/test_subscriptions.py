@@ -153,3 +153,26 @@ def test_receiver_emit_refuses_unknown_arguments():
         ServerProxy().emit("broadcast", {}, bogus=1)
     with pytest.raises(TypeError, match="callback"):
         ServerProxy().emit("broadcast", {}, callback=print)
+
+
+async def test_leaving_is_allowed_after_the_permission_was_revoked(connect, alice):
+    from asgiref.sync import sync_to_async
+    from django.contrib.auth.models import Permission
+
+    user, token = alice
+    view = await Permission.objects.aget(codename="view_book")
+    await sync_to_async(user.user_permissions.add)(view)
+    book = await Book.objects.acreate(title="revoked")
+    client = await connect(token=token)
+    await subscribe(client, "subscribe_viewers", pk=book.pk)
+    await sync_to_async(user.user_permissions.remove)(view)
+    refused = await client.request(
+        "observed", namespace="subscribe_viewers", action="SUBSCRIPTION", pk=book.pk
+    )
+    assert refused["status"] == 403  # joining again is refused...
+    reply = await client.request(
+        "observed", namespace="subscribe_viewers", action="UNSUBSCRIPTION", pk=book.pk
+    )
+    assert reply["status"] in (200, 204), reply  # ...leaving is not
+    await client.request("observed", action="PATCH", pk=book.pk, data={"year": 5})
+    assert await client.receive_nothing(0.3, "observed")

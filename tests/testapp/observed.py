@@ -16,6 +16,7 @@ from djira.decorators import action
 from djira.hooks import APIHook, ModelAPIHook
 from djira.observers import observer, signal_observer
 from djira.observers.dispatch import receiver
+from djira.permissions import BasePermission
 
 from .hooks import IsOwner
 from .models import Book
@@ -25,6 +26,11 @@ User = get_user_model()
 book_flagged = Signal()
 # Serializer calls per observer in this process, read through the ``calls`` route.
 CALLS: Counter[str] = Counter()
+
+
+class MayViewBooks(BasePermission):
+    def has_permission(self, scope):
+        return scope.user.has_perm("testapp.view_book")
 
 
 class ObservedBookHook(ModelAPIHook):
@@ -41,6 +47,11 @@ class ObservedBookHook(ModelAPIHook):
 
     @action(actions=["SUBSCRIPTION", "UNSUBSCRIPTION"])
     async def subscribe(self, scope):
+        await self.books.subscription(scope)
+
+    # A request-level permission that can be revoked between two requests.
+    @action(actions=["SUBSCRIPTION"], permission_classes=[MayViewBooks])
+    async def subscribe_viewers(self, scope):
         await self.books.subscription(scope)
 
     # Object permission through get_object(): only the owner may subscribe to one book.
