@@ -121,7 +121,10 @@ async def test_rooms_list_subscribers(admin_http, connect, token):
         lambda: get_text(admin_http, "/admin/djira/room/rows/"), lambda text: client.sid in text
     )
     room = html[: html.index(client.sid)]
-    assert "djira:observed:subscribe:books:book" in room[room.rindex('data-room="') :]
+    name = room[room.rindex('data-room="') :]
+    # djira:<hook>:<route>:<observer uid>:<room>
+    assert name.startswith('data-room="djira:observed:subscribe:')
+    assert 'tests.testapp.observed.ObservedBookHook.books:book"' in name
 
 
 async def test_detail_page_redacts_handshake_headers(admin_http, connect, token):
