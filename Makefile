@@ -4,9 +4,11 @@ PORT ?= 8000
 
 .PHONY: demo test install install-test js lint
 
-# The demo's own virtual environment: Debian's system Python refuses `pip install`
-# (externally-managed-environment), and the demo should not touch the user's packages.
+# The project's own virtual environment, for the demo and the tests: Debian's system Python
+# refuses `pip install` (externally-managed-environment), and neither command should touch
+# the user's packages.
 VENV ?= .venv
+PY := $(VENV)/bin/python
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV) || { echo "On Debian/Ubuntu: sudo apt install python3-venv"; exit 1; }
@@ -16,8 +18,9 @@ install: $(VENV)/bin/python
 	$(VENV)/bin/python -m pip install -q -e ".[server,filter]"
 
 install-test:
-	./scripts/system-deps.sh
-	$(PYTHON) -m pip install -q -e ".[dev]"
+	PYTHON=$(PYTHON) ./scripts/system-deps.sh
+	$(MAKE) $(VENV)/bin/python
+	$(PY) -m pip install -q -e ".[dev]"
 
 js:
 	npm ci --no-audit --no-fund
@@ -33,19 +36,19 @@ demo: install
 # The guides and the API reference from docstrings; any Sphinx warning is an error.
 .PHONY: docs
 docs:
-	$(PYTHON) -m sphinx -W --keep-going -q -E -b html docs docs/_build/html
+	$(PY) -m sphinx -W --keep-going -q -E -b html docs docs/_build/html
 
 lint:
-	ruff check .
-	ruff format --check djira
-	mypy djira
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check djira
+	$(PY) -m mypy djira
 
 # tests/ runs twice: on SQLite, then on PostgreSQL (a private server that tests/_postgres.py
 # starts on a free port and removes afterwards, even on failure).
 # e2e runs in its own pytest process: sync Playwright keeps an event loop running in the
 # main thread, which the async tests in tests/ must not inherit.
-test: install-test js lint
-	$(PYTHON) -m pytest tests
-	$(PYTHON) -m tests._postgres $(PYTHON) -m pytest tests
-	$(PYTHON) -m pytest e2e
+test: install-test js lint docs
+	$(PY) -m pytest tests
+	$(PY) -m tests._postgres $(PY) -m pytest tests
+	$(PY) -m pytest e2e
 	npm test
