@@ -137,7 +137,11 @@ class Consumer:
         self.monitor.connected(scope)
 
     async def _on_disconnect(self, sid: str, reason: Any = None) -> None:
+        from djira.observers import presence
+
         self.monitor.disconnected(sid, reason)
+        # Rooms are left by python-socketio itself; presence (and its leave pushes) by us.
+        await presence.disconnected(self.sio, sid)
 
 
 def client_address(environ: dict[str, Any]) -> str:

@@ -58,12 +58,19 @@ def emit(
 def model_observer(
     model: type[Model], serializer_class: Any = None, **options: Any
 ) -> Callable[[Callable[..., Any]], ModelObserver]:
-    """Decorate a hook method to observe ``model``'s saves and deletes (``ModelObserver``)."""
+    """Decorate a hook method to observe ``model``'s saves and deletes (``ModelObserver``).
+
+    ``presence=True``: push ``join``/``leave`` to the room when a connection enters or leaves.
+    """
     if serializer_class is None:
         serializer_class = options.pop("serializer", None)
 
+    presence = bool(options.pop("presence", False))
+
     def decorator(func: Callable[..., Any]) -> ModelObserver:
-        return ModelObserver(func, model, serializer_class, **options)
+        found = ModelObserver(func, model, serializer_class, **options)
+        found.announce_presence = presence
+        return found
 
     return decorator
 
@@ -75,8 +82,12 @@ def signal_observer(
     if serializer_class is None:
         serializer_class = options.pop("serializer", None)
 
+    presence = bool(options.pop("presence", False))
+
     def decorator(func: Callable[..., Any]) -> SignalObserver:
-        return SignalObserver(func, signal, sender, serializer_class, **options)
+        found = SignalObserver(func, signal, sender, serializer_class, **options)
+        found.announce_presence = presence
+        return found
 
     return decorator
 

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from asgiref.sync import sync_to_async
 
 from djira import exceptions
-from djira.observers import subscriptions, transport
+from djira.observers import presence, subscriptions, transport
 from djira.observers.batch import Change
 from djira.observers.dispatch import ServerProxy
 from djira.observers.redis import get_server_link
@@ -86,6 +86,10 @@ class BaseObserver(ABC):
         it as the push's ``data`` instead.
     :param serializer_class: DRF serializer for the push's ``data``.
     """
+
+    #: Push ``join``/``leave`` to a room's subscribers as connections enter and leave it
+    #: (``@observer(..., presence=True)``). Who is present is known either way.
+    announce_presence: bool = False
 
     def __init__(self, func: Callable[..., Any], serializer_class: Any = None) -> None:
         self.func = func
@@ -278,3 +282,31 @@ class BoundObserver:
         if scope.action == "UNSUBSCRIPTION":
             return await self.unsubscribe(scope)
         return await self.subscribe(scope)
+
+    async def presence(self, room: str) -> dict[str, Any]:
+        """Who is subscribed to ``room`` of this observer, on every server. A coroutine.
+
+        ``{"room", "connections", "users": [{"id", "username", "connections"}],
+        "anonymous"}`` (docs/observers.md, "Presence"). Across processes with
+        ``REDIS_URL``; this process's sockets otherwise.
+        """
+        server = self._server_any()
+        return (await presence.of_rooms(server, [(self.observer.uid, room)]))[0]
+
+    async def presence_of(self, scope: Scope | None = None) -> list[dict[str, Any]]:
+        """The presence of each room ``scope`` may join (``subscribing_rooms``). A coroutine.
+
+        For a route clients call to ask: the same rooms, and so the same permission, as
+        subscribing with the same parameters.
+        """
+        scope = self._scope(scope)
+        rooms = await self.observer.aget_subscribing_rooms(self.hook, scope)
+        keys = [(self.observer.uid, room) for room in rooms]
+        return await presence.of_rooms(self._server(scope), keys)
+
+    def _server_any(self) -> Any:
+        scope = self.hook.scope
+        if scope is not None:
+            return self._server(scope)
+        server = self.hook.server or transport.get_server()
+        return server.server if isinstance(server, ServerProxy) else server

@@ -20,6 +20,8 @@ import json
 import threading
 from typing import TYPE_CHECKING, Any
 
+from djira.observers import presence
+
 if TYPE_CHECKING:
     from djira.scope import Scope
     from djira.server import DjiraServer
@@ -85,6 +87,8 @@ async def join(server: DjiraServer, scope: Scope, observer: str, rooms: list[str
         entry["rooms"].update(zip(names, rooms, strict=True))
     for name in names:
         await server.enter_room(scope.sid, name)
+    # Once in the rooms, so a join push reaches the joiner too.
+    await presence.joined(server, scope.sid, scope.user, [(observer, room) for room in rooms])
 
 
 async def leave(server: DjiraServer, scope: Scope, observer: str) -> list[str]:
@@ -105,10 +109,16 @@ async def leave(server: DjiraServer, scope: Scope, observer: str) -> list[str]:
         else:
             gone = []
         still = {name for entry in held.values() for name in entry["rooms"]}
+        # Presence is per (observer, room), whichever hook name or route holds it.
+        present = {(e["observer"], r) for e in held.values() for r in e["rooms"].values()}
     left: dict[str, str] = {}
     for entry in gone:
         left.update(entry["rooms"])
     for name in left:
         if name not in still:
             await server.leave_room(scope.sid, name)
-    return list(dict.fromkeys(left.values()))
+    rooms = list(dict.fromkeys(left.values()))
+    await presence.left(
+        server, scope.sid, [(observer, r) for r in rooms if (observer, r) not in present]
+    )
+    return rooms

@@ -1,0 +1,439 @@
+"""Presence per room: who is subscribed to an observer's room, on every server.
+
+A room here is an observer's user-level room (``"book"``, ``"book__7"``), identified by the
+pair ``(observer uid, room)``: the sockets that subscribed to it through any hook name or
+route are its members. Each server keeps its own members in memory (``LocalPresence``, the
+truth for its sockets); with ``REDIS_URL`` it also mirrors them to Redis so that any process
+can read the whole room:
+
+- ``djira:<db>:presence:<uid>:<room>:<server>``: a hash ``sid -> {"id", "username"}`` per
+  room and server process, with a time-to-live of ``3 x HEARTBEAT_INTERVAL``;
+- ``djira:<db>:presence:servers``: a sorted set ``server -> alive until`` (a timestamp).
+
+Every ``HEARTBEAT_INTERVAL`` seconds a server renews its keys and its ``alive until``; a
+server that crashed stops renewing, readers ignore it at once past its ``alive until`` and
+Redis drops its keys soon after. A key found missing at a heartbeat (Redis restarted, a
+write failed while it was down) is written again from memory.
+
+Writes for one socket and room always write what memory holds *now* (present: ``HSET``;
+absent: ``HDEL``), under one lock per server, so concurrent subscribe, unsubscribe and
+disconnect of a socket leave Redis as memory ends up, whatever order they finish in.
+
+Observers declared with ``presence=True`` also push ``type: "join"`` / ``"leave"`` to their
+room's subscribers when a connection enters or leaves it, through the same outbox as every
+other push. A crashed server's members disappear without a ``leave``: nobody is left to send
+it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from djira.observers import transport
+
+if TYPE_CHECKING:
+    from djira.server import DjiraServer
+
+logger = logging.getLogger("djira.redis")
+
+#: (observer uid, user-level room)
+Key = tuple[str, str]
+#: What presence knows of a connection: ``{"id": pk or None, "username": str or None}``.
+Member = dict[str, Any]
+
+JOIN, LEAVE = "join", "leave"
+
+
+def interval() -> float:
+    from djira.settings import jira_settings
+
+    return max(0.2, float(jira_settings.HEARTBEAT_INTERVAL))
+
+
+def member_of(user: Any) -> Member:
+    """A connection's user as presence shows it; anonymous users have no id nor name."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return {"id": None, "username": None}
+    pk = user.pk
+    # JSON-safe and comparable across processes (UUID keys become strings).
+    return {"id": pk if isinstance(pk, int | str) else str(pk), "username": user.get_username()}
+
+
+def summarize(room: str, members: Iterable[Member]) -> dict[str, Any]:
+    """``{"room", "connections", "users": [{"id", "username", "connections"}], "anonymous"}``.
+
+    One entry per user (by id), with its number of connections; users sorted by username;
+    ``anonymous`` counts anonymous connections.
+    """
+    users: dict[Any, dict[str, Any]] = {}
+    anonymous = total = 0
+    for member in members:
+        total += 1
+        if member.get("id") is None:
+            anonymous += 1
+            continue
+        entry = users.setdefault(
+            member["id"], {"id": member["id"], "username": member.get("username"), "connections": 0}
+        )
+        entry["connections"] += 1
+    ordered = sorted(users.values(), key=lambda u: (str(u["username"]), str(u["id"])))
+    return {"room": room, "connections": total, "users": ordered, "anonymous": anonymous}
+
+
+# -- this server's members (the truth for its sockets) ---------------------------------------
+
+
+class LocalPresence:
+    """One server's members per room, its Redis mirror and heartbeat."""
+
+    def __init__(self, server: DjiraServer) -> None:
+        self.server = server
+        #: Names this server's keys in Redis; per server, not per process (tests run several).
+        self.id = uuid.uuid4().hex
+        self.rooms: dict[Key, dict[str, Member]] = {}
+        self.of_sid: dict[str, set[Key]] = {}
+        self.lock = asyncio.Lock()
+        self.heartbeat: asyncio.Task[None] | None = None
+        self.client: Any = None
+        self.client_url = ""
+        self.prefix = ""
+        self.failing = False
+
+    # -- memory -----------------------------------------------------------------------------
+
+    def add(self, sid: str, key: Key, member: Member) -> bool:
+        """Note ``sid`` in ``key``'s room; ``True`` if it was not there yet."""
+        members = self.rooms.setdefault(key, {})
+        if sid in members:
+            return False
+        members[sid] = member
+        self.of_sid.setdefault(sid, set()).add(key)
+        return True
+
+    def remove(self, sid: str, key: Key) -> Member | None:
+        """Forget ``sid`` in ``key``'s room; the member it was, or ``None`` if absent."""
+        members = self.rooms.get(key)
+        member = members.pop(sid, None) if members is not None else None
+        if members is not None and not members:
+            del self.rooms[key]
+        keys = self.of_sid.get(sid)
+        if keys is not None:
+            keys.discard(key)
+            if not keys:
+                del self.of_sid[sid]
+        return member
+
+    def members(self, key: Key) -> list[Member]:
+        return list(self.rooms.get(key, {}).values())
+
+    # -- Redis mirror -------------------------------------------------------------------------
+
+    def redis(self) -> Any:
+        """The async Redis client on this server's loop, or ``None`` without ``REDIS_URL``."""
+        from djira.settings import jira_settings
+
+        url = jira_settings.REDIS_URL
+        if not url:
+            return None
+        if self.client is None:
+            import redis.asyncio
+
+            self.client = redis.asyncio.Redis.from_url(
+                url, socket_connect_timeout=2.0, socket_timeout=2.0
+            )
+            self.prefix, self.client_url = prefix_for(url), url
+        return self.client
+
+    def redis_key(self, key: Key) -> str:
+        return room_key(self.prefix, key, self.id)
+
+    async def mirror(self, sid: str, keys: Iterable[Key]) -> None:
+        """Write to Redis what memory holds now for ``sid`` in each of ``keys``."""
+        client = self.redis()
+        if client is None:
+            return
+        self.start_heartbeat()
+        ttl_ms = int(interval() * 3000)
+        async with self.lock:
+            try:
+                async with client.pipeline(transaction=False) as pipe:
+                    pipe.zadd(servers_key(self.prefix), {self.id: time.time() + 3 * interval()})
+                    for key in keys:
+                        name = self.redis_key(key)
+                        member = self.rooms.get(key, {}).get(sid)
+                        if member is None:
+                            pipe.hdel(name, sid)
+                        else:
+                            pipe.hset(name, sid, json.dumps(member))
+                            pipe.pexpire(name, ttl_ms)
+                    await pipe.execute()
+            except Exception as exc:
+                self.failed(exc)  # the next heartbeat writes what memory holds
+            else:
+                self.failing = False
+
+    def failed(self, exc: BaseException) -> None:
+        if not self.failing:  # once per outage; the delivery link tells the outage too
+            logger.warning("djira presence: cannot write to Redis (%s)", exc)
+        self.failing = True
+
+    def start_heartbeat(self) -> None:
+        if self.heartbeat is None or self.heartbeat.done():
+            self.heartbeat = asyncio.get_running_loop().create_task(self._beat())
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(interval())
+            with contextlib.suppress(Exception):  # reported by beat()
+                await self.beat()
+
+    async def beat(self) -> None:
+        """Renew this server's keys and ``alive until``; rewrite keys Redis lost."""
+        client = self.redis()
+        if client is None:
+            return
+        every = interval()
+        ttl_ms = int(every * 3000)
+        async with self.lock:
+            keys = list(self.rooms)
+            try:
+                async with client.pipeline(transaction=False) as pipe:
+                    pipe.zadd(servers_key(self.prefix), {self.id: time.time() + 3 * every})
+                    # Servers gone for a minute: nobody reads them any more.
+                    pipe.zremrangebyscore(servers_key(self.prefix), "-inf", time.time() - 60)
+                    for key in keys:
+                        pipe.pexpire(self.redis_key(key), ttl_ms)
+                    renewed = (await pipe.execute())[2:]
+                lost = [key for key, ok in zip(keys, renewed, strict=True) if not ok]
+                if lost:
+                    async with client.pipeline(transaction=False) as pipe:
+                        for key in lost:
+                            members = self.rooms.get(key)
+                            if members:
+                                name = self.redis_key(key)
+                                mapping = {s: json.dumps(m) for s, m in members.items()}
+                                pipe.hset(name, mapping=mapping)
+                                pipe.pexpire(name, ttl_ms)
+                        await pipe.execute()
+            except Exception as exc:
+                self.failed(exc)
+                raise
+            self.failing = False
+
+    async def close(self) -> None:
+        """Stop the heartbeat and remove this server's keys (a clean shutdown)."""
+        if self.heartbeat is not None:
+            self.heartbeat.cancel()
+        client = self.client
+        if client is None:
+            return
+        with contextlib.suppress(Exception):
+            async with client.pipeline(transaction=False) as pipe:
+                for key in list(self.rooms):
+                    pipe.delete(self.redis_key(key))
+                pipe.zrem(servers_key(self.prefix), self.id)
+                await pipe.execute()
+
+
+_lock = threading.Lock()
+
+
+def get_local(server: DjiraServer) -> LocalPresence:
+    local: LocalPresence | None = getattr(server, "djira_presence", None)
+    if local is None:
+        with _lock:
+            local = getattr(server, "djira_presence", None)
+            if local is None:
+                local = LocalPresence(server)
+                server.djira_presence = local
+    return local
+
+
+# -- Redis layout (shared by the async and sync readers) ---------------------------------------
+
+
+def prefix_for(url: str) -> str:
+    from djira.observers.redis import channel_for
+
+    return channel_for(url)  # "djira:<db>": as djira's pub/sub channel, one per database
+
+
+def servers_key(prefix: str) -> str:
+    return f"{prefix}:presence:servers"
+
+
+def room_key(prefix: str, key: Key, server_id: str) -> str:
+    # The uid has no ``:`` and the server id is hex: the parts never run into each other.
+    return f"{prefix}:presence:{key[0]}:{key[1]}:{server_id}"
+
+
+def _decode(hashes: list[dict[Any, Any]]) -> list[Member]:
+    members = []
+    for fields in hashes:
+        for raw in (fields or {}).values():
+            with contextlib.suppress(ValueError):
+                value = json.loads(raw)
+                if isinstance(value, dict):
+                    members.append(value)
+    return members
+
+
+def _decode_ids(raw: list[Any]) -> list[str]:
+    return [s.decode() if isinstance(s, bytes) else str(s) for s in raw]
+
+
+async def aread(client: Any, prefix: str, keys: list[Key]) -> dict[Key, list[Member]]:
+    """Every live server's members of ``keys`` (two round trips). A coroutine."""
+    alive = _decode_ids(await client.zrangebyscore(servers_key(prefix), time.time(), "+inf"))
+    async with client.pipeline(transaction=False) as pipe:
+        for key in keys:
+            for server_id in alive:
+                pipe.hgetall(room_key(prefix, key, server_id))
+        results = await pipe.execute()
+    n = len(alive)
+    return {key: _decode(results[i * n : (i + 1) * n]) for i, key in enumerate(keys)}
+
+
+def read(client: Any, prefix: str, keys: list[Key]) -> dict[Key, list[Member]]:
+    """``aread`` with a synchronous client (the console's views)."""
+    alive = _decode_ids(client.zrangebyscore(servers_key(prefix), time.time(), "+inf"))
+    pipe = client.pipeline(transaction=False)
+    for key in keys:
+        for server_id in alive:
+            pipe.hgetall(room_key(prefix, key, server_id))
+    results = pipe.execute()
+    n = len(alive)
+    return {key: _decode(results[i * n : (i + 1) * n]) for i, key in enumerate(keys)}
+
+
+# -- what subscriptions and observers call ------------------------------------------------------
+
+
+def announces(observer: str) -> bool:
+    """Whether observer ``observer`` (a uid) pushes join/leave: ``presence=True``."""
+    found = find_observer(observer)
+    return bool(found is not None and getattr(found, "announce_presence", False))
+
+
+_known: dict[str, Any] = {}
+
+
+def find_observer(uid: str) -> Any:
+    """The observer with ``uid`` among the hook classes this process imported, or ``None``."""
+    if uid not in _known:
+        # Hook classes defined since the last look (cheap: a walk over the hook classes).
+        _known.update(observers())
+    return _known.get(uid)
+
+
+def observers() -> dict[str, Any]:
+    """uid -> observer, for every observer on the hook classes this process imported."""
+    from djira.base import APIHook
+    from djira.observers.base import BaseObserver
+
+    found: dict[str, Any] = {}
+    pending = list(APIHook.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        for value in vars(cls).values():
+            if isinstance(value, BaseObserver):
+                found[value.uid] = value
+    return found
+
+
+def _push(server: DjiraServer, kind: str, changed: list[tuple[Key, Member]]) -> None:
+    pushes = [
+        transport.Push(uid, room, kind, {"user": member})
+        for (uid, room), member in changed
+        if announces(uid)
+    ]
+    if pushes:
+        transport.send(pushes, server)
+
+
+async def joined(server: DjiraServer, sid: str, user: Any, keys: list[Key]) -> None:
+    """``sid`` subscribed to ``keys``' rooms (called once it is in the rooms). A coroutine."""
+    if not keys or not server.manager.is_connected(sid, "/"):
+        return  # gone meanwhile: its disconnect already cleaned up
+    local = get_local(server)
+    member = member_of(user)
+    new = [key for key in keys if local.add(sid, key, member)]
+    await local.mirror(sid, new)
+    _push(server, JOIN, [(key, member) for key in new])
+
+
+async def left(server: DjiraServer, sid: str, keys: list[Key]) -> None:
+    """``sid`` holds no subscription to ``keys``' rooms any more. A coroutine."""
+    local = get_local(server)
+    gone = [(key, m) for key in keys if (m := local.remove(sid, key)) is not None]
+    await local.mirror(sid, [key for key, _ in gone])
+    _push(server, LEAVE, gone)
+
+
+async def disconnected(server: DjiraServer, sid: str) -> None:
+    """``sid`` disconnected: it leaves every room it was present in. A coroutine."""
+    local: LocalPresence | None = getattr(server, "djira_presence", None)
+    if local is not None and sid in local.of_sid:
+        await left(server, sid, list(local.of_sid[sid]))
+
+
+async def of_rooms(server: DjiraServer, keys: list[Key]) -> list[dict[str, Any]]:
+    """The presence of each of ``keys``, across processes with ``REDIS_URL``. A coroutine."""
+    local = get_local(server)
+    client = local.redis()
+    if client is None:
+        return [summarize(room, local.members((uid, room))) for uid, room in keys]
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is getattr(server, "loop", None):
+        members = await aread(client, local.prefix, keys)
+    else:
+        # Another loop (``async_to_sync`` in a thread of its own): the server's client
+        # belongs to the server's loop; a short-lived one serves this call.
+        import redis.asyncio
+
+        other = redis.asyncio.Redis.from_url(local.client_url, socket_timeout=2.0)
+        try:
+            members = await aread(other, local.prefix, keys)
+        finally:
+            await other.aclose()
+    return [summarize(key[1], members[key]) for key in keys]
+
+
+def snapshot(server: DjiraServer, keys: list[Key]) -> dict[Key, dict[str, Any]]:
+    """``of_rooms`` for sync code (the console): Redis with ``REDIS_URL``, else this process."""
+    from djira.settings import jira_settings
+
+    url = jira_settings.REDIS_URL
+    if not url:
+        local = get_local(server)
+        return {key: summarize(key[1], list(local.rooms.get(key, {}).values())) for key in keys}
+    from djira.admin.cluster import sync_client
+
+    members = read(sync_client(url), prefix_for(url), keys)
+    return {key: summarize(key[1], members[key]) for key in keys}
+
+
+def key_of(sio_room: str, uids: Iterable[str]) -> Key | None:
+    """The ``(uid, room)`` of a subscription's python-socketio room, given known uids.
+
+    ``djira:<hook name>:<route>:<uid>:<room>``: hook names may hold ``:``, uids never do.
+    """
+    if not sio_room.startswith("djira:"):
+        return None
+    for uid in uids:
+        before, marker, room = sio_room.partition(f":{uid}:")
+        if marker and room:
+            return uid, room
+    return None

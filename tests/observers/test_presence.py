@@ -1,0 +1,209 @@
+"""Presence per room over real servers: two uvicorn processes on one real redis-server.
+
+The servers serve tests/observers/asgi.py, which registers ``RoomHook``
+(tests/observers/presence_hooks.py) as ``rooms``: ``announced`` pushes join/leave
+(``presence=True``), ``quiet`` does not. Each test subscribes to the room of a book of its
+own (``book__<pk>``), so sockets of other tests never count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from djira.testing import SocketCommunicator
+from tests.observers.conftest import start_observed_server, subscribe
+from tests.testapp.models import Book
+
+pytestmark = pytest.mark.usefixtures("db_")
+
+#: A crashed server's members go once readers pass its "alive until" (3 heartbeats of 2 s).
+CRASH_DEADLINE = 30.0
+
+
+async def new_room() -> tuple[int, str]:
+    book = await sync_to_async(Book.objects.create)(title="present")
+    return book.pk, f"book__{book.pk}"
+
+
+async def presence(client, pk, namespace: str = "presence") -> dict:
+    reply = await client.request("rooms", namespace=namespace, pk=pk)
+    assert reply["status"] == 200, reply
+    [room] = reply["data"]
+    return room
+
+
+async def until(client, pk, check, deadline: float = CRASH_DEADLINE) -> dict:
+    """Ask ``client``'s server for the presence until ``check(presence)`` holds."""
+    end = time.monotonic() + deadline
+    while True:
+        seen = await presence(client, pk)
+        if check(seen) or time.monotonic() > end:
+            return seen
+        await asyncio.sleep(0.1)
+
+
+def joins(**fields):
+    def match(push):
+        return (
+            isinstance(push, dict)
+            and push.get("type") in ("join", "leave")
+            and all(push.get(k) == v for k, v in fields.items())
+        )
+
+    return match
+
+
+async def test_presence_of_a_room_is_the_same_from_both_servers(redis_servers, alice, bob):
+    (alice_user, alice_token), (bob_user, bob_token) = alice, bob
+    server_a, server_b = redis_servers
+    pk, room = await new_room()
+    clients = [
+        SocketCommunicator(server_a.url, token=alice_token),
+        SocketCommunicator(server_b.url, token=alice_token),  # alice's second tab
+        SocketCommunicator(server_b.url, token=bob_token),
+        SocketCommunicator(server_a.url),  # anonymous
+        SocketCommunicator(server_b.url),  # anonymous
+    ]
+    for client in clients:
+        await client.connect()
+    try:
+        for client in clients:
+            assert await subscribe(client, hook="rooms", pk=pk) == [room]
+        # The same connection subscribed twice (another route) is still one connection.
+        assert await subscribe(clients[0], hook="rooms", namespace="subscribe_again", pk=pk)
+        expected = {
+            "room": room,
+            "connections": 5,
+            "users": [
+                {"id": alice_user.pk, "username": "alice", "connections": 2},
+                {"id": bob_user.pk, "username": "bob", "connections": 1},
+            ],
+            "anonymous": 2,
+        }
+        seen_from_a = await presence(clients[0], pk)
+        seen_from_b = await presence(clients[2], pk)
+        assert seen_from_a == seen_from_b == expected
+        # The observer's API from a (sync) route body: ``self.announced.presence(room)``.
+        by_room = await clients[3].request("rooms", namespace="room", query={"room": room})
+        assert by_room["data"] == expected
+        # Presence is per observer: nobody subscribed to ``quiet``'s room.
+        quiet = await presence(clients[1], pk, namespace="presence_quiet")
+        assert quiet == {"room": room, "connections": 0, "users": [], "anonymous": 0}
+    finally:
+        for client in clients:
+            await client.disconnect()
+
+
+async def test_unsubscribing_and_disconnecting_leave_the_room(redis_servers, alice, bob):
+    (_, alice_token), (bob_user, bob_token) = alice, bob
+    server_a, server_b = redis_servers
+    pk, room = await new_room()
+    async with (
+        SocketCommunicator(server_a.url, token=alice_token) as a,
+        SocketCommunicator(server_b.url, token=bob_token) as b,
+        SocketCommunicator(server_a.url) as asker,
+    ):
+        await subscribe(a, hook="rooms", pk=pk)
+        await subscribe(a, hook="rooms", namespace="subscribe_again", pk=pk)
+        await subscribe(b, hook="rooms", pk=pk)
+        assert (await presence(asker, pk))["connections"] == 2
+
+        # Leaving one of two routes to the same room keeps alice present.
+        left = await a.request("rooms", namespace="subscribe_again", action="UNSUBSCRIPTION", pk=pk)
+        assert left["status"] == 204
+        assert [u["username"] for u in (await presence(asker, pk))["users"]] == ["alice", "bob"]
+
+        left = await a.request("rooms", namespace="subscribe", action="UNSUBSCRIPTION", pk=pk)
+        assert left["status"] == 204
+        bob_only = [{"id": bob_user.pk, "username": "bob", "connections": 1}]
+        seen = await presence(asker, pk)
+        assert (seen["connections"], seen["users"]) == (1, bob_only)
+
+        await b.disconnect()
+        # The disconnect is handled by server B after the socket is gone: ask until it is.
+        seen = await until(asker, pk, lambda p: p["connections"] == 0)
+        assert seen == {"room": room, "connections": 0, "users": [], "anonymous": 0}
+
+
+async def test_join_and_leave_are_pushed_only_where_opted_in(redis_servers, alice, bob):
+    (alice_user, alice_token), (_, bob_token) = alice, bob
+    server_a, server_b = redis_servers
+    pk, room = await new_room()
+    async with SocketCommunicator(server_a.url, token=alice_token) as watcher:
+        await subscribe(watcher, hook="rooms", namespace="subscribe_quiet", pk=pk)
+        await subscribe(watcher, hook="rooms", pk=pk)
+        own = await watcher.receive("rooms", match=joins())
+        assert (own["type"], own["namespace"], own["room"]) == ("join", "subscribe", room)
+        assert own["data"] == {"user": {"id": alice_user.pk, "username": "alice"}}
+
+        async with SocketCommunicator(server_b.url, token=bob_token) as other:
+            # ``quiet`` would push first (one ordered path): the first push is announced's.
+            await subscribe(other, hook="rooms", namespace="subscribe_quiet", pk=pk)
+            await subscribe(other, hook="rooms", pk=pk)
+            push = await watcher.receive("rooms", match=joins())
+            assert (push["type"], push["namespace"]) == ("join", "subscribe")
+            assert push["data"]["user"]["username"] == "bob"
+
+            anonymous = SocketCommunicator(server_b.url)
+            await anonymous.connect()
+            await subscribe(anonymous, hook="rooms", pk=pk)
+            push = await watcher.receive("rooms", match=joins())
+            assert push["type"] == "join"
+            assert push["data"] == {"user": {"id": None, "username": None}}
+            await anonymous.request("rooms", namespace="subscribe", action="UNSUBSCRIPTION", pk=pk)
+            push = await watcher.receive("rooms", match=joins())
+            assert (push["type"], push["data"]["user"]["id"]) == ("leave", None)
+            await anonymous.disconnect()
+
+            await other.request("rooms", namespace="subscribe_quiet", action="UNSUBSCRIPTION")
+        # Bob's disconnect leaves announced's room (on server B): pushed to A.
+        push = await watcher.receive("rooms", match=joins())
+        assert (push["type"], push["room"]) == ("leave", room)
+        assert push["data"]["user"]["username"] == "bob"
+        assert push["namespace"] == "subscribe"
+
+
+async def test_a_crashed_servers_members_disappear(redis_servers, redis_server, alice):
+    _, alice_token = alice
+    server_a, _ = redis_servers
+    pk, _room = await new_room()
+    doomed = start_observed_server(DJIRA_REDIS_URL=redis_server.url)
+    try:
+        async with SocketCommunicator(server_a.url) as asker:
+            victim = SocketCommunicator(doomed.url, token=alice_token)
+            await victim.connect()
+            await subscribe(victim, hook="rooms", pk=pk)
+            assert (await presence(asker, pk))["users"][0]["username"] == "alice"
+            assert doomed.process is not None
+            doomed.process.kill()  # no disconnect handler runs: only the heartbeat tells
+            doomed.process.wait(10)
+            seen = await until(asker, pk, lambda p: p["connections"] == 0)
+            assert seen["users"] == [] and seen["connections"] == 0
+            await victim.disconnect()
+    finally:
+        doomed.stop()
+
+
+async def test_presence_without_redis_is_this_servers(alice):
+    _, alice_token = alice
+    server = start_observed_server()
+    try:
+        pk, room = await new_room()
+        async with (
+            SocketCommunicator(server.url, token=alice_token) as a,
+            SocketCommunicator(server.url) as b,
+        ):
+            await subscribe(a, hook="rooms", pk=pk)
+            await subscribe(b, hook="rooms", pk=pk)
+            seen = await presence(b, pk)
+            assert (seen["connections"], seen["anonymous"]) == (2, 1)
+            assert [u["username"] for u in seen["users"]] == ["alice"]
+            await a.disconnect()
+            seen = await until(b, pk, lambda p: p["connections"] == 1)
+            assert (seen["connections"], seen["users"]) == (1, [])
+    finally:
+        server.stop()
