@@ -46,6 +46,10 @@ DEFAULTS: dict[str, Any] = {
     # Admin traffic recording (djira.admin).
     "RECORD_TRAFFIC": True,
     "TRAFFIC_BUFFER_SIZE": 1000,
+    # Request traces kept by the admin's recorder while a console page watches (a ring buffer).
+    "TRACE_BUFFER_SIZE": 200,
+    # The inspector may act as another user (superusers only; djira.admin.actas).
+    "INSPECTOR_ACT_AS": False,
     "REDACT_KEYS": [],
     "HEARTBEAT_INTERVAL": 2.0,
 }

@@ -15,7 +15,10 @@ from django.apps import apps
 if apps.is_installed("django.contrib.admin") and apps.is_installed("django_htmx"):
     from djira import lifecycle
     from djira.admin import options  # noqa: F401 - registers the ModelAdmins
+    from djira.admin.actas import ActAsAudit
     from djira.admin.recorder import TrafficRecorder
 
     # The console's data source: every server's lifecycle events (djira.lifecycle).
     lifecycle.register_listener(TrafficRecorder)
+    # The audit of requests made while acting as another user (djira.admin.actas).
+    lifecycle.register_listener(ActAsAudit)

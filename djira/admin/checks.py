@@ -52,3 +52,28 @@ def check_console(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
             )
         ]
     return []
+
+
+ACT_AS_AUTHENTICATION = "djira.admin.actas.ActAsAuthentication"
+
+
+@register("djira")
+def check_act_as(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """``INSPECTOR_ACT_AS`` on needs ``ActAsAuthentication`` first in the authentication
+    classes: after another class, the superuser's own session would win and the inspector
+    would silently send as them."""
+    user = getattr(settings, "DJIRA_SETTINGS", None)
+    if not isinstance(user, dict) or user.get("INSPECTOR_ACT_AS") is not True:
+        return []
+    classes = user.get("AUTHENTICATION_CLASSES") or []
+    if list(classes)[:1] == [ACT_AS_AUTHENTICATION]:
+        return []
+    return [
+        Warning(
+            "DJIRA_SETTINGS['INSPECTOR_ACT_AS'] is on, but AUTHENTICATION_CLASSES does not start "
+            f"with '{ACT_AS_AUTHENTICATION}': the inspector cannot act as another user.",
+            hint=f"Put '{ACT_AS_AUTHENTICATION}' first in "
+            "DJIRA_SETTINGS['AUTHENTICATION_CLASSES'].",
+            id="djira.W102",
+        )
+    ]

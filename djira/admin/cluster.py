@@ -29,6 +29,9 @@ PREFIX = "djira:admin:process:"
 WATCH_KEY = "djira:admin:watched"
 # Traffic rows a heartbeat carries (the newest); the page shows at most this many per process.
 HEARTBEAT_ROWS = 200
+# Request traces a heartbeat carries (the newest), so a page served by another process can
+# open them; the deliveries of traced pushes are all carried (bounded by the recorder).
+HEARTBEAT_TRACES = 50
 
 
 def interval() -> float:
@@ -110,6 +113,11 @@ async def heartbeat(consumer: Consumer) -> None:
                 recording = recorder is not None and recorder.recording
                 snap = await collect_local(consumer, traffic=recording)
                 snap["traffic"] = snap["traffic"][-HEARTBEAT_ROWS:]
+                if recording and recorder is not None:
+                    snap["traces"] = list(recorder.traces.values())[-HEARTBEAT_TRACES:]
+                    snap["deliveries"] = {
+                        trace: list(found) for trace, found in list(recorder.deliveries.items())
+                    }
                 key = PREFIX + snap["process"]["id"]
                 await client.set(key, json.dumps(snap, default=str), px=int(every * 2500))
                 failing = False

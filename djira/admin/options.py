@@ -140,6 +140,7 @@ class TrafficAdmin(ConsoleAdmin):
     extra = (
         ("rows/", "rows", views.traffic_rows, ()),
         ("stats/", "stats", views.traffic_stats, ()),
+        ("trace/<str:trace_id>/", "trace", views.traffic_trace, ()),
     )
 
 

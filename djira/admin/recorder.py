@@ -6,7 +6,9 @@ Two costs, on purpose:
   duration appended to a bounded deque;
 - only while an admin page is *watching* (one polled within ``WATCH_SECONDS``, in any
   process when Redis is configured) and ``RECORD_TRAFFIC`` is on: a full row, redacted, in a
-  ring buffer of ``TRAFFIC_BUFFER_SIZE`` rows.
+  ring buffer of ``TRAFFIC_BUFFER_SIZE`` rows; and, since the recorder then ``wants_traces``
+  (djira.trace), each request's trace, redacted, in a ring buffer of ``TRACE_BUFFER_SIZE``,
+  with the deliveries of the pushes it caused as processes report them.
 
 So nothing heavier than a counter runs per event while nobody looks (``bench/recording.py``).
 """
@@ -16,13 +18,13 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from djira import json as djira_json
 from djira.admin import cluster
-from djira.admin.redaction import redact, redact_keys
+from djira.admin.redaction import REDACTED, KeyMatcher, redact, redact_keys
 from djira.settings import jira_settings
 
 if TYPE_CHECKING:
@@ -36,6 +38,8 @@ HISTORY_SECONDS = 300
 SAMPLES_PER_ROUTE = 512
 # Distinct routes tracked; client-chosen names beyond this share one "(other)" entry.
 MAX_ROUTES = 500
+# Deliveries kept per trace (one per room and process a push reached).
+MAX_DELIVERIES = 100
 
 
 @dataclass(slots=True)
@@ -86,6 +90,10 @@ class TrafficRecorder:
         self.started_at = time.time()
         self._seq = itertools.count(1)
         self._heartbeat_checked = False
+        # Trace id -> the request's redacted trace; trace id -> deliveries of its pushes.
+        self.trace_size = max(1, int(jira_settings.TRACE_BUFFER_SIZE))
+        self.traces: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self.deliveries: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
 
     # -- watching -------------------------------------------------------------------------
 
@@ -96,6 +104,11 @@ class TrafficRecorder:
     @property
     def recording(self) -> bool:
         return time.monotonic() < self.watched_until and bool(jira_settings.RECORD_TRAFFIC)
+
+    @property
+    def wants_traces(self) -> bool:
+        """Asked by the core per request (djira.lifecycle): traces only while a page watches."""
+        return self.recording
 
     def clear(self) -> None:
         self.rows.clear()
@@ -178,6 +191,8 @@ class TrafficRecorder:
         route.durations.append(duration)
         if self.recording:
             self._record_request(scope, reply, duration, now)
+            if scope.trace is not None:
+                self._record_trace(scope, reply, duration, now)
 
     def pushed(self, event: str, room: str, payload: dict[str, Any]) -> None:
         now = time.time()
@@ -197,7 +212,44 @@ class TrafficRecorder:
                 size=len(djira_json.dumps(payload)),
             )
 
+    def push_delivered(self, trace: str, event: str, room: str, recipients: int) -> None:
+        """A push caused by traced request ``trace`` reached ``recipients`` sockets here
+        (called by the outbox, djira.observers.transport, in whichever process delivers)."""
+        if not self.recording:
+            return
+        deliveries = self.deliveries.get(trace)
+        if deliveries is None:
+            deliveries = self.deliveries[trace] = []
+            while len(self.deliveries) > self.trace_size:
+                self.deliveries.popitem(last=False)
+        if len(deliveries) < MAX_DELIVERIES:
+            deliveries.append(
+                {"ts": time.time(), "event": event, "room": room, "recipients": recipients}
+            )
+
     # -- rows (only while watched) --------------------------------------------------------
+
+    def _record_trace(
+        self, scope: Scope, reply: dict[str, Any], duration: float, now: float
+    ) -> None:
+        trace = scope.trace
+        keys = redact_keys()
+        self.traces[trace.id] = {
+            **trace.as_dict(),
+            "events": [redact_event(event, keys) for event in list(trace.events)],
+            "ts": now - duration,
+            "duration": duration,
+            "hook": scope.event,
+            "namespace": scope.namespace,
+            "action": scope.action,
+            "pk": redact(scope.pk, keys),
+            "status": reply["status"],
+            "requestId": reply.get("requestId"),
+            "sid": scope.sid,
+            "user": user_label(scope.user),
+        }
+        while len(self.traces) > self.trace_size:
+            self.traces.popitem(last=False)
 
     def _record_request(
         self, scope: Scope, reply: dict[str, Any], duration: float, now: float
@@ -215,6 +267,7 @@ class TrafficRecorder:
             "namespace": scope.namespace,
             "action": scope.action,
             "requestId": reply.get("requestId"),
+            "trace": scope.trace.id if scope.trace is not None else None,
         }
         self._add(now - duration, "in", scope.sid, user, payload=redact(request, keys), **common)
         self._add(
@@ -245,6 +298,7 @@ class TrafficRecorder:
             "requestId": None,
             "room": None,
             "payload": None,
+            "trace": None,
         }
         row.update(fields)
         if direction in {"connect", "disconnect"}:
@@ -278,6 +332,22 @@ class TrafficRecorder:
                 }
             )
         return sorted(summary, key=lambda r: (r["hook"], r["namespace"], r["action"]))
+
+
+def redact_event(event: dict[str, Any], keys: KeyMatcher) -> dict[str, Any]:
+    """A trace event, redacted: a query's parameters are hidden (they carry the request's
+    values, passwords included, without key names to judge them by), its statement kept."""
+    if event.get("kind") == "sql":
+        params = event.get("params")
+        if isinstance(params, dict):
+            params = dict.fromkeys(params, REDACTED)
+        elif isinstance(params, list):
+            params = [REDACTED] * len(params)
+        elif params is not None:
+            params = REDACTED
+        return {**event, "params": params}
+    redacted: dict[str, Any] = redact(event, keys)
+    return redacted
 
 
 def remote_address(environ: dict[str, Any]) -> str:

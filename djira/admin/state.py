@@ -173,6 +173,38 @@ def merge(snapshots: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def find_trace(trace_id: str) -> dict[str, Any] | None:
+    """The trace of one request, from this process or another's heartbeat, with the
+    deliveries of the pushes it caused as every process reported them (``None``: unknown)."""
+    from djira.admin import cluster
+
+    consumer = get_consumer()
+    recorder = get_recorder(consumer)
+    process = process_id(consumer)
+    found: dict[str, Any] | None = None
+    deliveries: list[dict[str, Any]] = []
+    if recorder is not None:
+        local = recorder.traces.get(trace_id)
+        if local is not None:
+            found = {**local, "process": process}
+        deliveries += [
+            {**d, "process": process} for d in list(recorder.deliveries.get(trace_id, ()))
+        ]
+    for snap in cluster.remote_snapshots(exclude=process):
+        other = snap["process"]["id"]
+        if found is None:
+            for trace in snap.get("traces", ()):
+                if trace.get("id") == trace_id:
+                    found = {**trace, "process": other}
+        deliveries += [
+            {**d, "process": other} for d in snap.get("deliveries", {}).get(trace_id, ())
+        ]
+    if found is None:
+        return None
+    found["deliveries"] = sorted(deliveries, key=lambda d: d["ts"])
+    return found
+
+
 def snapshot(traffic: bool = True, on_server_loop: bool = False) -> dict[str, Any]:
     """Every process's state, merged; the caller is a sync view.
 
@@ -187,3 +219,26 @@ def snapshot(traffic: bool = True, on_server_loop: bool = False) -> dict[str, An
     for snap in others:
         snap["process"]["remote"] = True
     return merge([local, *others])
+
+
+def room_presence(names: list[str]) -> dict[str, dict[str, Any]]:
+    """Presence of the observer room behind each python-socketio room in ``names``.
+
+    Every process's members (read from Redis with ``REDIS_URL``, this process's otherwise),
+    through any hook name or route: ``{"room", "connections", "users", "anonymous"}``
+    (``djira.observers.presence``). Rooms joined by hand (no observer) are left out.
+    """
+    from djira.observers import presence
+
+    uids = list(presence.observers())
+    keys = {name: key for name in names if (key := presence.key_of(name, uids)) is not None}
+    if not keys:
+        return {}
+    try:
+        found = presence.snapshot(get_consumer().sio, list(dict.fromkeys(keys.values())))
+    except Exception as exc:  # Redis down: the page still shows this process's rooms
+        import logging
+
+        logging.getLogger("djira").warning("djira admin: cannot read presence (%s)", exc)
+        return {}
+    return {name: found[key] for name, key in keys.items()}

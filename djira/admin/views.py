@@ -31,13 +31,14 @@ from django.utils import timezone
 from djira.admin import charts, cluster
 from djira.admin.catalog import get_catalog
 from djira.admin.recorder import WATCH_SECONDS
-from djira.admin.state import get_consumer, get_recorder, process_id, snapshot
+from djira.admin.state import find_trace, get_consumer, get_recorder, process_id, snapshot
 from djira.settings import jira_settings
 
 if TYPE_CHECKING:
     from djira.admin.options import ConsoleAdmin
 
 SID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+TRACE_ID = re.compile(r"^[0-9a-f]{1,32}-[0-9]{1,20}$")
 STATUS_CLASSES = {"2xx": (200, 300), "3xx": (300, 400), "4xx": (400, 500), "5xx": (500, 600)}
 DIRECTIONS = ("in", "out", "push", "connect", "disconnect")
 MAX_TRAFFIC_ROWS = 200
@@ -375,7 +376,81 @@ def traffic_stats(admin: ConsoleAdmin, request: HttpRequest) -> HttpResponse:
     )
 
 
+def decorate_trace(trace: dict[str, Any]) -> dict[str, Any]:
+    """A trace for its panel: the timeline, its queries apart, and the pushes' reach."""
+    events = []
+    for event in trace["events"]:
+        details = {
+            k: v for k, v in event.items() if k not in {"at_ms", "kind", "sql", "params", "ms"}
+        }
+        events.append(
+            {
+                **event,
+                "details": ", ".join(f"{k}={v}" for k, v in details.items() if v is not None),
+                "params_json": json.dumps(event.get("params"), default=str)
+                if event.get("params") is not None
+                else "",
+            }
+        )
+    deliveries = trace.get("deliveries", [])
+    pushes = [e for e in events if e["kind"] == "push"]
+    return {
+        **trace,
+        "time": when(trace["ts"]),
+        "ms": trace["duration"] * 1000,
+        "events": events,
+        "queries": [e for e in events if e["kind"] == "sql"],
+        "pushes": pushes,
+        "deliveries": [{**d, "time": when(d["ts"])} for d in deliveries],
+        "recipients": sum(int(d["recipients"]) for d in deliveries),
+        "status_class": f"{trace['status'] // 100}xx",
+    }
+
+
+def traffic_trace(admin: ConsoleAdmin, request: HttpRequest, trace_id: str) -> HttpResponse:
+    """The story of one request (a row of the traffic log), as a panel."""
+    if not TRACE_ID.match(trace_id):
+        raise Http404("Not a trace id.")
+    watch()
+    trace = find_trace(trace_id)
+    return render(
+        request,
+        "djira/admin/partials/_trace.html",
+        context(
+            admin,
+            request,
+            "Trace",
+            trace=decorate_trace(trace) if trace is not None else None,
+            trace_id=trace_id,
+        ),
+    )
+
+
 # -- inspector ----------------------------------------------------------------------------
+
+
+#: Users offered in the inspector's "Act as" list (the first ones by username).
+MAX_ACT_AS_USERS = 500
+
+
+def act_as_users(request: HttpRequest) -> list[dict[str, Any]] | None:
+    """Users a superuser may act as in the inspector; ``None`` when acting is not offered."""
+    from django.contrib.auth import get_user_model
+
+    from djira.admin.actas import ActAsAuthentication
+
+    user = request.user
+    if not (jira_settings.INSPECTOR_ACT_AS and user.is_active and user.is_superuser):
+        return None
+    if ActAsAuthentication not in list(jira_settings.AUTHENTICATION_CLASSES)[:1]:
+        return None  # check djira.W102 says why
+    model = get_user_model()
+    users = model._default_manager.filter(is_active=True).exclude(pk=user.pk)
+    users = users.order_by(model.USERNAME_FIELD)[:MAX_ACT_AS_USERS]
+    return [
+        {"pk": u.pk, "username": u.get_username(), "superuser": u.is_superuser, "staff": u.is_staff}
+        for u in users
+    ]
 
 
 def inspector_page(admin: ConsoleAdmin, request: HttpRequest) -> HttpResponse:
@@ -384,5 +459,12 @@ def inspector_page(admin: ConsoleAdmin, request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "djira/admin/inspector.html",
-        context(admin, request, "Inspector", catalog=hooks, socketio_path=path),
+        context(
+            admin,
+            request,
+            "Inspector",
+            catalog=hooks,
+            socketio_path=path,
+            act_as_users=act_as_users(request),
+        ),
     )

@@ -34,6 +34,8 @@ from collections.abc import Iterable
 from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from djira.trace import current_trace
+
 if TYPE_CHECKING:
     from djira.server import DjiraServer
 
@@ -57,6 +59,8 @@ class Emit(NamedTuple):
     namespace: str = "/"
     #: python-socketio's ``ignore_queue``: this process's sockets only, never published.
     local: bool = False
+    #: Id of the request trace (djira.trace) that caused it, while one is recorded.
+    trace: str | None = None
 
 
 class Push(NamedTuple):
@@ -66,6 +70,8 @@ class Push(NamedTuple):
     room: str
     type: str
     data: Any
+    #: Id of the request trace (djira.trace) that caused it, while one is recorded.
+    trace: str | None = None
 
 
 Message = Emit | Push
@@ -76,8 +82,13 @@ Message = Emit | Push
 
 def to_wire(message: Message) -> dict[str, Any]:
     if isinstance(message, Push):
-        return {"o": message.observer, "r": message.room, "t": message.type, "d": message.data}
+        push = {"o": message.observer, "r": message.room, "t": message.type, "d": message.data}
+        if message.trace is not None:
+            push["tr"] = message.trace
+        return push
     wire: dict[str, Any] = {"e": message.event, "d": message.data, "ns": message.namespace}
+    if message.trace is not None:
+        wire["tr"] = message.trace
     if isinstance(message.data, tuple):  # several arguments: JSON would make it one list
         wire["d"], wire["args"] = list(message.data), True
     if message.to is not None:
@@ -92,10 +103,14 @@ def from_wire(wire: Any) -> Message | None:
     if not isinstance(wire, dict):
         return None
     if isinstance(wire.get("o"), str) and isinstance(wire.get("r"), str):
-        return Push(wire["o"], wire["r"], str(wire.get("t")), wire.get("d"))
+        trace = wire["tr"] if isinstance(wire.get("tr"), str) else None
+        return Push(wire["o"], wire["r"], str(wire.get("t")), wire.get("d"), trace)
     if isinstance(wire.get("e"), str):
         data = tuple(wire["d"]) if wire.get("args") and isinstance(wire["d"], list) else wire["d"]
-        return Emit(wire["e"], data, wire.get("to"), wire.get("skip"), wire.get("ns") or "/")
+        trace = wire["tr"] if isinstance(wire.get("tr"), str) else None
+        return Emit(
+            wire["e"], data, wire.get("to"), wire.get("skip"), wire.get("ns") or "/", trace=trace
+        )
     return None
 
 
@@ -107,7 +122,14 @@ def _has_members(server: DjiraServer, namespace: str, room: str | None) -> bool:
     return bool(server.manager.rooms.get(namespace, {}).get(room))
 
 
-def _record(server: DjiraServer, event: str, room: str, payload: Any) -> None:
+def _record(
+    server: DjiraServer,
+    event: str,
+    room: str,
+    payload: Any,
+    trace: str | None = None,
+    to: tuple[str, str | None] = ("/", None),
+) -> None:
     consumer = getattr(server, "djira_consumer", None)
     if consumer is None:
         return
@@ -115,6 +137,14 @@ def _record(server: DjiraServer, event: str, room: str, payload: Any) -> None:
         payload = {"data": payload}
     try:
         consumer.monitor.pushed(event, room, payload)
+        if trace is not None:
+            # A traced request's push: listeners that follow traces (the admin's recorder)
+            # learn how many sockets of this process it reached.
+            recipients = len(server.manager.rooms.get(to[0], {}).get(to[1]) or ())
+            for listener in consumer.monitor.listeners:
+                delivered = getattr(listener, "push_delivered", None)
+                if delivered is not None:
+                    delivered(trace, event, room, recipients)
     except Exception:
         # A listener's bug must not stop delivery.
         logger.exception("djira: a lifecycle listener failed on a push to %r", room)
@@ -133,7 +163,14 @@ async def deliver_locally(server: DjiraServer, message: Message) -> None:
             namespace=message.namespace,
             ignore_queue=True,  # djira publishes on its own channel (not python-socketio's)
         )
-        _record(server, message.event, message.to or "*", message.data)
+        _record(
+            server,
+            message.event,
+            message.to or "*",
+            message.data,
+            message.trace,
+            (message.namespace, message.to),
+        )
         return
     from djira.observers.subscriptions import get_addresses, sio_room
 
@@ -151,7 +188,7 @@ async def deliver_locally(server: DjiraServer, message: Message) -> None:
             "data": message.data,
         }
         await server.emit(event, payload, to=to, ignore_queue=True)
-        _record(server, event, message.room, payload)
+        _record(server, event, message.room, payload, message.trace, ("/", to))
 
 
 class Outbox:
@@ -231,6 +268,16 @@ def send(messages: Iterable[Message], server: DjiraServer | None = None) -> None
     messages = list(messages)
     if not messages:
         return
+    trace = current_trace.get()
+    if trace is not None:
+        # Sent by a request being traced (in its worker thread, at commit): carry its id,
+        # so whichever process delivers the push can say whom it reached.
+        messages = [m._replace(trace=trace.id) for m in messages]
+        for m in messages:
+            if isinstance(m, Push):
+                trace.add("push", observer=m.observer, room=m.room, type=m.type)
+            else:
+                trace.add("push", event=m.event, room=m.to)
     server = server if server is not None else get_server()
     loop = server.loop
     if loop is not None and loop.is_running() and not loop.is_closed():

@@ -35,7 +35,20 @@ function setupTraffic() {
     if (details.open) openPayloads.add(details.dataset.key);
     else openPayloads.delete(details.dataset.key);
   }, true);
-  document.body.addEventListener("htmx:afterSwap", () => {
+  // Traces: a traced row opens its trace (htmx, on click); Enter does the same; Close empties.
+  document.addEventListener("click", (event) => {
+    if (!(event.target instanceof Element) || !event.target.closest(".djira-trace-close")) return;
+    const panel = document.getElementById("djira-trace");
+    if (panel) panel.replaceChildren();
+  });
+  document.addEventListener("keydown", (event) => {
+    const row = event.target instanceof Element ? event.target.closest(".djira-has-trace") : null;
+    if (row && event.key === "Enter") row.click();
+  });
+  document.body.addEventListener("htmx:afterSwap", (event) => {
+    if (event.target && event.target.id === "djira-trace") {
+      event.target.scrollIntoView({ block: "nearest" });
+    }
     for (const key of openPayloads) {
       const details = document.querySelector(`details[data-key="${CSS.escape(key)}"]`);
       if (details) details.open = true;
@@ -92,14 +105,10 @@ class Inspector {
   }
 
   async start() {
-    const { connect } = await import(this.root.dataset.clientUrl);
-    this.client = connect({ path: this.root.dataset.socketioPath });
-    const state = document.getElementById("djira-state");
-    this.client.onState((change) => {
-      state.dataset.state = change.state;
-      state.textContent = change.error ? `${change.state}: ${change.error.message}` : change.state;
-    });
-    if (this.client.connected) { state.dataset.state = "connected"; state.textContent = "connected"; }
+    this.connectModule = await import(this.root.dataset.clientUrl);
+    this.actAs = document.getElementById("djira-act-as");
+    this.connectAs("");
+    if (this.actAs) this.actAs.addEventListener("change", () => this.connectAs(this.actAs.value));
     this.fillHooks();
     this.hookSelect.addEventListener("change", () => { this.fillNamespaces(); this.reset(true); });
     this.namespaceSelect.addEventListener("change", () => { this.fillActions(); this.reset(true); });
@@ -110,6 +119,29 @@ class Inspector {
     });
     document.getElementById("djira-copy-js").addEventListener("click", () => this.copy("js"));
     document.getElementById("djira-copy-py").addEventListener("click", () => this.copy("py"));
+  }
+
+  // One socket per identity: acting as another user is a handshake ({actAs: pk}) the server
+  // accepts from a superuser's session only, so switching user means a new connection.
+  connectAs(pk) {
+    for (const id of [...this.subscriptions.keys()]) this.unsubscribe(id);
+    if (this.client) this.client.close();
+    const options = { path: this.root.dataset.socketioPath };
+    if (pk) options.auth = { actAs: /^\d+$/.test(pk) ? Number(pk) : pk };
+    this.client = this.connectModule.connect(options);
+    this.actingAs = pk ? this.actAs.selectedOptions[0].textContent : "";
+    document.getElementById("djira-acting-user").textContent = pk
+      ? this.actingAs : this.root.dataset.username;
+    const state = document.getElementById("djira-state");
+    state.dataset.state = "connecting";
+    state.textContent = "connecting";
+    const client = this.client;
+    client.onState((change) => {
+      if (client !== this.client) return;
+      state.dataset.state = change.state;
+      state.textContent = change.error ? `${change.state}: ${change.error.message}` : change.state;
+    });
+    if (client.connected) { state.dataset.state = "connected"; state.textContent = "connected"; }
   }
 
   hook() { return this.catalog.find((h) => h.name === this.hookSelect.value); }
@@ -295,6 +327,7 @@ class Inspector {
     const item = el("li", { class: "djira-history-item" },
       el("span", { class: `djira-status djira-status-${Math.floor(status / 100)}xx` }, String(status)), " ",
       el("code", {}, `${fields.action} ${hook}${fields.namespace ? ":" + fields.namespace : ""}${fields.pk !== undefined ? " #" + fields.pk : ""}`), " ",
+      this.actingAs ? el("span", { class: "djira-history-as" }, `as ${this.actingAs} `) : "",
       el("button", { type: "button", class: "button", onclick: () => this.edit(entry) }, "Edit"), " ",
       el("button", { type: "button", class: "button", onclick: () => this.send(entry) }, "Resend"));
     list.prepend(item);
