@@ -31,7 +31,14 @@ from django.utils import timezone
 from djira.admin import charts, cluster
 from djira.admin.catalog import get_catalog
 from djira.admin.recorder import WATCH_SECONDS
-from djira.admin.state import find_trace, get_consumer, get_recorder, process_id, snapshot
+from djira.admin.state import (
+    find_trace,
+    get_consumer,
+    get_recorder,
+    process_id,
+    room_presence,
+    snapshot,
+)
 from djira.settings import jira_settings
 
 if TYPE_CHECKING:
@@ -248,14 +255,17 @@ def rooms_context(request: HttpRequest) -> dict[str, Any]:
     state = live_state(request)
     users = {c["sid"]: c["user"] for c in state["connections"]}
     q = request.GET.get("q", "").strip().lower()
+    shown = {name: m for name, m in state["rooms"].items() if not q or q in name.lower()}
+    # Who is in each observer room, on every process (djira.observers.presence).
+    present = room_presence(list(shown))
     rooms = [
         {
             **breakable(name),
             "count": len(members),
             "members": [{**m, "user": users.get(m["sid"], "?")} for m in members],
+            "presence": present.get(name),
         }
-        for name, members in state["rooms"].items()
-        if not q or q in name.lower()
+        for name, members in shown.items()
     ]
     return {"rooms": rooms, "params": request.GET}
 
