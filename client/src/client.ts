@@ -8,8 +8,38 @@ import { io, type ManagerOptions, type Socket, type SocketOptions } from "socket
 /** The verb of a request. */
 export type Action = "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "SUBSCRIPTION" | "UNSUBSCRIPTION";
 
-/** What happened to the instance a push is about. */
-export type PushType = "create" | "update" | "delete";
+/**
+ * What happened to the instance a push is about; `join` and `leave` are presence pushes
+ * (observers declared with `presence=True`), whose `data` is `{user: PresenceMember}`.
+ */
+export type PushType = "create" | "update" | "delete" | "join" | "leave";
+
+/** A connection's user in presence: both `null` for an anonymous connection. */
+export interface PresenceMember {
+  id: string | number | null;
+  username: string | null;
+}
+
+/** A user present in a room, with how many of its connections are subscribed. */
+export interface PresenceUser {
+  id: string | number;
+  username: string;
+  connections: number;
+}
+
+/** Who is subscribed to a room, on every server (docs/observers.md, "Presence"). */
+export interface Presence {
+  room: string;
+  /** Subscribed connections, anonymous ones included. */
+  connections: number;
+  /** One entry per signed-in user, sorted by username. */
+  users: PresenceUser[];
+  /** Anonymous connections. */
+  anonymous: number;
+}
+
+/** The fields of a presence request: those of a subscription; `namespace` defaults to `"presence"`. */
+export type PresenceFields = SubscribeFields;
 
 /** The life cycle of a client's connection. */
 export type ConnectionState = "connecting" | "connected" | "reconnecting" | "disconnected";
@@ -399,6 +429,16 @@ export class Client {
     return subscription;
   }
 
+  /**
+   * Who is subscribed to the rooms a subscription with the same fields would join: a `GET` to
+   * the hook's presence route (`namespace` defaults to `"presence"`; on the server,
+   * `return await self.<observer>.presence_of(scope)`), resolving with one entry per room.
+   */
+  async presence(hook: string, fields: PresenceFields = {}, options: RequestOptions = {}): Promise<Presence[]> {
+    const reply = await this.request<Presence[]>(hook, { namespace: "presence", ...fields, action: "GET" }, options);
+    return reply.data;
+  }
+
   /** Listen to every message the server emits on `hook` (pushes included); returns an off function. */
   on<T = any>(hook: string, callback: Callback<Envelope<T>>): () => void {
     let callbacks = this.listeners.get(hook);
@@ -701,6 +741,11 @@ export function subscribe<T = any>(
   options?: SubscribeOptions,
 ): Subscription {
   return getClient().subscribe<T>(hook, fields, callback, options);
+}
+
+/** {@link Client.presence} on the default client. */
+export function presence(hook: string, fields?: PresenceFields, options?: RequestOptions): Promise<Presence[]> {
+  return getClient().presence(hook, fields, options);
 }
 
 /** {@link Client.on} on the default client. */

@@ -76,3 +76,9 @@ class ArticleAPIHook(ModelAPIHook):
     @action(actions=["SUBSCRIPTION", "UNSUBSCRIPTION"])
     async def subscribe(self, scope: Scope):
         await self.article_changes.subscription(scope)
+
+    # Who is subscribed to the rooms `subscribe` would join with the same fields (so with the
+    # same permission), on every server: `client.presence("articles", {pk})` in the browser.
+    @action(actions=["GET"])
+    async def presence(self, scope: Scope):
+        return await self.article_changes.presence_of(scope)

@@ -1,7 +1,33 @@
 /** The verb of a request. */
 export type Action = "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "SUBSCRIPTION" | "UNSUBSCRIPTION";
-/** What happened to the instance a push is about. */
-export type PushType = "create" | "update" | "delete";
+/**
+ * What happened to the instance a push is about; `join` and `leave` are presence pushes
+ * (observers declared with `presence=True`), whose `data` is `{user: PresenceMember}`.
+ */
+export type PushType = "create" | "update" | "delete" | "join" | "leave";
+/** A connection's user in presence: both `null` for an anonymous connection. */
+export interface PresenceMember {
+    id: string | number | null;
+    username: string | null;
+}
+/** A user present in a room, with how many of its connections are subscribed. */
+export interface PresenceUser {
+    id: string | number;
+    username: string;
+    connections: number;
+}
+/** Who is subscribed to a room, on every server (docs/observers.md, "Presence"). */
+export interface Presence {
+    room: string;
+    /** Subscribed connections, anonymous ones included. */
+    connections: number;
+    /** One entry per signed-in user, sorted by username. */
+    users: PresenceUser[];
+    /** Anonymous connections. */
+    anonymous: number;
+}
+/** The fields of a presence request: those of a subscription; `namespace` defaults to `"presence"`. */
+export type PresenceFields = SubscribeFields;
 /** The life cycle of a client's connection. */
 export type ConnectionState = "connecting" | "connected" | "reconnecting" | "disconnected";
 /** Why a request failed: see {@link DjiraError}. */
@@ -151,6 +177,12 @@ export declare class Client {
      * a timeout. Subscribing again with the same hook and fields shares the server subscription.
      */
     subscribe<T = any>(hook: string, fields: SubscribeFields, callback: Callback<Push<T>>, options?: SubscribeOptions): Subscription;
+    /**
+     * Who is subscribed to the rooms a subscription with the same fields would join: a `GET` to
+     * the hook's presence route (`namespace` defaults to `"presence"`; on the server,
+     * `return await self.<observer>.presence_of(scope)`), resolving with one entry per room.
+     */
+    presence(hook: string, fields?: PresenceFields, options?: RequestOptions): Promise<Presence[]>;
     /** Listen to every message the server emits on `hook` (pushes included); returns an off function. */
     on<T = any>(hook: string, callback: Callback<Envelope<T>>): () => void;
     /** Be told of each connection state change; returns an off function. */
@@ -190,6 +222,8 @@ export declare function getClient(): Client;
 export declare function request<T = any>(hook: string, fields?: RequestFields, options?: RequestOptions): Promise<Envelope<T>>;
 /** {@link Client.subscribe} on the default client. */
 export declare function subscribe<T = any>(hook: string, fields: SubscribeFields, callback: Callback<Push<T>>, options?: SubscribeOptions): Subscription;
+/** {@link Client.presence} on the default client. */
+export declare function presence(hook: string, fields?: PresenceFields, options?: RequestOptions): Promise<Presence[]>;
 /** {@link Client.on} on the default client. */
 export declare function on<T = any>(hook: string, callback: Callback<Envelope<T>>): () => void;
 /** {@link Client.onState} on the default client. */
