@@ -105,7 +105,9 @@ class LocalPresence:
         self.client: Any = None
         self.client_url = ""
         self.prefix = ""
-        self.failing = False
+        #: A write failed (Redis down): Redis may differ from memory until a full rewrite.
+        self.dirty = False
+        self.retry_at = 0.0
 
     # -- memory -----------------------------------------------------------------------------
 
@@ -161,6 +163,8 @@ class LocalPresence:
         if client is None:
             return
         self.start_heartbeat()
+        if self.dirty and time.monotonic() < self.retry_at:
+            return  # Redis is down: no subscription waits for it; the heartbeat catches up
         ttl_ms = int(interval() * 3000)
         async with self.lock:
             try:
@@ -177,13 +181,12 @@ class LocalPresence:
                     await pipe.execute()
             except Exception as exc:
                 self.failed(exc)  # the next heartbeat writes what memory holds
-            else:
-                self.failing = False
 
     def failed(self, exc: BaseException) -> None:
-        if not self.failing:  # once per outage; the delivery link tells the outage too
+        if not self.dirty:  # once per outage; the delivery link tells the outage too
             logger.warning("djira presence: cannot write to Redis (%s)", exc)
-        self.failing = True
+        self.dirty = True
+        self.retry_at = time.monotonic() + interval()
 
     def start_heartbeat(self) -> None:
         if self.heartbeat is None or self.heartbeat.done():
@@ -196,7 +199,10 @@ class LocalPresence:
                 await self.beat()
 
     async def beat(self) -> None:
-        """Renew this server's keys and ``alive until``; rewrite keys Redis lost."""
+        """Renew this server's keys and ``alive until``; rewrite keys Redis lost.
+
+        After a failed write, every key is rewritten from memory instead.
+        """
         client = self.redis()
         if client is None:
             return
@@ -204,6 +210,7 @@ class LocalPresence:
         ttl_ms = int(every * 3000)
         async with self.lock:
             keys = list(self.rooms)
+            rewrite = self.dirty
             try:
                 async with client.pipeline(transaction=False) as pipe:
                     pipe.zadd(servers_key(self.prefix), {self.id: time.time() + 3 * every})
@@ -212,13 +219,14 @@ class LocalPresence:
                     for key in keys:
                         pipe.pexpire(self.redis_key(key), ttl_ms)
                     renewed = (await pipe.execute())[2:]
-                lost = [key for key, ok in zip(keys, renewed, strict=True) if not ok]
+                lost = [key for key, ok in zip(keys, renewed, strict=True) if rewrite or not ok]
                 if lost:
-                    async with client.pipeline(transaction=False) as pipe:
+                    async with client.pipeline(transaction=True) as pipe:
                         for key in lost:
-                            members = self.rooms.get(key)
+                            name = self.redis_key(key)
+                            members = self.rooms.get(key, {})  # may have emptied meanwhile
+                            pipe.delete(name)
                             if members:
-                                name = self.redis_key(key)
                                 mapping = {s: json.dumps(m) for s, m in members.items()}
                                 pipe.hset(name, mapping=mapping)
                                 pipe.pexpire(name, ttl_ms)
@@ -226,21 +234,7 @@ class LocalPresence:
             except Exception as exc:
                 self.failed(exc)
                 raise
-            self.failing = False
-
-    async def close(self) -> None:
-        """Stop the heartbeat and remove this server's keys (a clean shutdown)."""
-        if self.heartbeat is not None:
-            self.heartbeat.cancel()
-        client = self.client
-        if client is None:
-            return
-        with contextlib.suppress(Exception):
-            async with client.pipeline(transaction=False) as pipe:
-                for key in list(self.rooms):
-                    pipe.delete(self.redis_key(key))
-                pipe.zrem(servers_key(self.prefix), self.id)
-                await pipe.execute()
+            self.dirty = False
 
 
 _lock = threading.Lock()

@@ -15,7 +15,7 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from djira.testing import SocketCommunicator
-from tests.observers.conftest import start_observed_server, subscribe
+from tests.observers.conftest import RedisProcess, start_observed_server, subscribe
 from tests.testapp.models import Book
 
 pytestmark = pytest.mark.usefixtures("db_")
@@ -186,6 +186,39 @@ async def test_a_crashed_servers_members_disappear(redis_servers, redis_server, 
             await victim.disconnect()
     finally:
         doomed.stop()
+
+
+async def test_presence_is_written_again_after_redis_restarts_empty(alice):
+    _, alice_token = alice
+    redis = RedisProcess().start()
+    server = start_observed_server(DJIRA_REDIS_URL=redis.url)
+    try:
+        pk, _room = await new_room()
+        async with (
+            SocketCommunicator(server.url, token=alice_token) as a,
+            SocketCommunicator(server.url) as asker,
+        ):
+            await subscribe(a, hook="rooms", pk=pk)
+            assert (await presence(asker, pk))["connections"] == 1
+            redis.stop()
+            # Subscribing still works while Redis is down (presence is kept in memory).
+            await subscribe(asker, hook="rooms", pk=pk)
+            redis = RedisProcess(redis.port).start()  # no persistence: Redis comes back empty
+
+            async def asked() -> dict:
+                reply = await asker.request("rooms", namespace="presence", pk=pk)
+                return reply["data"][0] if reply["status"] == 200 else {"connections": None}
+
+            end = time.monotonic() + CRASH_DEADLINE
+            seen = await asked()
+            while seen["connections"] != 2 and time.monotonic() < end:
+                await asyncio.sleep(0.1)
+                seen = await asked()
+            assert (seen["connections"], seen["anonymous"]) == (2, 1)
+            assert [u["username"] for u in seen["users"]] == ["alice"]
+    finally:
+        server.stop()
+        redis.stop()
 
 
 async def test_presence_without_redis_is_this_servers(alice):
