@@ -11,8 +11,11 @@ from __future__ import annotations
 import asyncio
 import time
 
+import aiohttp
 import pytest
 from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.test import Client
 
 from djira.testing import SocketCommunicator
 from tests.observers.conftest import RedisProcess, start_observed_server, subscribe
@@ -221,9 +224,16 @@ async def test_presence_is_written_again_after_redis_restarts_empty(alice):
         redis.stop()
 
 
-async def test_presence_without_redis_is_this_servers(alice):
+def session_cookie(user) -> str:
+    client = Client()
+    client.force_login(user)
+    return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+async def test_presence_without_redis_is_this_servers(alice, admin_user):
     _, alice_token = alice
     server = start_observed_server()
+    cookie = await sync_to_async(session_cookie)(admin_user)
     try:
         pk, room = await new_room()
         async with (
@@ -235,6 +245,18 @@ async def test_presence_without_redis_is_this_servers(alice):
             seen = await presence(b, pk)
             assert (seen["connections"], seen["anonymous"]) == (2, 1)
             assert [u["username"] for u in seen["users"]] == ["alice"]
+            # The console's Rooms page reads the same (this process's) presence.
+            jar = aiohttp.CookieJar(unsafe=True)
+            jar.update_cookies({settings.SESSION_COOKIE_NAME: cookie})
+            async with (
+                aiohttp.ClientSession(server.url, cookie_jar=jar) as http,
+                http.get("/admin/djira/room/rows/", params={"q": room}) as response,
+            ):
+                assert response.status == 200
+                html = await response.text()
+            assert f':{room}"' in html
+            assert 'data-connections="2" data-anonymous="1"' in html
+            assert "alice</span>" in html and "1 anonymous" in html
             await a.disconnect()
             seen = await until(b, pk, lambda p: p["connections"] == 1)
             assert (seen["connections"], seen["users"]) == (1, [])
