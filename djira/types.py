@@ -14,7 +14,8 @@ ACTIONS: tuple[str, ...] = (
     "SUBSCRIPTION",
     "UNSUBSCRIPTION",
 )
-PushType = Literal["create", "update", "delete"]
+#: ``join``/``leave``: presence pushes (observers with ``presence=True``).
+PushType = Literal["create", "update", "delete", "join", "leave"]
 
 
 class RequestPayload(TypedDict, total=False):
