@@ -8,12 +8,14 @@ can read the whole room:
 
 - ``djira:<db>:presence:<uid>:<room>:<server>``: a hash ``sid -> {"id", "username"}`` per
   room and server process, with a time-to-live of ``3 x HEARTBEAT_INTERVAL``;
-- ``djira:<db>:presence:servers``: a sorted set ``server -> alive until`` (a timestamp).
+- ``djira:<db>:presence:servers``: a sorted set ``server -> last heartbeat`` (a timestamp),
+  so readers know which servers' hashes to read.
 
-Every ``HEARTBEAT_INTERVAL`` seconds a server renews its keys and its ``alive until``; a
-server that crashed stops renewing, readers ignore it at once past its ``alive until`` and
-Redis drops its keys soon after. A key found missing at a heartbeat (Redis restarted, a
-write failed while it was down) is written again from memory.
+Every ``HEARTBEAT_INTERVAL`` seconds a server renews its keys' time-to-live; a server that
+crashed stops renewing and Redis drops its keys within three intervals. Liveness is only
+Redis' own expiry, never a comparison of clocks: readers read every server seen in the last
+minute (``SEEN``), whose hashes exist only while renewed. A key found missing at a heartbeat
+(Redis restarted) or any key after a failed write is written again from memory.
 
 Writes for one socket and room always write what memory holds *now* (present: ``HSET``;
 absent: ``HDEL``), under one lock per server, so concurrent subscribe, unsubscribe and
@@ -50,6 +52,8 @@ Key = tuple[str, str]
 Member = dict[str, Any]
 
 JOIN, LEAVE = "join", "leave"
+#: Servers whose last heartbeat is older (seconds) are not read, and forgotten at twice that.
+SEEN = 60.0
 
 
 def interval() -> float:
@@ -169,7 +173,7 @@ class LocalPresence:
         async with self.lock:
             try:
                 async with client.pipeline(transaction=False) as pipe:
-                    pipe.zadd(servers_key(self.prefix), {self.id: time.time() + 3 * interval()})
+                    pipe.zadd(servers_key(self.prefix), {self.id: time.time()})
                     for key in keys:
                         name = self.redis_key(key)
                         member = self.rooms.get(key, {}).get(sid)
@@ -199,7 +203,7 @@ class LocalPresence:
                 await self.beat()
 
     async def beat(self) -> None:
-        """Renew this server's keys and ``alive until``; rewrite keys Redis lost.
+        """Renew this server's keys and last heartbeat; rewrite keys Redis lost.
 
         After a failed write, every key is rewritten from memory instead.
         """
@@ -213,9 +217,9 @@ class LocalPresence:
             rewrite = self.dirty
             try:
                 async with client.pipeline(transaction=False) as pipe:
-                    pipe.zadd(servers_key(self.prefix), {self.id: time.time() + 3 * every})
-                    # Servers gone for a minute: nobody reads them any more.
-                    pipe.zremrangebyscore(servers_key(self.prefix), "-inf", time.time() - 60)
+                    pipe.zadd(servers_key(self.prefix), {self.id: time.time()})
+                    # Servers long gone (their hashes expired long ago).
+                    pipe.zremrangebyscore(servers_key(self.prefix), "-inf", time.time() - 2 * SEEN)
                     for key in keys:
                         pipe.pexpire(self.redis_key(key), ttl_ms)
                     renewed = (await pipe.execute())[2:]
@@ -285,26 +289,27 @@ def _decode_ids(raw: list[Any]) -> list[str]:
 
 
 async def aread(client: Any, prefix: str, keys: list[Key]) -> dict[Key, list[Member]]:
-    """Every live server's members of ``keys`` (two round trips). A coroutine."""
-    alive = _decode_ids(await client.zrangebyscore(servers_key(prefix), time.time(), "+inf"))
+    """Every recent server's members of ``keys`` (two round trips). A coroutine."""
+    since = time.time() - SEEN
+    recent = _decode_ids(await client.zrangebyscore(servers_key(prefix), since, "+inf"))
     async with client.pipeline(transaction=False) as pipe:
         for key in keys:
-            for server_id in alive:
+            for server_id in recent:
                 pipe.hgetall(room_key(prefix, key, server_id))
         results = await pipe.execute()
-    n = len(alive)
+    n = len(recent)
     return {key: _decode(results[i * n : (i + 1) * n]) for i, key in enumerate(keys)}
 
 
 def read(client: Any, prefix: str, keys: list[Key]) -> dict[Key, list[Member]]:
     """``aread`` with a synchronous client (the console's views)."""
-    alive = _decode_ids(client.zrangebyscore(servers_key(prefix), time.time(), "+inf"))
+    recent = _decode_ids(client.zrangebyscore(servers_key(prefix), time.time() - SEEN, "+inf"))
     pipe = client.pipeline(transaction=False)
     for key in keys:
-        for server_id in alive:
+        for server_id in recent:
             pipe.hgetall(room_key(prefix, key, server_id))
     results = pipe.execute()
-    n = len(alive)
+    n = len(recent)
     return {key: _decode(results[i * n : (i + 1) * n]) for i, key in enumerate(keys)}
 
 
