@@ -3,14 +3,17 @@
     python bench/recording.py                      # 64 clients, 3 rounds, about 2 minutes
     python bench/recording.py --clients 16,64 --duration 20 --rounds 3
 
-Three servers run the example project on CPU 0 over one seeded SQLite database, in the same
+Four servers run the example project on CPU 0 over one seeded SQLite database, in the same
 run, differing only in how the admin records (``DJIRA_BENCH_RECORDING``):
 
 - ``off``: no listener on the monitor (``monitor.listeners = []``): the baseline;
 - ``idle``: the default recorder with no admin page open: counters only (the production case
   while nobody looks);
-- ``watched``: the recorder as while a traffic page is open: every request and reply becomes
-  a redacted row in the ring buffer.
+- ``rows``: a page open, traces left out: every request and reply becomes a redacted row in
+  the ring buffer (what watching cost before request traces existed);
+- ``watched``: the recorder as while a traffic page is open: the rows, plus each request's
+  trace (middleware, permissions, every SQL query through a wrapper, the reply), redacted,
+  in the trace ring buffer.
 
 A driver on CPU 1 sends ``articles`` retrieves (``{"pk": n, "data": {"token": ...}}``, so
 redaction has work to do) with acks, in a closed loop. The target: ``watched`` and ``idle``
@@ -26,7 +29,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-MODES = ("off", "idle", "watched")
+MODES = ("off", "idle", "rows", "watched")
 
 
 def _configured_application() -> Any:
@@ -40,9 +43,12 @@ def _configured_application() -> Any:
     mode = os.environ["DJIRA_BENCH_RECORDING"]
     if mode == "off":
         monitor.listeners = []
-    elif mode == "watched":
+    elif mode in ("rows", "watched"):
         # As if a traffic page polled for ever (a page renews this every second).
         monitor.find(TrafficRecorder).watch(10**9)
+        if mode == "rows":
+            # Rows without traces: the recorder no longer asks the core for them.
+            TrafficRecorder.wants_traces = property(lambda self: False)  # type: ignore[assignment,method-assign]
     elif mode != "idle":
         raise SystemExit(f"DJIRA_BENCH_RECORDING must be one of {MODES}, not {mode!r}")
     return application
@@ -82,6 +88,25 @@ def micro(n: int = 20_000) -> dict[str, float]:
     from djira.admin.recorder import TrafficRecorder
     from djira.lifecycle import Monitor
     from djira.scope import Scope
+    from djira.trace import Trace
+
+    def traced() -> Trace:
+        # What the request path records for a retrieve: middleware, permission, its query.
+        trace = Trace()
+        trace.add("middleware", middleware="HeaderMiddleware", phase="enter")
+        trace.add("permission", check="has_permission", granted=True, permission="AllowAny")
+        trace.sql_count, trace.sql_ms = 1, 0.05
+        trace.add(
+            "sql",
+            sql='SELECT "blog_article"."id", "blog_article"."title" FROM "blog_article" '
+            'WHERE "blog_article"."id" = %s LIMIT 21',
+            params=[7],
+            ms=0.05,
+            error=None,
+        )
+        trace.add("middleware", middleware="HeaderMiddleware", phase="leave", status=200)
+        trace.add("reply", status=200, ms=1.0)
+        return trace
 
     data = {
         "id": 7,
@@ -96,8 +121,9 @@ def micro(n: int = 20_000) -> dict[str, float]:
     for mode in MODES:
         recorder = TrafficRecorder()
         monitor = Monitor(listeners=[] if mode == "off" else [recorder])
-        if mode == "watched":
+        if mode in ("rows", "watched"):
             recorder.watch(10**9)
+        wants_traces = mode == "watched"
         scope = Scope(
             sid="s" * 20,
             event="articles",
@@ -117,6 +143,10 @@ def micro(n: int = 20_000) -> dict[str, float]:
         }
         started = time.perf_counter()
         for _ in range(n):
+            # As djira.handler asks, per request; ``rows`` stands for a recorder that never
+            # wants traces.
+            if monitor.listeners and monitor.wants_traces and wants_traces:
+                scope.trace = traced()
             monitor.request(scope, reply, 0.001)
         out[mode] = (time.perf_counter() - started) / n * 1e6
     return out
@@ -209,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
                     stats.errors,
                 ]
             )
-        for mode in ("idle", "watched"):
+        for mode in ("idle", "rows", "watched"):
             ratio = merged[mode].rps / base
             verdicts.append(
                 f"{mode}/off at {clients} clients: {ratio:.3f}x "
@@ -224,7 +254,9 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(verdicts))
     print(
         "per request, recording adds "
-        + ", ".join(f"{mode} {costs[mode] - costs['off']:.2f} us" for mode in ("idle", "watched"))
+        + ", ".join(
+            f"{mode} {costs[mode] - costs['off']:.2f} us" for mode in ("idle", "rows", "watched")
+        )
         + " (in-process, against the 'server us/req' above)"
     )
     return 1 if any(s.errors for r in runs.values() for s in r) else 0

@@ -334,10 +334,16 @@ class TrafficRecorder:
         return sorted(summary, key=lambda r: (r["hook"], r["namespace"], r["action"]))
 
 
+#: Trace events the core writes from its own names, flags and statuses only: kept as they are.
+CORE_EVENTS = frozenset({"middleware", "permission", "throttle", "reply", "push"})
+
+
 def redact_event(event: dict[str, Any], keys: KeyMatcher) -> dict[str, Any]:
     """A trace event, redacted: a query's parameters are hidden (they carry the request's
-    values, passwords included, without key names to judge them by), its statement kept."""
-    if event.get("kind") == "sql":
+    values, passwords included, without key names to judge them by), its statement kept;
+    events from elsewhere are redacted as payloads are."""
+    kind = event.get("kind")
+    if kind == "sql":
         params = event.get("params")
         if isinstance(params, dict):
             params = dict.fromkeys(params, REDACTED)
@@ -346,6 +352,8 @@ def redact_event(event: dict[str, Any], keys: KeyMatcher) -> dict[str, Any]:
         elif params is not None:
             params = REDACTED
         return {**event, "params": params}
+    if kind in CORE_EVENTS:
+        return event
     redacted: dict[str, Any] = redact(event, keys)
     return redacted
 
