@@ -41,6 +41,10 @@ def test_a_traffic_row_opens_its_trace_with_sql_and_pushes(admin_page, sio_clien
     expect(panel).to_be_visible()
     panel.locator(".djira-trace-close").first.click()
     expect(page.locator("#djira-trace .djira-trace-panel")).to_have_count(0)
+    # Another row opens again, its own trace.
+    page.locator("tr.djira-dir-out", has_text="e2e-after").click()
+    expect(panel).to_contain_text("Trace of articles")
+    expect(panel.locator("tr.djira-trace-reply")).to_contain_text("200")
 
 
 @pytest.fixture(scope="module")

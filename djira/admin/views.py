@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -404,7 +405,11 @@ def decorate_trace(trace: dict[str, Any]) -> dict[str, Any]:
         )
     deliveries = trace.get("deliveries", [])
     pushes = [e for e in events if e["kind"] == "push"]
+    # Other processes report deliveries in their heartbeats: the panel refreshes itself
+    # until the last of them has had the time to.
+    pending = bool(pushes) and time.time() - trace["ts"] < 3 * cluster.interval() + 1
     return {
+        "pending": pending,
         **trace,
         "time": when(trace["ts"]),
         "ms": trace["duration"] * 1000,

@@ -39,7 +39,17 @@ function setupTraffic() {
   document.addEventListener("click", (event) => {
     if (!(event.target instanceof Element) || !event.target.closest(".djira-trace-close")) return;
     const panel = document.getElementById("djira-trace");
-    if (panel) panel.replaceChildren();
+    if (!panel) return;
+    panel.replaceChildren();
+    panel.dataset.closed = "true";  // a refresh still in flight must not reopen it
+  });
+  document.body.addEventListener("htmx:beforeSwap", (event) => {
+    const target = event.detail.target;
+    if (!target || target.id !== "djira-trace") return;
+    const fromRow = event.detail.requestConfig && event.detail.requestConfig.elt
+      && event.detail.requestConfig.elt.closest && event.detail.requestConfig.elt.closest(".djira-has-trace");
+    if (fromRow) delete target.dataset.closed;
+    else if (target.dataset.closed) event.detail.shouldSwap = false;
   });
   document.addEventListener("keydown", (event) => {
     const row = event.target instanceof Element ? event.target.closest(".djira-has-trace") : null;
