@@ -103,3 +103,13 @@ class Monitor:
         self.pushes += 1
         for listener in self.listeners:
             listener.pushed(event, room, payload)
+
+    def push_delivered(self, trace: str, event: str, room: str, recipients: int) -> None:
+        """A traced request's push reached ``recipients`` sockets of this process.
+
+        Optional for listeners: only those that follow traces define ``push_delivered``.
+        """
+        for listener in self.listeners:
+            delivered = getattr(listener, "push_delivered", None)
+            if delivered is not None:
+                delivered(trace, event, room, recipients)
