@@ -16,6 +16,16 @@ import django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "example.settings")
 django.setup()
 
+if "BENCH_HISTORY_SIZE" in os.environ:
+    # bench/fanout.py --history: the same app without (0) or with the rooms' history.
+    from django.conf import settings
+
+    from djira.settings import jira_settings
+
+    history_size = int(os.environ["BENCH_HISTORY_SIZE"])
+    settings.DJIRA_SETTINGS = {**settings.DJIRA_SETTINGS, "HISTORY_SIZE": history_size}
+    jira_settings.reload()
+
 from blog.models import Article  # noqa: E402 - after django.setup()
 
 from djira.decorators import action  # noqa: E402

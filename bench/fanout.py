@@ -2,6 +2,8 @@
 
     python bench/fanout.py                          # 100, 500 and 1,000 subscribers
     python bench/fanout.py --subscribers 500 --updates 50 --burst 200 --rounds 3
+    python bench/fanout.py --history                # djira with the rooms' history vs without
+    python bench/fanout.py --history --redis-url redis://127.0.0.1:6379/9   # kept in Redis
 
 For each subscriber count, two servers run the example project under uvicorn on CPU 0 over
 one temporary SQLite database, one after the other:
@@ -21,6 +23,12 @@ python-socketio writer that saves the article through a ``touch`` handler. Two p
    ``updated`` timestamp (set by ``auto_now`` in the save; same machine clock).
 2. **rate**: ``--burst`` saves back to back; sustained rate = saves / (last delivery of the
    last save - first save), with every delivery counted.
+
+With ``--history``, the two servers are djira with its rooms' history (``HISTORY_SIZE`` 100,
+the default: each push numbered and kept, docs/observers.md "Catching up after a drop") and
+djira without it (``nohist``: ``HISTORY_SIZE`` 0), so the ratios are the cost of keeping
+history (target: within 10%). ``--redis-url`` runs both with ``REDIS_URL`` (the history then
+lives in Redis: one Lua call per outbox batch; use a scratch database number).
 
 ``delivered`` must equal ``expected``; the script exits with 1 otherwise. Nothing here is a
 timed test: the figures and ratios are printed for people to read.
@@ -49,13 +57,18 @@ from typing import Any  # noqa: E402
 
 from bench.common import (  # noqa: E402
     LatencyStats,
+    cpu_seconds,
     print_table,
     seed_database,
     server_env,
     start_server,
 )
 
-APPS = {"djira": "bench._fanout_djira:application", "bare": "bench._fanout_bare:application"}
+APPS = {
+    "djira": "bench._fanout_djira:application",
+    "nohist": "bench._fanout_djira:application",  # with BENCH_HISTORY_SIZE=0
+    "bare": "bench._fanout_bare:application",
+}
 TITLE = re.compile(r'"title":"fan-(\d+)-(\d+)"')
 
 
@@ -65,6 +78,9 @@ class Run(LatencyStats):
     subscribers: int
     latencies: list[float] = field(default_factory=list)  # seconds, sorted
     rate: float = 0.0
+    #: Server CPU milliseconds per save (user + system, all phases): less sensitive than
+    #: wall-clock figures to other processes sharing the machine.
+    cpu_ms: float = 0.0
     expected: int = 0
     delivered: int = 0
 
@@ -91,7 +107,7 @@ class Subscribers:
     async def open(self, session: Any) -> None:
         subscribe = (
             '421["articles",{"namespace":"subscribe","action":"SUBSCRIPTION"}]'
-            if self.app == "djira"
+            if self.app != "bare"
             else '421["subscribe"]'
         )
         for start in range(0, self.count, 50):  # connect in slices: no accept-queue overflow
@@ -141,7 +157,7 @@ class Subscribers:
 
     def saved_at(self, key: tuple[int, int]) -> float:
         payload = json.loads(self.frames[key][2:])[1]
-        data = payload["data"] if self.app == "djira" else payload
+        data = payload["data"] if self.app != "bare" else payload
         return datetime.fromisoformat(data["updated"]).timestamp()
 
     async def close(self) -> None:
@@ -164,7 +180,7 @@ async def measure(url: str, app: str, count: int, pk: int, updates: int, burst: 
 
         async def touch(phase: int, seq: int) -> None:
             title = f"fan-{phase}-{seq}"
-            if app == "djira":
+            if app != "bare":
                 payload = {
                     "namespace": "touch",
                     "action": "POST",
@@ -213,12 +229,27 @@ async def measure(url: str, app: str, count: int, pk: int, updates: int, burst: 
     return run
 
 
+def start_patiently(app: str, env: dict[str, str], attempts: int = 3) -> Any:
+    """``start_server``, tried again when a busy machine makes uvicorn slow to listen."""
+    for attempt in range(attempts):
+        try:
+            return start_server(app, env)
+        except RuntimeError:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--subscribers", default="100,500,1000", help="comma-separated counts")
     parser.add_argument("--updates", type=int, default=40, help="saves in the latency phase")
     parser.add_argument("--burst", type=int, default=100, help="saves in the rate phase")
     parser.add_argument("--rounds", type=int, default=2, help="runs per app and count")
+    parser.add_argument(
+        "--history", action="store_true", help="compare djira with and without rooms' history"
+    )
+    parser.add_argument("--redis-url", default=None, help="REDIS_URL for the djira servers")
     return parser.parse_args(argv)
 
 
@@ -234,24 +265,37 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         run_async = asyncio.run
     rows, results, lost = [], {}, False
+    # What djira is compared with: python-socketio alone, or djira without history.
+    base = "nohist" if args.history else "bare"
     with tempfile.TemporaryDirectory(prefix="djira-fanout-") as tmp:
         db = os.path.join(tmp, "bench.sqlite3")
         pk = seed_database(db, articles=10)[0]
-        env = server_env(db)
+        extra = {"DJIRA_REDIS_URL": args.redis_url} if args.redis_url else {}
+        envs = {
+            "djira": server_env(db, **extra),
+            "nohist": server_env(db, BENCH_HISTORY_SIZE="0", **extra),
+            "bare": server_env(db),
+        }
         for count in counts:
-            runs: dict[str, list[Run]] = {"djira": [], "bare": []}
+            runs: dict[str, list[Run]] = {base: [], "djira": []}
             for round_ in range(args.rounds):
-                order = ["bare", "djira"] if round_ % 2 == 0 else ["djira", "bare"]
+                order = [base, "djira"] if round_ % 2 == 0 else ["djira", base]
                 for app in order:
                     # start_server() returns a started server; not ``with``: LiveServer's
                     # __enter__ would start a second uvicorn on the same port.
-                    server = start_server(APPS[app], env)
+                    server = start_patiently(APPS[app], envs[app])
                     try:
                         measured = measure(server.url, app, count, pk, args.updates, args.burst)
-                        runs[app].append(run_async(measured))
+                        cpu_before = cpu_seconds(server.pid)
+                        run = run_async(measured)
+                        cpu_after = cpu_seconds(server.pid)
+                        if cpu_before is not None and cpu_after is not None:
+                            saves = 3 + args.updates + args.burst  # warm-up included
+                            run.cpu_ms = (cpu_after - cpu_before) * 1000 / saves
+                        runs[app].append(run)
                     finally:
                         server.stop()
-            for app in ("bare", "djira"):
+            for app in (base, "djira"):
                 pooled = Run(app, count)
                 for run in runs[app]:
                     pooled.latencies += run.latencies
@@ -259,9 +303,10 @@ def main(argv: list[str] | None = None) -> int:
                     pooled.delivered += run.delivered
                 pooled.latencies.sort()
                 pooled.rate = sum(r.rate for r in runs[app]) / len(runs[app])
+                pooled.cpu_ms = sum(r.cpu_ms for r in runs[app]) / len(runs[app])
                 results[(app, count)] = pooled
                 lost = lost or pooled.delivered != pooled.expected
-                bare = results[("bare", count)]
+                bare = results[(base, count)]
                 rows.append(
                     [
                         count,
@@ -269,10 +314,16 @@ def main(argv: list[str] | None = None) -> int:
                         f"{pooled.p50_ms:.1f}",
                         f"{pooled.p99_ms:.1f}",
                         f"{pooled.rate:.1f}",
+                        f"{pooled.cpu_ms:.2f}",
                         pooled.delivered,
                         pooled.expected,
                         f"{pooled.p50_ms / bare.p50_ms:.2f}x" if app == "djira" else "",
                         f"{pooled.rate / bare.rate:.2f}x" if app == "djira" and bare.rate else "",
+                        (
+                            f"{pooled.cpu_ms / bare.cpu_ms:.2f}x"
+                            if app == "djira" and bare.cpu_ms
+                            else ""
+                        ),
                     ]
                 )
     print()
@@ -283,16 +334,27 @@ def main(argv: list[str] | None = None) -> int:
             "p50 ms",
             "p99 ms",
             "saves/s",
+            "cpu ms/save",
             "delivered",
             "expected",
-            "p50 vs bare",
-            "rate vs bare",
+            f"p50 vs {base}",
+            f"rate vs {base}",
+            f"cpu vs {base}",
         ],
         rows,
     )
     print()
     for count in counts:
-        djira, bare = results[("djira", count)], results[("bare", count)]
+        djira, bare = results[("djira", count)], results[(base, count)]
+        if args.history:
+            print(
+                f"{count} subscribers, history on vs off: p50 {djira.p50_ms / bare.p50_ms:.2f}x "
+                f"(target <= 1.10x), rate {djira.rate / bare.rate if bare.rate else 0:.2f}x "
+                f"(target >= 0.90x), server CPU per save "
+                f"{djira.cpu_ms / bare.cpu_ms if bare.cpu_ms else 0:.2f}x (target <= 1.10x), "
+                f"loss {djira.expected - djira.delivered} (target 0)"
+            )
+            continue
         print(
             f"{count} subscribers: p50 {djira.p50_ms / bare.p50_ms:.2f}x bare (target <= 1.10x), "
             f"rate {djira.rate / bare.rate if bare.rate else 0:.2f}x bare (target >= 0.95x), "

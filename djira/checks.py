@@ -67,6 +67,11 @@ VALUE_RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "PAGE_SIZE": ("a whole number >= 1", lambda v: _is_int(v) and v >= 1),
     "MAX_PAGE_SIZE": ("a whole number >= 1", lambda v: _is_int(v) and v >= 1),
     "MAX_PAYLOAD_SIZE": ("a whole number of bytes >= 1", lambda v: _is_int(v) and v >= 1),
+    "HISTORY_SIZE": ("a whole number >= 0", lambda v: _is_int(v) and v >= 0),
+    "HISTORY_TTL": (
+        "a number of seconds > 0",
+        lambda v: (_is_int(v) or isinstance(v, float)) and v > 0,
+    ),
     "TRAFFIC_BUFFER_SIZE": ("a whole number >= 1", lambda v: _is_int(v) and v >= 1),
     "TRACE_BUFFER_SIZE": ("a whole number >= 1", lambda v: _is_int(v) and v >= 1),
     "INSPECTOR_ACT_AS": ("True or False", lambda v: isinstance(v, bool)),

@@ -89,6 +89,7 @@ def parse_request(scope: Scope, payload: Any) -> None:
         headers = {k: v for k, v in headers.items() if str(k).lower() not in _CONNECTION_HEADERS}
     scope.headers = headers or {}
     scope.data = payload.get("data")
+    scope.since = payload.get("since")  # read by the subscription (observers.history)
 
 
 def exception_response(exc: BaseException, scope: Scope) -> Response:
@@ -104,7 +105,7 @@ def exception_response(exc: BaseException, scope: Scope) -> Response:
 
 
 def envelope(scope: Scope, response: Response) -> Reply:
-    return {
+    reply: Reply = {
         "status": response.status,
         "event": scope.event,
         "namespace": scope.namespace,
@@ -112,6 +113,13 @@ def envelope(scope: Scope, response: Response) -> Reply:
         "requestId": scope.request_id,
         "data": response.data,
     }
+    if response.status < 400:
+        # A subscription's rooms' streams (observers.history), whatever the body returned.
+        if scope.positions is not None:
+            reply["positions"] = scope.positions
+        if scope.recovered is not None:
+            reply["recovered"] = scope.recovered
+    return reply
 
 
 async def run_hook(consumer: Consumer, scope: Scope) -> Response:

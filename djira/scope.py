@@ -79,6 +79,11 @@ class Scope:
         self.server = server
         # Rooms joined or left by this request's subscription route, for its reply.
         self.subscribed_rooms: list[str] = []
+        # A SUBSCRIPTION's ``since`` (positions the client saw; observers.history), and what
+        # its reply says of the rooms' streams: ``positions``, and ``recovered`` with ``since``.
+        self.since: Any = None
+        self.positions: dict[str, Any] | None = None
+        self.recovered: bool | None = None
         # Set by the hook handling the request (DRF's ``request.parser_context["view"]``).
         self.hook: Any = None
         # At connect only: the ``auth`` object the client sent with the handshake (``auth``

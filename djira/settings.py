@@ -36,6 +36,10 @@ DEFAULTS: dict[str, Any] = {
     "MAX_PAYLOAD_SIZE": 1_000_000,
     # ``redis://...``: servers share rooms and emits through python-socketio's Redis manager.
     "REDIS_URL": None,
+    # Pushes kept per room so a reconnecting client catches up (observers.md): how many,
+    # and for how many seconds. HISTORY_SIZE 0 keeps none and numbers no push.
+    "HISTORY_SIZE": 100,
+    "HISTORY_TTL": 300,
     "SOCKETIO_PATH": "socket.io",
     # Threads that run requests' sync work (ORM, permissions, serializers). Each holds its
     # own database connection; 1 runs everything on asgiref's single thread-sensitive thread.

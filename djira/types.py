@@ -39,6 +39,9 @@ class Reply(TypedDict):
     action: str | None
     requestId: str | int | None
     data: Any
+    #: A subscription's rooms' positions; ``recovered`` when it sent ``since`` (protocol.md).
+    positions: NotRequired[dict[str, Any]]
+    recovered: NotRequired[bool]
 
 
 class Push(TypedDict):

@@ -109,6 +109,10 @@ DJIRA_SETTINGS = {
 }
 if os.environ.get("DJIRA_TEST_WORKER_THREADS"):
     DJIRA_SETTINGS["WORKER_THREADS"] = int(os.environ["DJIRA_TEST_WORKER_THREADS"])
+if os.environ.get("DJIRA_TEST_HISTORY_SIZE"):
+    DJIRA_SETTINGS["HISTORY_SIZE"] = int(os.environ["DJIRA_TEST_HISTORY_SIZE"])
+if os.environ.get("DJIRA_TEST_HISTORY_TTL"):
+    DJIRA_SETTINGS["HISTORY_TTL"] = float(os.environ["DJIRA_TEST_HISTORY_TTL"])
 if os.environ.get("DJIRA_TEST_NUM_PROXIES"):
     DJIRA_SETTINGS["NUM_PROXIES"] = int(os.environ["DJIRA_TEST_NUM_PROXIES"])
 if os.environ.get("DJIRA_TEST_PERMISSIONS"):

@@ -44,8 +44,21 @@ export type PresenceFields = SubscribeFields;
 /** The life cycle of a client's connection. */
 export type ConnectionState = "connecting" | "connected" | "reconnecting" | "disconnected";
 
-/** Why a request failed: see {@link DjiraError}. */
-export type DjiraErrorKind = "reply" | "timeout" | "disconnected" | "refused" | "closed" | "invalid";
+/**
+ * Why a request failed: see {@link DjiraError}. `"reset"` is not a failed request: a
+ * resubscription could not recover what was pushed while disconnected (see
+ * {@link SubscribeOptions.onReset}).
+ */
+export type DjiraErrorKind = "reply" | "timeout" | "disconnected" | "refused" | "closed" | "invalid" | "reset";
+
+/**
+ * Where a push stands in its room's stream: `offset` grows by one per push to the room, and
+ * `epoch` names the stream (a new one when the server's history of the room was lost).
+ */
+export interface Position {
+  epoch: string;
+  offset: number;
+}
 
 /** A reply or a push, as the server sends it. */
 export interface Envelope<T = any> {
@@ -55,6 +68,13 @@ export interface Envelope<T = any> {
   action?: Action;
   requestId?: string | number;
   data: T;
+  /** In a subscription reply: where each room's stream stands (servers keeping history). */
+  positions?: Record<string, Position>;
+  /**
+   * In the reply to a resubscription sent with the positions last seen: whether every push
+   * missed meanwhile was sent again (before this reply). `false`: reload the data.
+   */
+  recovered?: boolean;
 }
 
 /** A change the server pushes to the rooms a subscription joined. */
@@ -62,6 +82,10 @@ export interface Push<T = any> extends Envelope<T> {
   action: "SUBSCRIPTION";
   type: PushType;
   room: string;
+  /** The push's stream (see {@link Position}); absent when the server keeps no history. */
+  epoch?: string;
+  /** The push's position in its room's stream. */
+  offset?: number;
 }
 
 /** The fields of a request; every one is optional. */
@@ -91,6 +115,15 @@ export type SubscribeFields = Omit<RequestFields, "action">;
 export interface SubscribeOptions extends RequestOptions {
   /** Called with the server's reply after the first subscription and after each resubscription. */
   onSubscribed?: (reply: Envelope, resubscribed: boolean) => void;
+  /**
+   * Called when a resubscription (after a reconnection) could not recover the pushes missed
+   * meanwhile: the server's history of a room no longer reaches back that far (too many
+   * pushes, too old, or the server lost it). Reload the data. Without it, `onError` gets a
+   * {@link DjiraError} of kind `"reset"`; without either, `console.warn` says so. When the
+   * history reaches back, the missed pushes arrive through the callback, in order, once each,
+   * before `onSubscribed(reply, true)` (with `reply.recovered` true).
+   */
+  onReset?: (reply: Envelope) => void;
   /**
    * Called when (re)subscribing fails; without it the failure goes to `console.error`. After a
    * timeout (`kind: "timeout"`) the subscription is sent again, after 1 s, then 2 s, 4 s... up to 30 s.
@@ -239,6 +272,75 @@ function canonical(value: unknown): string {
 const MAX_EARLY_PUSHES = 1000;
 const FIRST_RETRY = 1000;
 const LAST_RETRY = 30_000;
+/** Offsets seen past a gap, per room, before the gap is given up on. */
+const MAX_AHEAD = 1000;
+
+/**
+ * The pushes of one room seen so far: every offset up to `offset`, and those in `ahead`
+ * (past a gap, which a push overtaken by another or a catch-up fills). Sent back as the
+ * subscription's `since`, so the server resends from the first one not seen.
+ */
+class RoomStream {
+  readonly ahead = new Set<number>();
+
+  constructor(
+    public epoch: string,
+    public offset: number,
+  ) {}
+
+  /** Whether the push at `offset` of `epoch` is new (and note it); false for a duplicate. */
+  accept(epoch: string, offset: number): boolean {
+    if (epoch !== this.epoch) {
+      // Another stream of the room (the server's history was reset): follow it.
+      this.epoch = epoch;
+      this.offset = offset;
+      this.ahead.clear();
+      return true;
+    }
+    if (offset <= this.offset || this.ahead.has(offset)) return false;
+    this.ahead.add(offset);
+    this.advance();
+    if (this.ahead.size > MAX_AHEAD) {
+      // A push that never came: stop waiting for it, so memory stays bounded.
+      this.offset = Math.min(...this.ahead);
+      this.ahead.delete(this.offset);
+      this.advance();
+    }
+    return true;
+  }
+
+  /** At least `offset`: what the server says was before this subscription. */
+  reach(offset: number): void {
+    if (offset <= this.offset) return;
+    this.offset = offset;
+    for (const seen of this.ahead) if (seen <= offset) this.ahead.delete(seen);
+    this.advance();
+  }
+
+  private advance(): void {
+    while (this.ahead.delete(this.offset + 1)) this.offset++;
+  }
+}
+
+function isNumbered(push: Push): push is Push & { epoch: string; offset: number } {
+  return typeof push.epoch === "string" && typeof push.offset === "number";
+}
+
+/** Pushes in arrival order, except that each room's numbered ones are put in offset order. */
+function inStreamOrder(pushes: Push[]): Push[] {
+  const byRoom = new Map<string, Push[]>();
+  for (const push of pushes) {
+    const room = byRoom.get(push.room);
+    if (room) room.push(push);
+    else byRoom.set(push.room, [push]);
+  }
+  const ordered: Push[] = [];
+  for (const room of byRoom.values()) {
+    if (room.every(isNumbered)) room.sort((a, b) => (a.offset as number) - (b.offset as number));
+    ordered.push(...room);
+  }
+  return ordered;
+}
 
 /** What the user holds: callbacks and options, sharing a {@link ServerSubscription}. */
 class LiveSubscription implements Subscription {
@@ -290,6 +392,8 @@ class ServerSubscription {
   early: Push[] = [];
   retryTimer: ReturnType<typeof setTimeout> | undefined = undefined;
   retryDelay = FIRST_RETRY;
+  /** Each room's pushes seen, by position: for `since` and to drop duplicates. */
+  readonly streams = new Map<string, RoomStream>();
 
   constructor(
     readonly key: string,
@@ -305,9 +409,57 @@ class ServerSubscription {
 
   deliver(push: Push): void {
     if (!this.rooms.includes(push.room)) return;
+    if (isNumbered(push)) {
+      const stream = this.streams.get(push.room);
+      if (!stream) this.streams.set(push.room, new RoomStream(push.epoch, push.offset));
+      else if (!stream.accept(push.epoch, push.offset)) return; // seen: sent twice around a catch-up
+    }
     for (const member of [...this.members]) {
       if (member.active) report(member.callback, push);
     }
+  }
+
+  /** The positions to resubscribe with: the last push seen of each room. */
+  since(): Record<string, Position> | undefined {
+    if (this.streams.size === 0) return undefined;
+    const since: Record<string, Position> = {};
+    for (const [room, stream] of this.streams) since[room] = { epoch: stream.epoch, offset: stream.offset };
+    return since;
+  }
+
+  /**
+   * Take a subscription reply's positions, and deliver the pushes that came before it (the
+   * missed ones first: they were sent before the reply). Returns whether pushes were lost:
+   * sent `since` and the server could not recover every room.
+   */
+  settle(reply: Envelope, since: Record<string, Position> | undefined, early: Push[]): boolean {
+    const positions = reply.positions;
+    if (!positions) {
+      // No history on the server (now, or reachable): no positions to keep.
+      this.streams.clear();
+      for (const push of early) this.deliver(push);
+      return since !== undefined && reply.recovered === false;
+    }
+    const lost = since !== undefined && reply.recovered !== true;
+    for (const room of [...this.streams.keys()]) {
+      if (!(room in positions)) this.streams.delete(room);
+    }
+    for (const [room, position] of Object.entries(positions)) {
+      const stream = this.streams.get(room);
+      if (stream && !lost && stream.epoch === position.epoch) continue;
+      // A room new to this subscription, or one whose missed pushes are gone: start at the
+      // reply's position, but keep pushes that came with the reply (and may be newer than
+      // what the app loaded).
+      const first = early.filter((p) => p.room === room && isNumbered(p) && p.epoch === position.epoch);
+      const start = Math.min(position.offset, ...first.map((p) => (p.offset as number) - 1));
+      this.streams.set(room, new RoomStream(position.epoch, start));
+    }
+    for (const push of inStreamOrder(early)) this.deliver(push);
+    for (const [room, position] of Object.entries(positions)) {
+      const stream = this.streams.get(room);
+      if (stream && stream.epoch === position.epoch) stream.reach(position.offset);
+    }
+    return lost;
   }
 }
 
@@ -532,7 +684,9 @@ export class Client {
   private sendSubscription(shared: ServerSubscription): void {
     clearTimeout(shared.retryTimer);
     shared.retryTimer = undefined;
-    const fields = { ...shared.fields, action: "SUBSCRIPTION" as const };
+    // Resubscribing: from the last push seen of each room, so that the server sends the missed ones.
+    const since = shared.since();
+    const fields = { ...shared.fields, action: "SUBSCRIPTION" as const, ...(since ? { since } : {}) };
     // After an UNSUBSCRIPTION of the same fields: the server handles a socket's events
     // concurrently, so let it finish first or it could undo this subscription.
     const before = this.leaving.get(shared.key);
@@ -549,6 +703,7 @@ export class Client {
         shared.retryDelay = FIRST_RETRY;
         const early = shared.early;
         shared.early = [];
+        if (shared.settle(reply, since, early)) this.reset(shared, reply);
         for (const subscription of [...shared.members]) {
           const resubscribed = subscription.subscribed;
           subscription.subscribed = true;
@@ -556,11 +711,13 @@ export class Client {
           const { onSubscribed } = subscription.options;
           if (onSubscribed) report(onSubscribed, reply, resubscribed);
         }
-        for (const push of early) shared.deliver(push);
       },
       (error: DjiraError) => {
         if (shared.sending?.requestId === requestId) shared.sending = null;
+        const early = shared.early;
         shared.early = [];
+        // Held back for the reply that did not come: the rooms known from before still get them.
+        if (shared.reply) for (const push of inStreamOrder(early)) shared.deliver(push);
         if (this.subscriptions.get(shared.key) !== shared) return;
         // An error reply ends the subscription; a lost or refused connection does not: it is
         // sent again on the next connection. A timeout is retried with a growing delay.
@@ -577,6 +734,18 @@ export class Client {
         }
       },
     );
+  }
+
+  /** Tell a subscription's users that pushes missed while disconnected are lost. */
+  private reset(shared: ServerSubscription, reply: Envelope): void {
+    const detail = `The pushes to ${shared.hook} missed while disconnected are no longer kept: reload.`;
+    for (const subscription of [...shared.members]) {
+      if (!subscription.active) continue;
+      const { onReset, onError } = subscription.options;
+      if (onReset) report(onReset, reply);
+      else if (onError) report(onError, new DjiraError("reset", reply.status, { detail }, reply));
+      else console.warn(`djira: ${detail}`);
+    }
   }
 
   /** A request sent once `before` settles, with the same timeout and id as any other. */
@@ -692,11 +861,11 @@ export class Client {
     const push = message as Push;
     for (const shared of [...this.subscriptions.values()]) {
       if (!shared.concerns(event, push)) continue;
-      if (shared.reply && shared.rooms.includes(push.room)) shared.deliver(push);
-      else if (shared.sending && shared.early.length < MAX_EARLY_PUSHES) {
-        // Its rooms are known once the reply comes (the server may push before replying).
+      if (shared.sending && shared.early.length < MAX_EARLY_PUSHES) {
+        // Held until the reply: its rooms are known then (the server may push before replying),
+        // and after a reconnection the missed pushes come first, which a live one may overtake.
         shared.early.push(push);
-      }
+      } else if (shared.reply && shared.rooms.includes(push.room)) shared.deliver(push);
     }
   }
 

@@ -94,6 +94,9 @@ def push_payload(event: str, namespaces: list[str], observer: ObserverDoc) -> Sc
             "type": {"type": "string", "enum": observer.types},
             "room": observer.room,
             "data": observer.data,
+            # The push's position in its room's stream (observers.md, catching up).
+            "epoch": {"type": "string"},
+            "offset": {"type": "integer", "minimum": 1},
         },
         "required": ["status", "event", "namespace", "action", "type", "room", "data"],
     }

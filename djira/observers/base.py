@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from asgiref.sync import sync_to_async
 
 from djira import exceptions
-from djira.observers import presence, subscriptions, transport
+from djira.observers import history, presence, subscriptions, transport
 from djira.observers.batch import Change
 from djira.observers.dispatch import ServerProxy
 from djira.observers.redis import get_server_link
@@ -253,6 +253,7 @@ class BoundObserver:
         scope = self._scope(scope)
         if scope.action != "SUBSCRIPTION":
             raise exceptions.VerbNotAllowed(scope.action, ["SUBSCRIPTION"])
+        since = history.parse_since(scope.since)  # 400 before joining anything
         rooms = await self.observer.aget_subscribing_rooms(self.hook, scope)
         server = self._server(scope)
         link = get_server_link(server)
@@ -260,10 +261,45 @@ class BoundObserver:
             # Listen to the other processes' pushes before saying the socket is subscribed.
             await link.listening()
         await subscriptions.join(server, scope, self.observer.uid, rooms)
+        # Read after joining: a push numbered after the read reaches the socket live.
+        await self._catch_up(server, scope, rooms, since)
         for room in rooms:
             if room not in scope.subscribed_rooms:
                 scope.subscribed_rooms.append(room)
         return rooms
+
+    async def _catch_up(
+        self, server: Any, scope: Scope, rooms: list[str], since: dict[str, history.Position]
+    ) -> None:
+        """Emit what the socket missed since ``since``; note the rooms' positions on ``scope``.
+
+        The missed pushes are emitted before the reply leaves, so the client has them all
+        once the reply comes. A live push may overtake them or repeat one: clients order and
+        de-duplicate by offset (protocol.md).
+        """
+        uid = self.observer.uid
+        found = await history.read_on_server(server, uid, rooms, since)
+        if found is None:  # history off, or Redis unreachable: no position to give
+            if since:
+                scope.recovered = False
+            return
+        positions = scope.positions if scope.positions is not None else {}
+        recovered = scope.recovered is not False
+        for room, caught in found.items():
+            positions[room] = caught.position.as_wire()
+            if room not in since:
+                continue
+            recovered = recovered and caught.recovered
+            for entry in caught.entries:
+                push = transport.Push(uid, room, entry.type, entry.data)
+                push = push._replace(epoch=caught.position.epoch, offset=entry.offset)
+                payload = transport.push_payload(scope.event, scope.namespace, push)
+                await server.emit(scope.event, payload, to=scope.sid, ignore_queue=True)
+        scope.positions = positions
+        if since:
+            # Rooms of ``since`` this observer does not join are another observer's (a route
+            # may subscribe to several) or no longer allowed: neither is this one's to judge.
+            scope.recovered = recovered
 
     async def unsubscribe(self, scope: Scope | None = None) -> list[str]:
         """Leave the rooms of the subscription made with the same parameters. A coroutine.

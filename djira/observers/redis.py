@@ -35,7 +35,8 @@ from urllib.parse import urlparse
 import socketio
 
 from djira import json as djira_json
-from djira.observers.transport import Message, deliver_locally, from_wire, to_wire
+from djira.observers.history import redis_history, stamp_sync
+from djira.observers.transport import Message, Push, deliver_locally, from_wire, to_wire
 
 if TYPE_CHECKING:
     from djira.server import DjiraServer
@@ -149,6 +150,8 @@ class Publisher:
             url, socket_connect_timeout=TIMEOUT, socket_timeout=TIMEOUT
         )
         self.lock = threading.Lock()
+        #: Rooms' streams (``history``): pushes are numbered in Redis before publishing.
+        self.history = redis_history(url, self.channel)
 
     def publish(self, messages: list[Message]) -> None:
         if not messages:
@@ -163,6 +166,10 @@ class Publisher:
             return
         with self.lock:
             try:
+                if self.history is not None and any(isinstance(m, Push) for m in messages):
+                    # Under the lock: this process's offsets follow its publishing order.
+                    messages = self._stamped(messages)
+                    payloads = encode(messages)
                 pipe = self.client.pipeline(transaction=False)
                 for payload in payloads:
                     pipe.publish(self.channel, payload)
@@ -171,6 +178,12 @@ class Publisher:
                 self.health.failed(exc, len(messages))
                 return
         self.health.ok()
+
+    def _stamped(self, messages: list[Message]) -> list[Message]:
+        assert self.history is not None
+        pushes = [m for m in messages if isinstance(m, Push)]
+        numbered = iter(stamp_sync(self.client, self.history, pushes))
+        return [next(numbered) if isinstance(m, Push) else m for m in messages]
 
 
 @lru_cache(maxsize=4)
@@ -198,6 +211,8 @@ class ServerLink:
         self.pending: deque[Message] = deque()
         self.wakeup = asyncio.Event()
         self.ready = asyncio.Event()
+        #: Rooms' streams (``history``), numbered by the outbox before delivery.
+        self.history = redis_history(url, self.channel)
         self.publisher: asyncio.Task[None] | None = None
         self.listener: asyncio.Task[None] | None = None
 

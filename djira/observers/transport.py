@@ -64,7 +64,11 @@ class Emit(NamedTuple):
 
 
 class Push(NamedTuple):
-    """An observer's change for one user-level room, addressed by observer identity."""
+    """An observer's change for one user-level room, addressed by observer identity.
+
+    ``epoch`` and ``offset`` are its position in the room's stream (``history``), set once
+    it is numbered; ``None`` while it is not (or with ``HISTORY_SIZE`` 0).
+    """
 
     observer: str
     room: str
@@ -72,6 +76,8 @@ class Push(NamedTuple):
     data: Any
     #: Id of the request trace (djira.trace) that caused it, while one is recorded.
     trace: str | None = None
+    epoch: str | None = None
+    offset: int | None = None
 
 
 Message = Emit | Push
@@ -85,6 +91,8 @@ def to_wire(message: Message) -> dict[str, Any]:
         push = {"o": message.observer, "r": message.room, "t": message.type, "d": message.data}
         if message.trace is not None:
             push["tr"] = message.trace
+        if message.offset is not None:
+            push["p"] = [message.epoch, message.offset]
         return push
     wire: dict[str, Any] = {"e": message.event, "d": message.data, "ns": message.namespace}
     if message.trace is not None:
@@ -104,7 +112,11 @@ def from_wire(wire: Any) -> Message | None:
         return None
     if isinstance(wire.get("o"), str) and isinstance(wire.get("r"), str):
         trace = wire["tr"] if isinstance(wire.get("tr"), str) else None
-        return Push(wire["o"], wire["r"], str(wire.get("t")), wire.get("d"), trace)
+        push = Push(wire["o"], wire["r"], str(wire.get("t")), wire.get("d"), trace)
+        position = wire.get("p")
+        if isinstance(position, list) and len(position) == 2 and isinstance(position[1], int):
+            push = push._replace(epoch=str(position[0]), offset=position[1])
+        return push
     if isinstance(wire.get("e"), str):
         data = tuple(wire["d"]) if wire.get("args") and isinstance(wire["d"], list) else wire["d"]
         trace = wire["tr"] if isinstance(wire.get("tr"), str) else None
@@ -150,6 +162,22 @@ def _record(
         logger.exception("djira: a lifecycle listener failed on a push to %r", room)
 
 
+def push_payload(event: str, namespace: str | None, push: Push) -> dict[str, Any]:
+    """The push envelope a socket subscribed through ``event``/``namespace`` receives."""
+    payload = {
+        "status": 200,
+        "event": event,
+        "namespace": namespace,
+        "action": "SUBSCRIPTION",
+        "type": push.type,
+        "room": push.room,
+        "data": push.data,
+    }
+    if push.offset is not None:
+        payload["epoch"], payload["offset"] = push.epoch, push.offset
+    return payload
+
+
 async def deliver_locally(server: DjiraServer, message: Message) -> None:
     """Emit ``message`` to this process's sockets only, and report it. A coroutine."""
     if isinstance(message, Emit):
@@ -178,15 +206,7 @@ async def deliver_locally(server: DjiraServer, message: Message) -> None:
         to = sio_room(event, namespace, message.observer, message.room)
         if not _has_members(server, "/", to):
             continue
-        payload = {
-            "status": 200,
-            "event": event,
-            "namespace": namespace,
-            "action": "SUBSCRIPTION",
-            "type": message.type,
-            "room": message.room,
-            "data": message.data,
-        }
+        payload = push_payload(event, namespace, message)
         await server.emit(event, payload, to=to, ignore_queue=True)
         _record(server, event, message.room, payload, message.trace, ("/", to))
 
@@ -212,12 +232,14 @@ class Outbox:
             self.task = asyncio.get_running_loop().create_task(self._drain())
 
     async def _drain(self) -> None:
+        from djira.observers.history import stamp_on_server
         from djira.observers.redis import get_server_link
 
         server = self.server
         while True:
             while self.queue:
-                messages = self.queue.popleft()
+                # Numbered here, in the order the sockets get them (``history``).
+                messages = await stamp_on_server(server, self.queue.popleft())
                 for message in messages:
                     try:
                         await deliver_locally(server, message)

@@ -24,7 +24,10 @@ async def test_subscription_reply_names_the_rooms_joined(connect):
         "action": "SUBSCRIPTION",
         "requestId": "s1",
         "data": {"rooms": ["book"]},
+        # Where each room's stream stands (observers.md, "Catching up after a drop").
+        "positions": {"book": reply["positions"]["book"]},
     }
+    assert set(reply["positions"]["book"]) == {"epoch", "offset"}
 
 
 async def test_create_update_delete_are_pushed_with_the_envelope(connect):
@@ -41,7 +44,11 @@ async def test_create_update_delete_are_pushed_with_the_envelope(connect):
         "type": "create",
         "room": "book",
         "data": created["data"],
+        # Its position in the room's stream (observers.md, "Catching up after a drop").
+        "epoch": push["epoch"],
+        "offset": push["offset"],
     }
+    assert isinstance(push["epoch"], str) and push["offset"] >= 1
     await writer.request("observed", action="PATCH", pk=pk, data={"year": 1966})
     push = await watcher.receive("observed", match=on("subscribe", type="update"))
     assert push["data"]["year"] == 1966

@@ -30,8 +30,20 @@ export interface Presence {
 export type PresenceFields = SubscribeFields;
 /** The life cycle of a client's connection. */
 export type ConnectionState = "connecting" | "connected" | "reconnecting" | "disconnected";
-/** Why a request failed: see {@link DjiraError}. */
-export type DjiraErrorKind = "reply" | "timeout" | "disconnected" | "refused" | "closed" | "invalid";
+/**
+ * Why a request failed: see {@link DjiraError}. `"reset"` is not a failed request: a
+ * resubscription could not recover what was pushed while disconnected (see
+ * {@link SubscribeOptions.onReset}).
+ */
+export type DjiraErrorKind = "reply" | "timeout" | "disconnected" | "refused" | "closed" | "invalid" | "reset";
+/**
+ * Where a push stands in its room's stream: `offset` grows by one per push to the room, and
+ * `epoch` names the stream (a new one when the server's history of the room was lost).
+ */
+export interface Position {
+    epoch: string;
+    offset: number;
+}
 /** A reply or a push, as the server sends it. */
 export interface Envelope<T = any> {
     status: number;
@@ -40,12 +52,23 @@ export interface Envelope<T = any> {
     action?: Action;
     requestId?: string | number;
     data: T;
+    /** In a subscription reply: where each room's stream stands (servers keeping history). */
+    positions?: Record<string, Position>;
+    /**
+     * In the reply to a resubscription sent with the positions last seen: whether every push
+     * missed meanwhile was sent again (before this reply). `false`: reload the data.
+     */
+    recovered?: boolean;
 }
 /** A change the server pushes to the rooms a subscription joined. */
 export interface Push<T = any> extends Envelope<T> {
     action: "SUBSCRIPTION";
     type: PushType;
     room: string;
+    /** The push's stream (see {@link Position}); absent when the server keeps no history. */
+    epoch?: string;
+    /** The push's position in its room's stream. */
+    offset?: number;
 }
 /** The fields of a request; every one is optional. */
 export interface RequestFields {
@@ -71,6 +94,15 @@ export type SubscribeFields = Omit<RequestFields, "action">;
 export interface SubscribeOptions extends RequestOptions {
     /** Called with the server's reply after the first subscription and after each resubscription. */
     onSubscribed?: (reply: Envelope, resubscribed: boolean) => void;
+    /**
+     * Called when a resubscription (after a reconnection) could not recover the pushes missed
+     * meanwhile: the server's history of a room no longer reaches back that far (too many
+     * pushes, too old, or the server lost it). Reload the data. Without it, `onError` gets a
+     * {@link DjiraError} of kind `"reset"`; without either, `console.warn` says so. When the
+     * history reaches back, the missed pushes arrive through the callback, in order, once each,
+     * before `onSubscribed(reply, true)` (with `reply.recovered` true).
+     */
+    onReset?: (reply: Envelope) => void;
     /**
      * Called when (re)subscribing fails; without it the failure goes to `console.error`. After a
      * timeout (`kind: "timeout"`) the subscription is sent again, after 1 s, then 2 s, 4 s... up to 30 s.
@@ -197,6 +229,8 @@ export declare class Client {
     private rejectAll;
     private inactiveError;
     private sendSubscription;
+    /** Tell a subscription's users that pushes missed while disconnected are lost. */
+    private reset;
     /** A request sent once `before` settles, with the same timeout and id as any other. */
     private after;
     private retryLater;
