@@ -19,6 +19,7 @@ import socketio
 from djira.observers.history import Entry, MemoryHistory, Position, catch_up
 from djira.observers.transport import Push
 from djira.testing import SocketCommunicator, free_port
+from tests.observers.test_redis import run_shell
 
 pytestmark = pytest.mark.usefixtures("db_")
 
@@ -258,6 +259,40 @@ async def test_servers_sharing_redis_agree_on_offsets(redis_servers):
     assert seen[0] == seen[1]
     offsets = [offset for _, offset in seen[0]]
     assert offsets == list(range(offsets[0], offsets[0] + 4))
+
+
+async def test_pushes_from_a_shell_are_numbered_in_redis_and_caught_up(redis_servers, redis_server):
+    server_a, server_b = redis_servers
+    async with SocketCommunicator(server_a.url) as client:
+        position = (await subscribe_since(client, None))["positions"]["book"]
+    # A process with no server loop numbers its pushes in Redis before publishing them.
+    code = (
+        "from tests.testapp.models import Book\n"
+        "for title in ('shell 1', 'shell 2'): Book.objects.create(title=title)\n"
+    )
+    await run_shell(redis_server.url, code)
+    async with SocketCommunicator(server_b.url) as client:
+        reply = await subscribe_since(client, {"book": position})
+        assert reply["recovered"] is True
+        pushes = [await client.receive("observed") for _ in range(2)]
+    assert [(p["data"]["title"], p["offset"], p["epoch"]) for p in pushes] == [
+        ("shell 1", position["offset"] + 1, position["epoch"]),
+        ("shell 2", position["offset"] + 2, position["epoch"]),
+    ]
+
+
+async def test_without_history_pushes_carry_no_position_and_nothing_is_recovered(
+    live_server_factory,
+):
+    server = live_server_factory(DJIRA_TEST_HISTORY_SIZE="0")
+    async with SocketCommunicator(server.url) as client, SocketCommunicator(server.url) as writer:
+        reply = await subscribe_since(client, None)
+        assert "positions" not in reply and "recovered" not in reply
+        await create(writer, "unnumbered")
+        push = await client.receive("observed")
+        assert "offset" not in push and "epoch" not in push
+        again = await subscribe_since(client, {"book": {"epoch": "any", "offset": 1}})
+        assert again["recovered"] is False
 
 
 async def subscribe_since(client: SocketCommunicator, since: Any) -> dict[str, Any]:
