@@ -153,10 +153,7 @@ def _record(
             # A traced request's push: listeners that follow traces (the admin's recorder)
             # learn how many sockets of this process it reached.
             recipients = len(server.manager.rooms.get(to[0], {}).get(to[1]) or ())
-            for listener in consumer.monitor.listeners:
-                delivered = getattr(listener, "push_delivered", None)
-                if delivered is not None:
-                    delivered(trace, event, room, recipients)
+            consumer.monitor.push_delivered(trace, event, room, recipients)
     except Exception:
         # A listener's bug must not stop delivery.
         logger.exception("djira: a lifecycle listener failed on a push to %r", room)
