@@ -13,6 +13,21 @@ if TYPE_CHECKING:
     from djira.server import DjiraServer
 
 
+class _EmptyQuery(QueryDict):
+    """The immutable empty ``QueryDict`` of requests without ``query``.
+
+    Filter backends and paginators look up their parameters on every request;
+    ``MultiValueDict.get`` answers a missing key by raising and catching two exceptions,
+    which on an empty dict is pure overhead.
+    """
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return default
+
+    def getlist(self, key: str, default: Any = None) -> Any:
+        return [] if default is None else default
+
+
 _EMPTY_QUERY: QueryDict | None = None
 
 
@@ -23,7 +38,7 @@ def to_query_dict(query: dict[str, Any] | None) -> QueryDict:
         # Most requests carry no query: share one immutable empty QueryDict (built lazily,
         # after settings are configured) instead of parsing "" per request.
         if _EMPTY_QUERY is None:
-            _EMPTY_QUERY = QueryDict()
+            _EMPTY_QUERY = _EmptyQuery()
         return _EMPTY_QUERY
     qd = QueryDict(mutable=True)
     for key, value in (query or {}).items():
