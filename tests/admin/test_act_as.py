@@ -65,7 +65,7 @@ async def log_entries(actor) -> list[LogEntry]:
     return await sync_to_async(list)(query)
 
 
-async def eventually_logged(actor, count: int, within: float = 5.0) -> list[LogEntry]:
+async def eventually_logged(actor, count: int, within: float = 15.0) -> list[LogEntry]:
     """The actor's LogEntry rows once there are ``count`` (written off the server's loop)."""
     deadline = asyncio.get_running_loop().time() + within
     while True:
