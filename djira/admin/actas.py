@@ -102,17 +102,29 @@ def write_log_entry(acting: ActingAs, message: str) -> None:
     inspector, the object being the user acted as)."""
     from django.contrib.admin.models import CHANGE, LogEntry
     from django.contrib.contenttypes.models import ContentType
+    from django.db import IntegrityError
 
     from djira import models
 
-    LogEntry.objects.create(
-        user_id=acting.actor_id,
-        content_type=ContentType.objects.get_for_model(models.Inspector, for_concrete_model=False),
-        object_id=str(acting.user_id),
-        object_repr=acting.user[:200],
-        action_flag=CHANGE,
-        change_message=f"Acted as {acting.user} (pk {acting.user_id}): {message}",
-    )
+    def create() -> None:
+        LogEntry.objects.create(
+            user_id=acting.actor_id,
+            content_type=ContentType.objects.get_for_model(
+                models.Inspector, for_concrete_model=False
+            ),
+            object_id=str(acting.user_id),
+            object_repr=acting.user[:200],
+            action_flag=CHANGE,
+            change_message=f"Acted as {acting.user} (pk {acting.user_id}): {message}",
+        )
+
+    try:
+        create()
+    except IntegrityError:
+        # ContentType ids are cached per process; a content type recreated since (a flush,
+        # ``remove_stale_contenttypes``) makes the cached one dangle. Look it up again once.
+        ContentType.objects.clear_cache()
+        create()
 
 
 def describe(scope: Scope, status: int) -> str:
