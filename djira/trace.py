@@ -33,17 +33,23 @@ _ids = itertools.count(1)
 
 
 class Trace:
-    """Ordered events of one request; times in milliseconds since it started."""
+    """Ordered events of one request; times in milliseconds since it started.
 
-    __slots__ = ("id", "started", "events", "dropped", "sql_count", "sql_ms")
+    Recording is kept cheap (it runs inside the request): events are stored as they come,
+    with raw times and a query's statement and parameters as Django passed them, and are
+    turned into JSON-safe dicts only by ``as_dict()``, when someone looks.
+    """
+
+    __slots__ = ("id", "started", "events", "dropped", "sql_count", "sql_seconds")
 
     def __init__(self) -> None:
         self.id = f"{time.time_ns():x}-{next(_ids)}"
         self.started = time.perf_counter()
-        self.events: list[dict[str, Any]] = []
+        # (perf_counter time, kind, data); "sql" events keep their raw statement and params.
+        self.events: list[tuple[float, str, dict[str, Any]]] = []
         self.dropped = 0
         self.sql_count = 0
-        self.sql_ms = 0.0
+        self.sql_seconds = 0.0
 
     def elapsed_ms(self) -> float:
         return round((time.perf_counter() - self.started) * 1000, 3)
@@ -54,15 +60,27 @@ class Trace:
         if len(self.events) >= MAX_EVENTS:
             self.dropped += 1
             return
-        self.events.append({"at_ms": self.elapsed_ms(), "kind": kind, **data})
+        self.events.append((time.perf_counter(), kind, data))
+
+    @property
+    def sql_ms(self) -> float:
+        return self.sql_seconds * 1000
 
     def as_dict(self) -> dict[str, Any]:
+        """The trace as JSON-safe data: ``{"id", "events", "dropped", "sql"}``."""
         return {
             "id": self.id,
-            "events": list(self.events),
+            "events": [self._event(at, kind, data) for at, kind, data in list(self.events)],
             "dropped": self.dropped,
             "sql": {"count": self.sql_count, "ms": round(self.sql_ms, 3)},
         }
+
+    def _event(self, at: float, kind: str, data: dict[str, Any]) -> dict[str, Any]:
+        event = {"at_ms": round((at - self.started) * 1000, 3), "kind": kind, **data}
+        if kind == "sql":
+            event["sql"] = str(event["sql"])[:MAX_SQL_LENGTH]
+            event["params"] = _params(event["params"], event.pop("many", False))
+        return event
 
     @contextmanager
     def sql(self) -> Iterator[None]:
@@ -83,14 +101,16 @@ class Trace:
             failed = type(exc).__name__
             raise
         finally:
-            ms = (time.perf_counter() - started) * 1000
+            seconds = time.perf_counter() - started
             self.sql_count += 1
-            self.sql_ms += ms
+            self.sql_seconds += seconds
+            # Statement and params as they are: formatted by as_dict(), if anyone looks.
             self.add(
                 "sql",
-                sql=str(sql)[:MAX_SQL_LENGTH],
-                params=_params(params, many),
-                ms=round(ms, 3),
+                sql=sql,
+                params=None if many else params,
+                many=many,
+                ms=round(seconds * 1000, 3),
                 error=failed,
             )
 

@@ -114,7 +114,7 @@ async def heartbeat(consumer: Consumer) -> None:
                 snap = await collect_local(consumer, traffic=recording)
                 snap["traffic"] = snap["traffic"][-HEARTBEAT_ROWS:]
                 if recording and recorder is not None:
-                    snap["traces"] = list(recorder.traces.values())[-HEARTBEAT_TRACES:]
+                    snap["traces"] = recorder.recent_traces(HEARTBEAT_TRACES)
                     snap["deliveries"] = {
                         trace: list(found) for trace, found in list(recorder.deliveries.items())
                     }

@@ -29,6 +29,7 @@ from djira.settings import jira_settings
 
 if TYPE_CHECKING:
     from djira.scope import Scope
+    from djira.trace import Trace
 
 # A page keeps full recording on this long after its last poll.
 WATCH_SECONDS = 10.0
@@ -92,7 +93,7 @@ class TrafficRecorder:
         self._heartbeat_checked = False
         # Trace id -> the request's redacted trace; trace id -> deliveries of its pushes.
         self.trace_size = max(1, int(jira_settings.TRACE_BUFFER_SIZE))
-        self.traces: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self.traces: OrderedDict[str, tuple[Trace, dict[str, Any]]] = OrderedDict()
         self.deliveries: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
 
     # -- watching -------------------------------------------------------------------------
@@ -233,23 +234,45 @@ class TrafficRecorder:
         self, scope: Scope, reply: dict[str, Any], duration: float, now: float
     ) -> None:
         trace = scope.trace
-        keys = redact_keys()
-        self.traces[trace.id] = {
-            **trace.as_dict(),
-            "events": [redact_event(event, keys) for event in list(trace.events)],
-            "ts": now - duration,
-            "duration": duration,
-            "hook": scope.event,
-            "namespace": scope.namespace,
-            "action": scope.action,
-            "pk": redact(scope.pk, keys),
-            "status": reply["status"],
-            "requestId": reply.get("requestId"),
-            "sid": scope.sid,
-            "user": user_label(scope.user),
-        }
+        # Kept as it is and formatted (redacted, made JSON-safe) only when a page reads it:
+        # this runs on the event loop for every request while a page watches.
+        self.traces[trace.id] = (
+            trace,
+            {
+                "ts": now - duration,
+                "duration": duration,
+                "hook": scope.event,
+                "namespace": scope.namespace,
+                "action": scope.action,
+                "pk": scope.pk,
+                "status": reply["status"],
+                "requestId": reply.get("requestId"),
+                "sid": scope.sid,
+                "user": user_label(scope.user),
+            },
+        )
         while len(self.traces) > self.trace_size:
             self.traces.popitem(last=False)
+
+    def trace(self, trace_id: str) -> dict[str, Any] | None:
+        """The kept trace ``trace_id``, redacted and JSON-safe (``None``: not kept here)."""
+        kept = self.traces.get(trace_id)
+        return None if kept is None else self._format_trace(*kept)
+
+    def recent_traces(self, count: int) -> list[dict[str, Any]]:
+        """The newest ``count`` kept traces, redacted and JSON-safe, oldest first."""
+        return [self._format_trace(*kept) for kept in list(self.traces.values())[-count:]]
+
+    @staticmethod
+    def _format_trace(trace: Trace, meta: dict[str, Any]) -> dict[str, Any]:
+        keys = redact_keys()
+        data = trace.as_dict()
+        return {
+            **data,
+            "events": [redact_event(event, keys) for event in data["events"]],
+            **meta,
+            "pk": redact(meta["pk"], keys),
+        }
 
     def _record_request(
         self, scope: Scope, reply: dict[str, Any], duration: float, now: float

@@ -184,7 +184,7 @@ def find_trace(trace_id: str) -> dict[str, Any] | None:
     found: dict[str, Any] | None = None
     deliveries: list[dict[str, Any]] = []
     if recorder is not None:
-        local = recorder.traces.get(trace_id)
+        local = recorder.trace(trace_id)
         if local is not None:
             found = {**local, "process": process}
         deliveries += [

@@ -200,6 +200,6 @@ def test_query_parameters_are_hidden_and_statements_kept():
     trace.add("permission", check="has_permission", granted=True, permission="AllowAny")
     from djira.admin.redaction import redact_keys
 
-    sql, permission = (redact_event(e, redact_keys()) for e in trace.events)
+    sql, permission = (redact_event(e, redact_keys()) for e in trace.as_dict()["events"])
     assert sql["params"] == [REDACTED, REDACTED] and sql["sql"] == "SELECT 1 WHERE a = %s"
     assert permission["granted"] is True
