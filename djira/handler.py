@@ -175,7 +175,7 @@ async def handle_event(consumer: Consumer, event: str, sid: str, payload: Any = 
     duration = time.perf_counter() - started
     if scope.trace is not None:
         scope.trace.add("reply", status=reply["status"], ms=round(duration * 1000, 3))
-    consumer.monitor.request(scope, dict(reply), duration)
+    consumer.monitor.request(scope, reply, duration)
     if ack_requested.get():
         return encoded
     # The requester lives on this process: no need to publish through a Redis manager.

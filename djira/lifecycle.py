@@ -17,7 +17,7 @@ djira's admin console registers its recorder this way, only when it is installed
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ class Listener(Protocol):
 
     def disconnected(self, sid: str, reason: Any) -> None: ...
 
-    def request(self, scope: Scope, reply: dict[str, Any], duration: float) -> None: ...
+    def request(self, scope: Scope, reply: Mapping[str, Any], duration: float) -> None: ...
 
     def pushed(self, event: str, room: str, payload: dict[str, Any]) -> None: ...
 
@@ -92,7 +92,7 @@ class Monitor:
         for listener in self.listeners:
             listener.disconnected(sid, reason)
 
-    def request(self, scope: Scope, reply: dict[str, Any], duration: float) -> None:
+    def request(self, scope: Scope, reply: Mapping[str, Any], duration: float) -> None:
         self.requests += 1
         if reply["status"] >= 500:
             self.errors += 1

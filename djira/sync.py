@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 from asgiref.sync import sync_to_async
 from django.db import close_old_connections
 
+from djira.settings import jira_settings
 from djira.trace import current_trace
 
 T = TypeVar("T")
@@ -116,8 +117,6 @@ def unit_of_work(fn: Callable[[], T]) -> T:
 
 async def run_sync(fn: Callable[..., T], *args: Any) -> T:
     """Run sync ``fn(*args)`` on a worker thread with the caller's context; a coroutine."""
-    from djira.settings import jira_settings
-
     call = (lambda: fn(*args)) if args else fn
     threads = int(jira_settings.WORKER_THREADS)
     if threads <= 1:

@@ -17,11 +17,12 @@ from tests.settings import APPLICATION_NAME
 ROOT = str(__import__("pathlib").Path(__file__).resolve().parent.parent)
 
 
-def start_server(**env: str) -> LiveServer:
+def start_server(application: str = "tests.asgi:application", **env: str) -> LiveServer:
+    """uvicorn serving ``application`` over the test database, its log in a temporary file."""
     fd, log_path = tempfile.mkstemp(prefix="djira-server-", suffix=".log")
     os.close(fd)
     return LiveServer(
-        "tests.asgi:application",
+        application,
         env={"DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONPATH": ROOT, **env},
         cwd=ROOT,
         log_path=log_path,

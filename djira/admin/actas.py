@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -148,7 +149,7 @@ class ActAsAudit:
     def disconnected(self, sid: str, reason: Any) -> None:
         pass
 
-    def request(self, scope: Scope, reply: dict[str, Any], duration: float) -> None:
+    def request(self, scope: Scope, reply: Mapping[str, Any], duration: float) -> None:
         if type(scope.auth) is ActingAs:
             self._log(scope.auth, describe(scope, int(reply["status"])))
 

@@ -19,6 +19,7 @@ import itertools
 import math
 import time
 from collections import OrderedDict, deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -172,7 +173,7 @@ class TrafficRecorder:
                 duration=(now - stats.connected_at) if stats else None,
             )
 
-    def request(self, scope: Scope, reply: dict[str, Any], duration: float) -> None:
+    def request(self, scope: Scope, reply: Mapping[str, Any], duration: float) -> None:
         now = time.time()
         status = int(reply["status"])
         stats = self.connections.get(scope.sid)
@@ -231,7 +232,7 @@ class TrafficRecorder:
     # -- rows (only while watched) --------------------------------------------------------
 
     def _record_trace(
-        self, scope: Scope, reply: dict[str, Any], duration: float, now: float
+        self, scope: Scope, reply: Mapping[str, Any], duration: float, now: float
     ) -> None:
         trace = scope.trace
         # Kept as it is and formatted (redacted, made JSON-safe) only when a page reads it:
@@ -275,7 +276,7 @@ class TrafficRecorder:
         }
 
     def _record_request(
-        self, scope: Scope, reply: dict[str, Any], duration: float, now: float
+        self, scope: Scope, reply: Mapping[str, Any], duration: float, now: float
     ) -> None:
         keys = redact_keys()
         user = user_label(scope.user)

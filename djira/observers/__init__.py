@@ -18,10 +18,10 @@ from typing import Any
 from django.db.models import Model
 from django.dispatch import Signal
 
-from djira.observers import transport
 from djira.observers.base import BaseObserver, BoundObserver
 from djira.observers.model import ModelObserver
 from djira.observers.signal import SignalObserver
+from djira.observers.transport import emit
 
 __all__ = [
     "BaseObserver",
@@ -33,26 +33,6 @@ __all__ = [
     "observer",
     "signal_observer",
 ]
-
-
-def emit(
-    event: str,
-    data: Any = None,
-    *,
-    to: str | None = None,
-    room: str | None = None,
-    skip_sid: str | list[str] | None = None,
-    namespace: str | None = None,
-    using: str | None = None,
-) -> None:
-    """Emit from any code and any process, after the current transaction commits.
-
-    Reaches sockets on every server process sharing ``REDIS_URL`` (``to``/``room``: a room
-    or a sid; neither: everyone), through the same ordered outbox as observers' pushes.
-    """
-    transport.emit(
-        event, data, to=to, room=room, skip_sid=skip_sid, namespace=namespace, using=using
-    )
 
 
 def model_observer(

@@ -44,41 +44,15 @@ class ServerProxy:
     def server(self) -> Any:
         return self._server if self._server is not None else transport.get_server()
 
-    def emit(
-        self,
-        event: str,
-        data: Any = None,
-        to: str | None = None,
-        room: str | None = None,
-        skip_sid: str | list[str] | None = None,
-        namespace: str | None = None,
-        callback: Any = None,
-        ignore_queue: bool = False,
-        **unknown: Any,
-    ) -> _Done:
+    def emit(self, event: str, data: Any = None, **kwargs: Any) -> _Done:
         """python-socketio's ``emit``, synchronous, leaving after the transaction commits.
 
-        Reaches sockets on every server process sharing ``REDIS_URL`` (``ignore_queue``:
-        this process's only). ``callback`` is refused (``TypeError``): nobody would be
-        there to receive the acknowledgement after commit.
+        Takes python-socketio's ``to``, ``room``, ``skip_sid``, ``namespace`` and
+        ``ignore_queue`` (this process's sockets only); anything else, and ``callback``
+        (nobody would be there to receive the acknowledgement after commit), is a
+        ``TypeError`` from ``djira.observers.transport.emit``, the one emit path.
         """
-        if unknown:
-            raise TypeError(
-                f"server.emit() got unexpected keyword argument(s) {sorted(unknown)}; it "
-                "takes python-socketio's: to, room, skip_sid, namespace, ignore_queue."
-            )
-        transport.emit(
-            event,
-            data,
-            to=to,
-            room=room,
-            skip_sid=skip_sid,
-            namespace=namespace,
-            callback=callback,
-            ignore_queue=ignore_queue,
-            server=self._server,
-            using=self._using,
-        )
+        transport.emit(event, data, server=self._server, using=self._using, **kwargs)
         return _Done()
 
     def __getattr__(self, name: str) -> Any:

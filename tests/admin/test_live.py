@@ -14,15 +14,10 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.admin.models import DELETION, LogEntry
-from django.test import Client
+
+from tests.admin.live import eventually, get_text, session_cookie
 
 pytestmark = pytest.mark.usefixtures("db_")
-
-
-def session_cookie(user) -> str:
-    client = Client()
-    client.force_login(user)
-    return client.cookies[settings.SESSION_COOKIE_NAME].value
 
 
 @pytest.fixture
@@ -33,24 +28,6 @@ async def admin_http(server, admin_user):
     async with aiohttp.ClientSession(server.url, cookie_jar=jar) as http:
         jar.update_cookies({settings.SESSION_COOKIE_NAME: cookie})
         yield http
-
-
-async def get_text(http, path, **params) -> str:
-    async with http.get(path, params=params, allow_redirects=False) as response:
-        assert response.status == 200, f"{path}: {response.status}"
-        return await response.text()
-
-
-async def eventually(fetch, predicate, within=5.0):
-    """Poll ``fetch()`` until ``predicate`` holds for its result (the pages update live)."""
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        value = await fetch()
-        if predicate(value):
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {within}s; last value:\n{value[:2000]}")
-        await asyncio.sleep(0.05)
 
 
 async def test_connections_show_a_client_then_forget_it(admin_http, connect, token):

@@ -6,56 +6,21 @@ redis-server for the cross-process case); the admin views run inside them.
 
 from __future__ import annotations
 
-import asyncio
 import html
 import re
 
-import aiohttp
 import pytest
-from asgiref.sync import sync_to_async
-from django.conf import settings
-from django.test import Client
 
 from djira.admin.recorder import TrafficRecorder, redact_event
 from djira.admin.redaction import REDACTED
 from djira.lifecycle import Monitor
 from djira.trace import Trace
+from tests.admin.live import admin_session, eventually, get_text
 from tests.observers.conftest import on, start_observed_server, subscribe
 
 pytestmark = pytest.mark.usefixtures("db_")
 
 TRACE_ROW = re.compile(r'data-trace="([0-9a-f]+-[0-9]+)"[^>]*>')
-
-
-def session_cookie(user) -> str:
-    client = Client()
-    client.force_login(user)
-    return client.cookies[settings.SESSION_COOKIE_NAME].value
-
-
-async def admin_session(url: str, user) -> aiohttp.ClientSession:
-    cookie = await sync_to_async(session_cookie)(user)
-    jar = aiohttp.CookieJar(unsafe=True)  # unsafe: cookies for an IP-address host
-    jar.update_cookies({settings.SESSION_COOKIE_NAME: cookie})
-    return aiohttp.ClientSession(url, cookie_jar=jar)
-
-
-async def get_text(http, path, **params) -> str:
-    async with http.get(path, params=params, allow_redirects=False) as response:
-        assert response.status == 200, f"{path}: {response.status}"
-        return await response.text()
-
-
-async def eventually(fetch, predicate, within=10.0):
-    """Poll ``fetch()`` until ``predicate`` holds for its result (pages update live)."""
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        value = await fetch()
-        if predicate(value):
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {within}s; last value:\n{value[:3000]}")
-        await asyncio.sleep(0.1)
 
 
 def trace_id_of(rows_html: str, request_id: str) -> str | None:

@@ -7,7 +7,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 
 import pytest
@@ -15,7 +14,7 @@ from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 
 from djira.testing import LiveServer, free_port
-from tests.conftest import ROOT
+from tests.conftest import ROOT, start_server
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
@@ -61,14 +60,7 @@ def redis_server():
 
 def start_observed_server(**env: str) -> LiveServer:
     """uvicorn on tests/observers/asgi.py: the test server plus hooks only it registers."""
-    fd, log_path = tempfile.mkstemp(prefix="djira-server-", suffix=".log")
-    os.close(fd)
-    return LiveServer(
-        "tests.observers.asgi:application",
-        env={"DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONPATH": ROOT, **env},
-        cwd=ROOT,
-        log_path=log_path,
-    ).start()
+    return start_server("tests.observers.asgi:application", **env)
 
 
 @pytest.fixture(scope="session")
