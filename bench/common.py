@@ -258,6 +258,19 @@ class Stats(LatencyStats):
         )
 
 
+def add_run_options(parser: Any, *, duration: float, rounds: int = 3) -> None:
+    """The options every load benchmark takes: levels, timing, rounds, seeded rows."""
+    parser.add_argument("--clients", default="64", help="comma-separated levels (default 64)")
+    parser.add_argument(
+        "--duration", type=float, default=duration, help=f"seconds per run ({duration:g})"
+    )
+    parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds (2)")
+    parser.add_argument(
+        "--rounds", type=int, default=rounds, help=f"runs per mode and level ({rounds})"
+    )
+    parser.add_argument("--articles", type=int, default=1000, help="rows seeded (1000)")
+
+
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """Print an aligned text table (text left-aligned, numbers right-aligned)."""
     cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in r] for r in rows]

@@ -80,6 +80,18 @@ VALUE_RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
         lambda v: (_is_int(v) or isinstance(v, float)) and v > 0,
     ),
     "WORKER_THREADS": ("a whole number >= 1", lambda v: _is_int(v) and v >= 1),
+    "GC_FREEZE": ("True or False", lambda v: isinstance(v, bool)),
+    "GC_THRESHOLD": (
+        "None or 1 to 3 whole numbers >= 1, as gc.set_threshold() takes",
+        lambda v: (
+            v is None
+            or (
+                isinstance(v, list | tuple)
+                and 1 <= len(v) <= 3
+                and all(_is_int(i) and i >= 1 for i in v)
+            )
+        ),
+    ),
     "NUM_PROXIES": ("None or a whole number >= 0", lambda v: v is None or (_is_int(v) and v >= 0)),
     "SOCKETIO_PATH": ("a non-empty string", lambda v: isinstance(v, str) and bool(v.strip("/"))),
     "RECORD_TRAFFIC": ("True or False", lambda v: isinstance(v, bool)),

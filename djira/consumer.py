@@ -19,6 +19,7 @@ from djira.handler import handle_event, run_hook
 from djira.lifecycle import Monitor
 from djira.middleware import Handler, build_chain
 from djira.permissions import check
+from djira.runtime import tune_garbage_collector
 from djira.scope import Scope
 from djira.server import RESERVED_EVENTS, DjiraServer
 from djira.settings import jira_settings
@@ -77,6 +78,7 @@ class Consumer:
         """
         if self.started:
             return
+        tune_garbage_collector()
         self.sio.on("connect", self._on_connect)
         self.sio.on("disconnect", self._on_disconnect)
         self.sio.on("*", self._on_event)

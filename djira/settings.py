@@ -44,6 +44,10 @@ DEFAULTS: dict[str, Any] = {
     # Threads that run requests' sync work (ORM, permissions, serializers). Each holds its
     # own database connection; 1 runs everything on asgiref's single thread-sensitive thread.
     "WORKER_THREADS": 4,
+    # The cyclic garbage collector, tuned once when the server starts (djira.runtime):
+    # freeze what start-up loaded, and collect the young generation less often.
+    "GC_FREEZE": True,
+    "GC_THRESHOLD": (10_000, 10, 10),
     # Proxies in front of the server whose X-Forwarded-For (handshake headers) is trusted
     # to name the client, as DRF's NUM_PROXIES; None trusts none (the ASGI peer address).
     "NUM_PROXIES": None,
