@@ -81,6 +81,7 @@ VALUE_RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     ),
     "WORKER_THREADS": ("a whole number >= 1", lambda v: _is_int(v) and v >= 1),
     "GC_FREEZE": ("True or False", lambda v: isinstance(v, bool)),
+    "REUSE_SERIALIZER_FIELDS": ("True or False", lambda v: isinstance(v, bool)),
     "GC_THRESHOLD": (
         "None or 1 to 3 whole numbers >= 1, as gc.set_threshold() takes",
         lambda v: (

@@ -11,6 +11,7 @@ from rest_framework.serializers import BaseSerializer
 
 from djira import exceptions
 from djira.base import APIHook
+from djira.serializer_fields import reuse_fields
 from djira.settings import jira_settings
 
 
@@ -67,7 +68,10 @@ class GenericAPIHook(APIHook):
 
     def get_serializer(self, *args: Any, **kwargs: Any) -> BaseSerializer[Any]:
         kwargs.setdefault("context", self.get_serializer_context())
-        return self.get_serializer_class()(*args, **kwargs)
+        serializer = self.get_serializer_class()(*args, **kwargs)
+        if jira_settings.REUSE_SERIALIZER_FIELDS:
+            reuse_fields(serializer)
+        return serializer
 
     # -- filtering and pagination ---------------------------------------------------------
 

@@ -44,6 +44,9 @@ DEFAULTS: dict[str, Any] = {
     # Threads that run requests' sync work (ORM, permissions, serializers). Each holds its
     # own database connection; 1 runs everything on asgiref's single thread-sensitive thread.
     "WORKER_THREADS": 4,
+    # A ModelSerializer's fields are built once per class and copied for each request
+    # (djira.serializer_fields) instead of rebuilt from the model every time.
+    "REUSE_SERIALIZER_FIELDS": True,
     # The cyclic garbage collector, tuned once when the server starts (djira.runtime):
     # freeze what start-up loaded, and collect the young generation less often.
     "GC_FREEZE": True,
