@@ -172,6 +172,7 @@ async def handle_event(consumer: Consumer, event: str, sid: str, payload: Any = 
     started = time.perf_counter()
     scope, reply = await handle_request(consumer, event, sid, payload)
     encoded = encode_reply(scope, reply)
+    scope.reply_size = len(encoded)
     duration = time.perf_counter() - started
     if scope.trace is not None:
         scope.trace.add("reply", status=reply["status"], ms=round(duration * 1000, 3))

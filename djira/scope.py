@@ -106,6 +106,8 @@ class Scope:
         self.handshake_auth: Any = None
         # The request's ``djira.trace.Trace`` while a listener wants traces, else ``None``.
         self.trace: Any = None
+        # Length of the encoded reply envelope (set by djira.handler once it is encoded).
+        self.reply_size: int | None = None
 
     @property
     def query(self) -> QueryDict:
@@ -113,6 +115,11 @@ class Scope:
         if self._query is None:
             self._query = to_query_dict(self._raw_query)
         return self._query
+
+    @property
+    def raw_query(self) -> dict[str, Any]:
+        """The query parameters as the client sent them (no ``QueryDict`` built)."""
+        return self._raw_query or {}
 
     def set_query(self, query: dict[str, Any] | None) -> None:
         self._raw_query, self._query = query, None

@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from django.db import connection
+
 #: The trace of the request whose code is running (worker thread or event loop).
 current_trace: contextvars.ContextVar[Trace | None] = contextvars.ContextVar(
     "djira_trace", default=None
@@ -45,8 +47,9 @@ class Trace:
     def __init__(self) -> None:
         self.id = f"{time.time_ns():x}-{next(_ids)}"
         self.started = time.perf_counter()
-        # (perf_counter time, kind, data); "sql" events keep their raw statement and params.
-        self.events: list[tuple[float, str, dict[str, Any]]] = []
+        # (perf_counter time, kind, data): data is a dict of the event's fields, or for
+        # "sql" a tuple (statement, params, many, seconds, error type) as Django passed them.
+        self.events: list[tuple[float, str, Any]] = []
         self.dropped = 0
         self.sql_count = 0
         self.sql_seconds = 0.0
@@ -75,7 +78,11 @@ class Trace:
             "sql": {"count": self.sql_count, "ms": round(self.sql_ms, 3)},
         }
 
-    def _event(self, at: float, kind: str, data: dict[str, Any]) -> dict[str, Any]:
+    def _event(self, at: float, kind: str, data: Any) -> dict[str, Any]:
+        if kind == "sql" and type(data) is tuple:  # as _execute stores a query
+            sql, params, many, seconds, error = data
+            data = {"sql": sql, "params": params, "many": many, "ms": round(seconds * 1000, 3)}
+            data["error"] = error
         event = {"at_ms": round((at - self.started) * 1000, 3), "kind": kind, **data}
         if kind == "sql":
             event["sql"] = str(event["sql"])[:MAX_SQL_LENGTH]
@@ -85,34 +92,29 @@ class Trace:
     @contextmanager
     def sql(self) -> Iterator[None]:
         """Record every query run in this thread's default connection meanwhile."""
-        from django.db import connection
-
         with connection.execute_wrapper(self._execute):
             yield
 
     def _execute(
         self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any
     ) -> Any:
+        # Runs around every query of a traced request: store a tuple, format nothing.
         started = time.perf_counter()
-        failed = None
+        error = None
         try:
             return execute(sql, params, many, context)
         except Exception as exc:
-            failed = type(exc).__name__
+            error = type(exc).__name__
             raise
         finally:
-            seconds = time.perf_counter() - started
+            ended = time.perf_counter()
+            seconds = ended - started
             self.sql_count += 1
             self.sql_seconds += seconds
-            # Statement and params as they are: formatted by as_dict(), if anyone looks.
-            self.add(
-                "sql",
-                sql=sql,
-                params=None if many else params,
-                many=many,
-                ms=round(seconds * 1000, 3),
-                error=failed,
-            )
+            if len(self.events) < MAX_EVENTS:
+                self.events.append((ended, "sql", (sql, params, many, seconds, error)))
+            else:
+                self.dropped += 1
 
 
 def _params(params: Any, many: bool) -> Any:

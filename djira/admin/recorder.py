@@ -40,6 +40,21 @@ HISTORY_SECONDS = 300
 SAMPLES_PER_ROUTE = 512
 # Distinct routes tracked; client-chosen names beyond this share one "(other)" entry.
 MAX_ROUTES = 500
+# The fields of a row that not every kind of row has.
+_EMPTY_ROW: dict[str, Any] = dict.fromkeys(
+    (
+        "hook",
+        "namespace",
+        "action",
+        "status",
+        "duration",
+        "size",
+        "requestId",
+        "room",
+        "payload",
+        "trace",
+    )
+)
 # Deliveries kept per trace (one per room and process a push reached).
 MAX_DELIVERIES = 100
 
@@ -283,7 +298,7 @@ class TrafficRecorder:
         request = {
             "pk": scope.pk,
             "data": scope.data,
-            "query": scope.query.dict(),
+            "query": scope.raw_query,
             "headers": scope.headers,
         }
         common = {
@@ -301,7 +316,7 @@ class TrafficRecorder:
             user,
             status=reply["status"],
             duration=duration,
-            size=len(djira_json.dumps(reply)),
+            size=scope.reply_size if scope.reply_size is not None else len(djira_json.dumps(reply)),
             payload=redact(reply.get("data"), keys),
             **common,
         )
@@ -313,18 +328,9 @@ class TrafficRecorder:
             "direction": direction,
             "sid": sid,
             "user": user,
-            "hook": None,
-            "namespace": None,
-            "action": None,
-            "status": None,
-            "duration": None,
-            "size": None,
-            "requestId": None,
-            "room": None,
-            "payload": None,
-            "trace": None,
+            **_EMPTY_ROW,
+            **fields,
         }
-        row.update(fields)
         if direction in {"connect", "disconnect"}:
             row["payload"] = redact(row["payload"])
         self.rows.append(row)

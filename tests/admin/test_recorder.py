@@ -176,3 +176,19 @@ def test_core_modules_do_not_import_the_admin():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_reply_row_has_the_size_of_the_encoded_reply(recorder):
+    from djira import json as djira_json
+
+    recorder.watch()
+    sent = scope(data={"q": 1})
+    sent.set_query({"search": "dune"})
+    sent.reply_size = 1234  # what djira.handler measured on the text it sent
+    recorder.request(sent, reply(data={"id": 1}), 0.01)
+    unsent = scope()  # a listener test without the handler: the reply is encoded here
+    recorder.request(unsent, reply(data={"id": 1}), 0.01)
+    rows = list(recorder.rows)
+    assert rows[0]["payload"]["query"] == {"search": "dune"}
+    assert rows[1]["size"] == 1234
+    assert rows[3]["size"] == len(djira_json.dumps(reply(data={"id": 1})))
