@@ -11,7 +11,7 @@ from rest_framework.serializers import BaseSerializer
 
 from djira import exceptions
 from djira.base import APIHook
-from djira.serializer_fields import reuse_fields
+from djira.serializer_fields import make_serializer
 from djira.settings import jira_settings
 
 
@@ -68,9 +68,9 @@ class GenericAPIHook(APIHook):
 
     def get_serializer(self, *args: Any, **kwargs: Any) -> BaseSerializer[Any]:
         kwargs.setdefault("context", self.get_serializer_context())
-        serializer = self.get_serializer_class()(*args, **kwargs)
-        if jira_settings.REUSE_SERIALIZER_FIELDS:
-            reuse_fields(serializer)
+        serializer: BaseSerializer[Any] = make_serializer(
+            self.get_serializer_class(), *args, **kwargs
+        )
         return serializer
 
     # -- filtering and pagination ---------------------------------------------------------

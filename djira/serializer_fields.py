@@ -19,8 +19,10 @@ never bound) and gives each instance fresh copies:
   relations) is deep-copied, as DRF itself copies declared fields.
 
 Each copy is then bound to its serializer as DRF binds fields. A serializer whose
-``__init__`` already read ``self.fields`` keeps what DRF built. ``REUSE_SERIALIZER_FIELDS:
-False`` turns this off; templates are dropped when ``REST_FRAMEWORK`` settings change.
+``__init__`` already read ``self.fields`` keeps what DRF built. Generic hooks'
+``get_serializer()`` and observers' pushes build their serializers with ``make_serializer``.
+``REUSE_SERIALIZER_FIELDS: False`` turns this off; templates are dropped when the
+``REST_FRAMEWORK`` settings change.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ from rest_framework.serializers import (
     ModelSerializer,
 )
 from rest_framework.utils.serializer_helpers import BindingDict
+
+from djira.settings import jira_settings
 
 # What ModelSerializer.get_fields() calls to build the fields: overriding any of them can
 # make the fields depend on the instance (its context, its data), so no template then.
@@ -111,6 +115,14 @@ def _template(serializer: BaseSerializer[Any]) -> dict[str, Field] | None:
     template = serializer.get_fields() if _eligible(cls) else None  # type: ignore[attr-defined]
     with _lock:
         return _templates.setdefault(cls, template)
+
+
+def make_serializer(cls: type[BaseSerializer[Any]], *args: Any, **kwargs: Any) -> Any:
+    """``cls(*args, **kwargs)``, with its class's fields reused unless turned off."""
+    serializer = cls(*args, **kwargs)
+    if jira_settings.REUSE_SERIALIZER_FIELDS:
+        reuse_fields(serializer)
+    return serializer
 
 
 def reuse_fields(serializer: BaseSerializer[Any]) -> BaseSerializer[Any]:

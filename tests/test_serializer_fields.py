@@ -198,3 +198,14 @@ def test_hooks_use_templates_unless_turned_off(book, alice):
     assert "fields" in hook.get_serializer(book).__dict__
     with override_settings(DJIRA_SETTINGS={"REUSE_SERIALIZER_FIELDS": False}):
         assert "fields" not in hook.get_serializer(book).__dict__
+
+
+def test_observer_pushes_use_templates_too(book, monkeypatch):
+    from tests.testapp.observed import ObservedBookHook
+
+    built = []
+    monkeypatch.setattr(serializer_fields, "reuse_fields", lambda s: built.append(s) or s)
+    observer = ObservedBookHook.__dict__["books"]
+    data = observer.serialize(ObservedBookHook, book, "update")
+    assert data == BookSerializer(book).data
+    assert [type(s) for s in built] == [BookSerializer]
