@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         print_table,
         seed_database,
         server_env,
-        start_server,
+        servers_started,
     )
     from bench.requests import Payloads, djira_ok
 
@@ -109,14 +109,15 @@ def main(argv: list[str] | None = None) -> int:
         pks = seed_database(db, args.articles)
         env = server_env(db)
         for round_index in range(args.rounds):
-            servers = {}
             files = {mode: Path(tmp) / f"gc-{mode}.json" for mode in MODES}
-            try:
-                for mode in MODES:
-                    servers[mode] = start_server(
-                        "bench.collector:application",
-                        {**env, "DJIRA_BENCH_GC": mode, "DJIRA_BENCH_GC_FILE": str(files[mode])},
-                    )
+            specs = {
+                mode: (
+                    "bench.collector:application",
+                    {**env, "DJIRA_BENCH_GC": mode, "DJIRA_BENCH_GC_FILE": str(files[mode])},
+                )
+                for mode in MODES
+            }
+            with servers_started(specs) as servers:
                 for clients in levels:
                     order = MODES if round_index % 2 == 0 else MODES[::-1]
                     for mode in order:
@@ -151,9 +152,6 @@ def main(argv: list[str] | None = None) -> int:
                             f"errors {stats.errors}",
                             file=sys.stderr,
                         )
-            finally:
-                for server in servers.values():
-                    server.stop()
 
     rows: list[list[Any]] = []
     for clients in levels:

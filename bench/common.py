@@ -23,6 +23,7 @@ says whether a reply counts as a success; on Linux the driver is forked, so lamb
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import shutil
@@ -30,7 +31,7 @@ import subprocess
 import sys
 import time
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -168,6 +169,21 @@ def start_server(
     server = PinnedServer(app, env=env, cpu=cpu, app_dir=app_dir)
     server.start()
     return server
+
+
+@contextlib.contextmanager
+def servers_started(
+    specs: Mapping[str, tuple[str, Mapping[str, str]]],
+) -> Iterator[dict[str, PinnedServer]]:
+    """Start one pinned server per ``name: (app, env)``; stop them all on the way out."""
+    servers: dict[str, PinnedServer] = {}
+    try:
+        for name, (app, env) in specs.items():
+            servers[name] = start_server(app, env)
+        yield servers
+    finally:
+        for server in servers.values():
+            server.stop()
 
 
 def cpu_seconds(pid: int | None) -> float | None:

@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         print_table,
         seed_database,
         server_env,
-        start_server,
+        servers_started,
     )
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -196,12 +196,11 @@ def main(argv: list[str] | None = None) -> int:
         for round_index in range(args.rounds):
             # Fresh processes every round: two starts of the same server differ by several
             # per cent (memory layout, hash seed), as much as the costs measured here.
-            servers = {}
-            try:
-                for mode in MODES:
-                    servers[mode] = start_server(
-                        "bench.recording:application", {**env, "DJIRA_BENCH_RECORDING": mode}
-                    )
+            specs = {
+                mode: ("bench.recording:application", {**env, "DJIRA_BENCH_RECORDING": mode})
+                for mode in MODES
+            }
+            with servers_started(specs) as servers:
                 for clients in levels:
                     # Rotate the order so drift during the run hits every mode alike.
                     shift = round_index % len(MODES)
@@ -223,9 +222,6 @@ def main(argv: list[str] | None = None) -> int:
                             f"{stats.rps:8.0f} req/s  errors {stats.errors}",
                             file=sys.stderr,
                         )
-            finally:
-                for server in servers.values():
-                    server.stop()
 
     rows: list[list[Any]] = []
     verdicts = []

@@ -27,13 +27,12 @@ import tempfile  # noqa: E402
 from typing import Any  # noqa: E402
 
 from bench.common import (  # noqa: E402
-    PinnedServer,
     Stats,
     drive,
     print_table,
     seed_database,
     server_env,
-    start_server,
+    servers_started,
 )
 
 APPS = {
@@ -127,17 +126,14 @@ def main(argv: list[str] | None = None) -> int:
             f"after {args.warmup:g}s warm-up, each round on freshly started servers",
             file=sys.stderr,
         )
+        specs = {name: (APPS[name], env) for name in apps if name not in variants}
+        for name, path in variants.items():
+            pythonpath = f"{path}{os.pathsep}{env['PYTHONPATH']}"
+            specs[name] = (APPS["djira"], {**env, "PYTHONPATH": pythonpath})
         for round_index in range(args.rounds):
             # Fresh processes every round: two starts of the same server differ by several
             # per cent (memory layout, hash seed), which one long-lived pair would bake in.
-            servers: dict[str, PinnedServer] = {}
-            try:
-                for name in apps:
-                    if name in variants:
-                        path = f"{variants[name]}{os.pathsep}{env['PYTHONPATH']}"
-                        servers[name] = start_server(APPS["djira"], {**env, "PYTHONPATH": path})
-                    else:
-                        servers[name] = start_server(APPS[name], env)
+            with servers_started(specs) as servers:
                 if round_index == 0 and not all(s.pinned for s in servers.values()):
                     print("servers and driver NOT pinned to CPUs 0 and 1", file=sys.stderr)
                 for clients in levels:
@@ -161,9 +157,6 @@ def main(argv: list[str] | None = None) -> int:
                             f"p99 {stats.p99_ms:6.2f} ms  errors {stats.errors}",
                             file=sys.stderr,
                         )
-            finally:
-                for server in servers.values():
-                    server.stop()
 
     rows: list[list[Any]] = []
     ratios: dict[tuple[str, int], float] = {}

@@ -62,26 +62,6 @@ def serves_static_files() -> bool:
     return bool(settings.DEBUG) and apps.is_installed("django.contrib.staticfiles")
 
 
-def add_discovered_hooks(consumer: Consumer) -> None:
-    """Register the discovered hooks on ``consumer``, except names it already serves.
-
-    A hook registered by hand wins over a discovered one of the same name.
-    """
-    from djira.consumer import discover_hooks
-
-    for name, hook_class in discover_hooks().items():
-        if name in consumer.hooks:
-            if consumer.hooks[name] is not hook_class:
-                logger.info(
-                    "Event %r: serving %s registered by hand, not the discovered %s",
-                    name,
-                    consumer.hooks[name].__qualname__,
-                    hook_class.__qualname__,
-                )
-            continue
-        consumer.register(name, hook_class)
-
-
 def get_asgi_application(
     django_app: Any = None,
     consumer: Consumer | None = None,
@@ -108,7 +88,8 @@ def get_asgi_application(
     from djira.checks import raise_on_errors
 
     raise_on_errors()  # ASGI servers run no system checks: refuse to start misconfigured
-    from djira.consumer import Consumer, get_default_consumer
+    from djira.consumer import Consumer, add_discovered_hooks, get_default_consumer
+    from djira.runtime import tune_garbage_collector
     from djira.settings import jira_settings
 
     if consumer is None:
@@ -117,6 +98,9 @@ def get_asgi_application(
     elif discover:
         add_discovered_hooks(consumer)
     consumer.start()
+    # Process-wide, so only here, where a server is being built: not in every process that
+    # merely starts a consumer (a shell, an admin view reading the hooks).
+    tune_garbage_collector()
     if static_files if static_files is not None else serves_static_files():
         from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 

@@ -35,6 +35,11 @@ def _crud_route(method: str, action: str) -> Route:
     return Route(method, method, (action,), False, True)
 
 
+def _label(obj: Any) -> str:
+    """An object as a trace names it: its pk, or its text, bounded."""
+    return str(obj.pk if hasattr(obj, "pk") else obj)[:100]
+
+
 class APIHook:
     """Handles the requests a client emits on one event name.
 
@@ -120,37 +125,26 @@ class APIHook:
         raise exceptions.PermissionDenied(detail=message, code=code)
 
     def check_permissions(self, scope: Scope) -> None:
-        """Raise 401/403 unless every permission grants the request (may use the ORM)."""
-        # The user is loaded once per connection; drop Django's permission caches so a
-        # granted or revoked permission counts from the next request, as over HTTP.
-        for attr in ("_perm_cache", "_user_perm_cache", "_group_perm_cache"):
-            scope.user.__dict__.pop(attr, None)
-        for permission in self.get_permissions():
-            granted = check(permission, "has_permission", scope, self)
-            if scope.trace is not None:
-                scope.trace.add(
-                    "permission",
-                    check="has_permission",
-                    granted=granted,
-                    permission=type(permission).__name__,
-                )
-            if not granted:
-                self.permission_denied(
-                    scope, getattr(permission, "message", None), getattr(permission, "code", None)
-                )
+        """Raise 401/403 unless every permission grants the request (may use the ORM).
+
+        ``scope.user`` is the request's own copy, with no permission cache
+        (``djira.handler.request_user``).
+        """
+        self._check_each("has_permission", scope)
 
     def check_object_permissions(self, scope: Scope, obj: Any) -> None:
         """Raise 401/403 unless every permission grants access to ``obj``."""
+        self._check_each("has_object_permission", scope, obj)
+
+    def _check_each(self, method: str, scope: Scope, *obj: Any) -> None:
         for permission in self.get_permissions():
-            granted = check(permission, "has_object_permission", scope, self, obj)
+            granted = check(permission, method, scope, self, *obj)
             if scope.trace is not None:
-                scope.trace.add(
-                    "permission",
-                    check="has_object_permission",
-                    granted=granted,
-                    permission=type(permission).__name__,
-                    object=str(obj.pk if hasattr(obj, "pk") else obj)[:100],
-                )
+                name = type(permission).__name__
+                event = {"check": method, "granted": granted, "permission": name}
+                if obj:
+                    event["object"] = _label(obj[0])
+                scope.trace.add("permission", **event)
             if not granted:
                 self.permission_denied(
                     scope, getattr(permission, "message", None), getattr(permission, "code", None)

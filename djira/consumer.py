@@ -19,7 +19,6 @@ from djira.handler import handle_event, run_hook
 from djira.lifecycle import Monitor
 from djira.middleware import Handler, build_chain
 from djira.permissions import check
-from djira.runtime import tune_garbage_collector
 from djira.scope import Scope
 from djira.server import RESERVED_EVENTS, DjiraServer
 from djira.settings import jira_settings
@@ -78,7 +77,6 @@ class Consumer:
         """
         if self.started:
             return
-        tune_garbage_collector()
         self.sio.on("connect", self._on_connect)
         self.sio.on("disconnect", self._on_disconnect)
         self.sio.on("*", self._on_event)
@@ -120,7 +118,11 @@ class Consumer:
     async def _on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         # python-engineio's ASGI driver says 127.0.0.1 for every peer: name the real one
         # (what DRF's throttles and anything else reading REMOTE_ADDR identify clients by).
-        environ = {**environ, "REMOTE_ADDR": client_address(environ)}
+        # Forwarding headers go once they are read: DRF before 3.18 would otherwise take a
+        # client's own X-Forwarded-For as its throttle identity.
+        address = client_address(environ)
+        environ = {k: v for k, v in environ.items() if k not in _FORWARDING_META}
+        environ["REMOTE_ADDR"] = address
         scope = Scope(sid=sid, event="connect", action="CONNECT", auth=auth, environ=environ)
         scope.handshake_auth = auth
         scope.server = self.sio
@@ -144,6 +146,10 @@ class Consumer:
         self.monitor.disconnected(sid, reason)
         # Rooms are left by python-socketio itself; presence (and its leave pushes) by us.
         await presence.disconnected(self.sio, sid)
+
+
+# Handshake headers naming the client through proxies; read by client_address() only.
+_FORWARDING_META = frozenset({"HTTP_X_FORWARDED_FOR", "HTTP_X_REAL_IP", "HTTP_FORWARDED"})
 
 
 def client_address(environ: dict[str, Any]) -> str:
@@ -180,11 +186,28 @@ def discover_hooks() -> dict[str, type[APIHook]]:
 
 
 @lru_cache(maxsize=1)
+def add_discovered_hooks(consumer: Consumer) -> None:
+    """Register the discovered hooks on ``consumer``, except names it already serves.
+
+    A hook registered by hand wins over a discovered one of the same name.
+    """
+    for name, hook_class in discover_hooks().items():
+        if name in consumer.hooks:
+            if consumer.hooks[name] is not hook_class:
+                logger.info(
+                    "Event %r: serving %s registered by hand, not the discovered %s",
+                    name,
+                    consumer.hooks[name].__qualname__,
+                    hook_class.__qualname__,
+                )
+            continue
+        consumer.register(name, hook_class)
+
+
 def get_default_consumer() -> Consumer:
     """The consumer of ``SOCKET_INSTANCE`` with every discovered hook, started once."""
     sio = jira_settings.SOCKET_INSTANCE
     consumer = sio.djira_consumer or Consumer(sio)
-    for name, hook_class in discover_hooks().items():
-        consumer.hooks.setdefault(name, hook_class)
+    add_discovered_hooks(consumer)
     consumer.start()
     return consumer

@@ -16,11 +16,13 @@ Nothing here raises: every failure becomes an error envelope.
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.db.models import Model
 
 from djira import exceptions
 from djira import json as djira_json
@@ -49,6 +51,22 @@ def _is_id(value: Any) -> bool:
 
 def _field_error(name: str, expected: str) -> exceptions.ParseError:
     return exceptions.ParseError(f"Field '{name}' must be {expected}.")
+
+
+def request_user(user: Any) -> Any:
+    """This request's own copy of the connection's user, without permission caches.
+
+    Django caches permissions on the user instance (``_perm_cache``...). One connection's
+    requests may run at once on several worker threads: sharing the instance would let one
+    request drop a cache another is reading, and a copy starting empty makes a permission
+    granted or revoked count from the next request, as over HTTP.
+    """
+    if not isinstance(user, Model):
+        return user  # AnonymousUser and other stateless users
+    own = copy.copy(user)
+    for attr in ("_perm_cache", "_user_perm_cache", "_group_perm_cache"):
+        own.__dict__.pop(attr, None)
+    return own
 
 
 def parse_request(scope: Scope, payload: Any) -> None:
@@ -151,7 +169,7 @@ async def handle_request(
     scope = Scope(
         sid=sid,
         event=event,
-        user=session.get("user"),
+        user=request_user(session.get("user")),
         auth=session.get("auth"),
         environ=session.get("environ"),
         server=consumer.sio,

@@ -168,8 +168,11 @@ class _PermissionMeta(type):
         return _operand(OR, other, cls)
 
 
+@cache
 def _operand(op: type[_Composite], *operands: type) -> type[BasePermission]:
-    # A class (not an instance) so composites fit in ``permission_classes`` lists.
+    # A class (not an instance) so composites fit in ``permission_classes`` lists. Cached:
+    # ``A & B`` written in a per-request get_permissions() is then one class, resolved once,
+    # instead of a new class (and a new entry in resolve's cache) per request.
     name = op.__name__ + "(" + ", ".join(o.__name__ for o in operands) + ")"
     return type(name, (op,), {"operands": operands})
 

@@ -1,4 +1,4 @@
-"""Process-wide tuning a djira server applies once, when its consumer starts.
+"""Process-wide tuning a djira server applies once, when its ASGI app is built.
 
 CPython's cyclic garbage collector is the one tuned. A Django process holds a large,
 long-lived heap (models, URLconf, DRF serializers' classes, the app registry: hundreds of

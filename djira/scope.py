@@ -13,21 +13,6 @@ if TYPE_CHECKING:
     from djira.server import DjiraServer
 
 
-class _EmptyQuery(QueryDict):
-    """The immutable empty ``QueryDict`` of requests without ``query``.
-
-    Filter backends and paginators look up their parameters on every request;
-    ``MultiValueDict.get`` answers a missing key by raising and catching two exceptions,
-    which on an empty dict is pure overhead.
-    """
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return default
-
-    def getlist(self, key: str, default: Any = None) -> Any:
-        return [] if default is None else default
-
-
 _EMPTY_QUERY: QueryDict | None = None
 
 
@@ -38,10 +23,10 @@ def to_query_dict(query: dict[str, Any] | None) -> QueryDict:
         # Most requests carry no query: share one immutable empty QueryDict (built lazily,
         # after settings are configured) instead of parsing "" per request.
         if _EMPTY_QUERY is None:
-            _EMPTY_QUERY = _EmptyQuery()
+            _EMPTY_QUERY = QueryDict()
         return _EMPTY_QUERY
     qd = QueryDict(mutable=True)
-    for key, value in (query or {}).items():
+    for key, value in query.items():
         if isinstance(value, list):
             qd.setlist(key, ["" if v is None else str(v) for v in value])
         elif value is None:

@@ -54,9 +54,6 @@ class Trace:
         self.sql_count = 0
         self.sql_seconds = 0.0
 
-    def elapsed_ms(self) -> float:
-        return round((time.perf_counter() - self.started) * 1000, 3)
-
     def add(self, kind: str, **data: Any) -> None:
         """Record one event (``middleware``, ``permission``, ``throttle``, ``sql``, ``reply``,
         ``push``...)."""
@@ -112,7 +109,10 @@ class Trace:
             self.sql_count += 1
             self.sql_seconds += seconds
             if len(self.events) < MAX_EVENTS:
-                self.events.append((ended, "sql", (sql, params, many, seconds, error)))
+                # Bounded as kept: a statement cut, an executemany's rows not kept at all.
+                statement = sql[:MAX_SQL_LENGTH] if isinstance(sql, str) else sql
+                kept = None if many else params
+                self.events.append((ended, "sql", (statement, kept, many, seconds, error)))
             else:
                 self.dropped += 1
 

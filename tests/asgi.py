@@ -17,6 +17,7 @@ consumer = Consumer(jira_settings.SOCKET_INSTANCE)
 consumer.register("books", hooks.BookAPIHook)
 consumer.register("readonly", hooks.ReadOnlyBookAPIHook)
 consumer.register("tools", hooks.ToolsAPIHook)
+consumer.register("runtime", hooks.RuntimeAPIHook)
 consumer.start()
 # Registering after start() works too.
 consumer.register("private", hooks.PrivateBookAPIHook)

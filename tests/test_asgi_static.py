@@ -8,8 +8,7 @@ import urllib.request
 
 import pytest
 
-from djira.asgi import add_discovered_hooks
-from djira.consumer import Consumer
+from djira.consumer import Consumer, add_discovered_hooks
 from djira.decorators import action
 from djira.hooks import APIHook
 from djira.server import create_server

@@ -87,3 +87,21 @@ async def test_handshake_forwarded_for_counts_only_behind_trusted_proxies(
         for client, session in ((first, s1), (second, s2)):
             await client.disconnect()
             await session.close()
+
+
+async def test_a_connection_meta_keeps_no_forwarding_header(server):
+    # DRF before 3.18 reads META["HTTP_X_FORWARDED_FOR"] for throttle identities: once the
+    # address is resolved (here without NUM_PROXIES: the peer's), the header is gone.
+    ip = random_loopback()
+    client, session = await open_client(
+        server.url, ip, {"X-Forwarded-For": "203.0.113.7", "X-Real-IP": "203.0.113.8"}
+    )
+    try:
+        reply = await client.call("runtime", {"namespace": "meta"}, timeout=5)
+        assert reply["status"] == 200
+        meta = reply["data"]
+        assert meta["REMOTE_ADDR"] == ip
+        assert "HTTP_X_FORWARDED_FOR" not in meta and "HTTP_X_REAL_IP" not in meta
+    finally:
+        await client.disconnect()
+        await session.close()

@@ -111,8 +111,7 @@ async def heartbeat(consumer: Consumer) -> None:
                 if recorder is not None and await client.exists(WATCH_KEY):
                     recorder.watch(every * 3)
                 recording = recorder is not None and recorder.recording
-                snap = await collect_local(consumer, traffic=recording)
-                snap["traffic"] = snap["traffic"][-HEARTBEAT_ROWS:]
+                snap = await collect_local(consumer, traffic=recording, rows=HEARTBEAT_ROWS)
                 if recording and recorder is not None:
                     snap["traces"] = recorder.recent_traces(HEARTBEAT_TRACES)
                     snap["deliveries"] = {

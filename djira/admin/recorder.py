@@ -107,7 +107,8 @@ class TrafficRecorder:
         self.started_at = time.time()
         self._seq = itertools.count(1)
         self._heartbeat_checked = False
-        # Trace id -> the request's redacted trace; trace id -> deliveries of its pushes.
+        # Trace id -> the request's trace as recorded (bounded; redacted when a page reads
+        # it, like its SQL parameters); trace id -> deliveries of its pushes.
         self.trace_size = max(1, int(jira_settings.TRACE_BUFFER_SIZE))
         self.traces: OrderedDict[str, tuple[Trace, dict[str, Any]]] = OrderedDict()
         self.deliveries: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
@@ -391,8 +392,8 @@ def redact_event(event: dict[str, Any], keys: KeyMatcher) -> dict[str, Any]:
 def remote_address(environ: dict[str, Any]) -> str:
     """The peer address the ASGI server saw (python-engineio's ``REMOTE_ADDR`` is a stub).
 
-    ``X-Forwarded-For`` is not trusted here: anyone can send it; the detail page shows it
-    among the headers.
+    ``X-Forwarded-For`` is not trusted here: anyone can send it. The consumer resolves it
+    into ``REMOTE_ADDR`` through ``NUM_PROXIES`` and drops it from the connection's headers.
     """
     scope = environ.get("asgi.scope")
     client = scope.get("client") if isinstance(scope, dict) else None

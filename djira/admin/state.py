@@ -5,6 +5,7 @@ A snapshot is plain JSON-safe data, so the same shape is read locally and from t
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 import time
@@ -90,9 +91,15 @@ async def _connections(
 
 
 async def collect_local(
-    consumer: Consumer, traffic: bool = True, on_server_loop: bool = False
+    consumer: Consumer,
+    traffic: bool = True,
+    on_server_loop: bool = False,
+    rows: int | None = None,
 ) -> dict[str, Any]:
-    """This process's snapshot. A coroutine: run it on the server's loop, where state changes."""
+    """This process's snapshot. A coroutine: run it on the server's loop, where state changes.
+
+    ``rows``: the newest that many traffic rows only (the heartbeat's share), not all.
+    """
     if on_server_loop:
         from djira.admin import cluster
 
@@ -120,12 +127,16 @@ async def collect_local(
         "rooms": {
             room: [{"sid": s, "process": process} for s in sids] for room, sids in rooms.items()
         },
-        "traffic": [dict(row, process=process) for row in list(recorder.rows)]
-        if recorder and traffic
-        else [],
+        "traffic": _traffic(recorder, process, rows) if recorder and traffic else [],
         "routes": recorder.route_summary() if recorder else [],
         "eps": recorder.events_per_second() if recorder else [],
     }
+
+
+def _traffic(recorder: TrafficRecorder, process: str, count: int | None) -> list[dict[str, Any]]:
+    kept = recorder.rows
+    newest = kept if count is None else list(itertools.islice(reversed(kept), count))[::-1]
+    return [dict(row, process=process) for row in newest]
 
 
 def merge(snapshots: list[dict[str, Any]]) -> dict[str, Any]:

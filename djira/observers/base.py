@@ -28,13 +28,12 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from asgiref.sync import sync_to_async
-
 from djira import exceptions
 from djira.observers import history, presence, subscriptions, transport
 from djira.observers.batch import Change
 from djira.observers.dispatch import ServerProxy
 from djira.observers.redis import get_server_link
+from djira.sync import run_sync
 
 if TYPE_CHECKING:
     from djira.base import APIHook
@@ -168,8 +167,9 @@ class BaseObserver(ABC):
         func = self._subscribing_rooms
         if func is not None and inspect.iscoroutinefunction(func):
             return as_rooms(await func(hook, scope), f"'{self.name}' subscribing_rooms")
-        # One thread hop for whatever ORM work the rooms need.
-        return await sync_to_async(self.get_subscribing_rooms)(hook, scope)
+        # Whatever ORM work the rooms need runs as a request's does: on a worker thread,
+        # between close_old_connections() (so a database restart costs one failure at most).
+        return await run_sync(self.get_subscribing_rooms, hook, scope)
 
     def get_context_hook(self) -> Any:
         """The ``self`` given to rooms/serializer hooks at push time: a hook with no scope.

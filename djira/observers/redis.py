@@ -49,8 +49,9 @@ CHUNK = 100
 MAX_PENDING = 10_000
 #: Connect and I/O timeouts: a Redis that hangs must not hang a save for long.
 TIMEOUT = 2.0
-#: Retry delays while Redis is down (seconds): first, then doubling up to the last.
-FIRST_RETRY, LAST_RETRY = 0.5, 30.0
+#: Retry delays while Redis is down (seconds): first, then doubling up to the last. The last
+#: is also how long pushes between processes may stay lost once Redis is back: keep it short.
+FIRST_RETRY, LAST_RETRY = 0.5, 5.0
 
 _host: tuple[int, str] = (0, "")
 

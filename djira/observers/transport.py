@@ -245,7 +245,8 @@ class Outbox:
                         logger.exception("djira could not emit %r", message)
                 link = get_server_link(server)
                 if link is not None:
-                    # Queued for another task: a slow or absent Redis never delays the
+                    # Publishing is queued for another task: past the numbering above (one
+                    # round trip, bounded by the client's timeout), Redis never delays the
                     # local sockets.
                     link.publish([m for m in messages if not (isinstance(m, Emit) and m.local)])
             self.wakeup.clear()

@@ -110,3 +110,17 @@ class ToolsAPIHook(APIHook):
     @action(actions=["GET"])
     async def async_unencodable(self, scope):
         return object()
+
+
+class RuntimeAPIHook(APIHook):
+    """What the serving process and connection look like from a hook (tests only)."""
+
+    @action(actions=["GET"])
+    def meta(self, scope):
+        return {k: v for k, v in scope.META.items() if k.startswith("HTTP_") or k == "REMOTE_ADDR"}
+
+    @action(actions=["GET"])
+    def gc(self, scope):
+        import gc
+
+        return {"frozen": gc.get_freeze_count(), "threshold": list(gc.get_threshold())}
