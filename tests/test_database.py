@@ -94,6 +94,29 @@ async def round_of_requests(clients: list[SocketCommunicator]) -> list[int]:
 
 
 @postgres_only
+async def test_postgres_restart_costs_a_subscription_at_most_one_failure(private_postgres, servers):
+    # A subscription with a pk looks its row up (get_object, in the observer's subscribing
+    # rooms): after a restart it must recover like a request, not answer 500 for ever.
+    server = servers(**_env(private_postgres), DJIRA_TEST_CONN_MAX_AGE="60")
+    client = await SocketCommunicator(server.url, timeout=10).connect()
+
+    async def subscribe() -> int:
+        reply = await client.request(
+            "observed", namespace="subscribe", action="SUBSCRIPTION", pk=999_999
+        )
+        return reply["status"]
+
+    try:
+        assert [await subscribe() for _ in range(6)] == [404] * 6  # no such book: a query ran
+        await asyncio.to_thread(private_postgres.restart)
+        statuses = [await subscribe() for _ in range(8)]
+        assert set(statuses) <= {404, 500} and statuses.count(500) <= 4, statuses
+        assert statuses[-4:] == [404] * 4, statuses
+    finally:
+        await client.disconnect()
+
+
+@postgres_only
 @pytest.mark.parametrize(
     ("max_age", "health_checks", "threads"),
     [("0", "0", "4"), ("60", "1", "4"), ("60", "0", "1")],

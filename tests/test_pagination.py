@@ -107,3 +107,13 @@ def _count() -> int:
 async def test_custom_action_uses_orm(connect, books):
     client = await connect()
     assert (await client.request("books", namespace="count"))["data"] == {"count": await _count()}
+
+
+def test_the_shared_empty_query_copies_into_a_working_mutable_query():
+    from djira.scope import to_query_dict
+
+    empty = to_query_dict(None)
+    copy = empty.copy()
+    copy["page"] = "2"
+    assert copy.get("page") == "2" and copy.getlist("page") == ["2"]
+    assert empty.get("page") is None and to_query_dict({}) is empty

@@ -80,3 +80,21 @@ async def test_throttle_gives_429(connect, token):
     client = await connect(token=token)
     statuses = [(await client.request("books", namespace="throttled"))["status"] for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
+
+
+def test_the_same_composition_is_the_same_class():
+    # get_permissions() may compose per request: one class per expression, not one per call.
+    assert (IsAuthenticated & IsAdminUser) is (IsAuthenticated & IsAdminUser)
+    assert ~IsAdminUser is ~IsAdminUser
+    assert (IsAuthenticated | IsAdminUser) is not (IsAdminUser | IsAuthenticated)
+
+
+def test_each_request_has_its_own_user_without_permission_caches(user):
+    from djira.handler import request_user
+
+    user._perm_cache = {"testapp.view_book"}
+    own = request_user(user)
+    assert own is not user and own.pk == user.pk and own._state is not user._state
+    assert not hasattr(own, "_perm_cache")
+    own._user_perm_cache = set()
+    assert not hasattr(user, "_user_perm_cache")
