@@ -74,6 +74,10 @@ VALUE_RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     ),
     "TRAFFIC_BUFFER_SIZE": ("a whole number >= 1", lambda v: _is_int(v) and v >= 1),
     "TRACE_BUFFER_SIZE": ("a whole number >= 1", lambda v: _is_int(v) and v >= 1),
+    "TRAFFIC_RECORD_RATE": (
+        "None or a number of requests a second > 0",
+        lambda v: v is None or ((_is_int(v) or isinstance(v, float)) and v > 0),
+    ),
     "INSPECTOR_ACT_AS": ("True or False", lambda v: isinstance(v, bool)),
     "HEARTBEAT_INTERVAL": (
         "a number of seconds > 0",

@@ -59,6 +59,9 @@ DEFAULTS: dict[str, Any] = {
     "TRAFFIC_BUFFER_SIZE": 1000,
     # Request traces kept by the admin's recorder while a console page watches (a ring buffer).
     "TRACE_BUFFER_SIZE": 200,
+    # Requests a second that the recorder keeps in full (rows and trace) per process while a
+    # page watches; the rest are counted only. None keeps every one.
+    "TRAFFIC_RECORD_RATE": 200,
     # The inspector may act as another user (superusers only; djira.admin.actas).
     "INSPECTOR_ACT_AS": False,
     "REDACT_KEYS": [],

@@ -117,6 +117,8 @@ if os.environ.get("DJIRA_TEST_NUM_PROXIES"):
     DJIRA_SETTINGS["NUM_PROXIES"] = int(os.environ["DJIRA_TEST_NUM_PROXIES"])
 if os.environ.get("DJIRA_TEST_PERMISSIONS"):
     DJIRA_SETTINGS["PERMISSION_CLASSES"] = os.environ["DJIRA_TEST_PERMISSIONS"].split(",")
+if os.environ.get("DJIRA_TEST_RECORD_RATE"):
+    DJIRA_SETTINGS["TRAFFIC_RECORD_RATE"] = float(os.environ["DJIRA_TEST_RECORD_RATE"])
 if os.environ.get("DJIRA_TEST_STRICT") == "1":
     DJIRA_SETTINGS["PERMISSION_CLASSES"] = ["djira.permissions.IsAuthenticated"]
 

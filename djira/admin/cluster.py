@@ -2,7 +2,10 @@
 
 Every ``HEARTBEAT_INTERVAL`` seconds a process writes ``djira:admin:process:<id>`` with a
 time-to-live of two and a half intervals, so a stopped process disappears within a few
-seconds without saying goodbye. Views read every key and merge (``djira.admin.state``).
+seconds without saying goodbye, and adds its id to the set ``djira:admin:processes``. Views
+read the keys of the ids in that set and merge (``djira.admin.state``); an id whose key has
+expired is dropped from the set by the reader. So finding the processes costs one command
+whatever else the Redis database holds (no ``SCAN``), and compares no clocks.
 
 A view that is watching also sets ``djira:admin:watched`` for a few seconds; every
 process's heartbeat reads it and keeps full traffic rows meanwhile, so an open page sees
@@ -26,6 +29,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("djira")
 
 PREFIX = "djira:admin:process:"
+PROCESSES = "djira:admin:processes"
 WATCH_KEY = "djira:admin:watched"
 # Traffic rows a heartbeat carries (the newest); the page shows at most this many per process.
 HEARTBEAT_ROWS = 200
@@ -52,12 +56,11 @@ def remote_snapshots(exclude: str) -> list[dict[str, Any]]:
         return []
     try:
         client = sync_client(url)
-        keys = [
-            k
-            for k in client.scan_iter(match=PREFIX + "*", count=100)
-            if k.decode() != PREFIX + exclude
-        ]
-        values = client.mget(keys) if keys else []
+        ids = sorted(i.decode() for i in client.smembers(PROCESSES) if i.decode() != exclude)
+        values = client.mget([PREFIX + i for i in ids]) if ids else []
+        gone = [i for i, value in zip(ids, values, strict=True) if value is None]
+        if gone:  # stopped without saying goodbye: their keys expired
+            client.srem(PROCESSES, *gone)
     except Exception as exc:
         logger.warning("djira admin: cannot read process snapshots from Redis (%s)", exc)
         return []
@@ -117,8 +120,14 @@ async def heartbeat(consumer: Consumer) -> None:
                     snap["deliveries"] = {
                         trace: list(found) for trace, found in list(recorder.deliveries.items())
                     }
-                key = PREFIX + snap["process"]["id"]
-                await client.set(key, json.dumps(snap, default=str), px=int(every * 2500))
+                process = snap["process"]["id"]
+                key = PREFIX + process
+                # One transaction: a reader never sees the id without its key, except once
+                # the key has expired (the process is gone).
+                async with client.pipeline(transaction=True) as pipe:
+                    pipe.set(key, json.dumps(snap, default=str), px=int(every * 2500))
+                    pipe.sadd(PROCESSES, process)
+                    await pipe.execute()
                 failing = False
             except Exception as exc:
                 if not failing:  # one line per outage, not one per beat
@@ -129,4 +138,5 @@ async def heartbeat(consumer: Consumer) -> None:
         if key is not None:
             with contextlib.suppress(Exception):
                 await asyncio.shield(client.delete(key))
+                await asyncio.shield(client.srem(PROCESSES, key.removeprefix(PREFIX)))
         await client.aclose()

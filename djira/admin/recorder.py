@@ -10,7 +10,12 @@ Two costs, on purpose:
   (djira.trace), each request's trace, redacted, in a ring buffer of ``TRACE_BUFFER_SIZE``,
   with the deliveries of the pushes it caused as processes report them.
 
-So nothing heavier than a counter runs per event while nobody looks (``bench/recording.py``).
+A request is recorded in full only within ``TRAFFIC_RECORD_RATE`` requests a second (a token
+bucket, decided as the request starts, so its rows and its trace go together); past that it is
+counted, and counted as not recorded. A page shows 200 rows a second, so under load most full
+rows would be evicted unseen: the budget bounds what watching costs instead of the request's
+own cost setting it (``bench/recording.py``). So nothing heavier than a counter runs per event
+while nobody looks, and a bounded amount while somebody does.
 """
 
 from __future__ import annotations
@@ -57,6 +62,33 @@ _EMPTY_ROW: dict[str, Any] = dict.fromkeys(
 )
 # Deliveries kept per trace (one per room and process a push reached).
 MAX_DELIVERIES = 100
+# Seconds over which requests left out by the recording budget are counted for the page.
+UNRECORDED_SECONDS = 60
+
+
+class Budget:
+    """At most ``rate`` takes a second, in bursts of up to ``rate`` (a token bucket);
+    ``None``: no limit. Runs on the server's loop only, so it needs no lock."""
+
+    __slots__ = ("rate", "tokens", "at")
+
+    def __init__(self, rate: float | None) -> None:
+        self.rate = rate
+        self.tokens = float(rate or 0)
+        self.at = time.monotonic()
+
+    def take(self) -> bool:
+        rate = self.rate
+        if rate is None:
+            return True
+        now = time.monotonic()
+        tokens = min(rate, self.tokens + (now - self.at) * rate)
+        self.at = now
+        if tokens >= 1.0:
+            self.tokens = tokens - 1.0
+            return True
+        self.tokens = tokens
+        return False
 
 
 @dataclass(slots=True)
@@ -76,6 +108,17 @@ class RouteStats:
     count: int = 0
     errors: int = 0
     durations: deque[float] = field(default_factory=lambda: deque(maxlen=SAMPLES_PER_ROUTE))
+    # (count, p50, p99) when last summarized: a route with no new request is not sorted again
+    # (the heartbeat summarizes every route every interval, busy or not).
+    summary: tuple[int, float, float] = (0, 0.0, 0.0)
+
+    def percentiles(self) -> tuple[float, float]:
+        """p50 and p99 of the recent durations, in seconds."""
+        if self.summary[0] != self.count:
+            durations = sorted(self.durations)
+            p50, p99 = percentile(durations, 0.5), percentile(durations, 0.99)
+            self.summary = (self.count, p50, p99)
+        return self.summary[1], self.summary[2]
 
 
 def user_label(user: Any) -> str:
@@ -112,6 +155,10 @@ class TrafficRecorder:
         self.trace_size = max(1, int(jira_settings.TRACE_BUFFER_SIZE))
         self.traces: OrderedDict[str, tuple[Trace, dict[str, Any]]] = OrderedDict()
         self.deliveries: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
+        rate = jira_settings.TRAFFIC_RECORD_RATE
+        self.budget = Budget(None if rate is None else float(rate))
+        # [second, requests] pairs: requests a page was watching but the budget left out.
+        self.unrecorded: deque[list[int]] = deque(maxlen=UNRECORDED_SECONDS)
 
     # -- watching -------------------------------------------------------------------------
 
@@ -125,17 +172,25 @@ class TrafficRecorder:
 
     @property
     def wants_traces(self) -> bool:
-        """Asked by the core per request (djira.lifecycle): traces only while a page watches."""
-        return self.recording
+        """Read by the core once per request, as it starts (djira.lifecycle): whether to trace
+        this one. While a page watches, yes, within the budget; a traced request is the one
+        ``request()`` records in full."""
+        return self.recording and self.budget.take()
+
+    def unrecorded_recently(self, now: float | None = None) -> int:
+        """Requests left out of the rows and traces by the budget in the last minute."""
+        since = int(now if now is not None else time.time()) - UNRECORDED_SECONDS
+        return sum(count for second, count in list(self.unrecorded) if second > since)
 
     def clear(self) -> None:
         self.rows.clear()
 
     # -- counters (always) ----------------------------------------------------------------
 
-    def _tick(self, now: float) -> None:
+    def _tick(self, now: float, buckets: deque[list[int]] | None = None) -> None:
         second = int(now)
-        buckets = self.per_second
+        if buckets is None:
+            buckets = self.per_second
         if buckets and buckets[-1][0] == second:
             buckets[-1][1] += 1
         else:
@@ -207,10 +262,13 @@ class TrafficRecorder:
         if status >= 400:
             route.errors += 1
         route.durations.append(duration)
-        if self.recording:
-            self._record_request(scope, reply, duration, now)
-            if scope.trace is not None:
+        if scope.trace is not None:
+            # Chosen as it started (``wants_traces``): recorded in full, rows and trace.
+            if self.recording:
+                self._record_request(scope, reply, duration, now)
                 self._record_trace(scope, reply, duration, now)
+        elif self.recording:
+            self._tick(now, self.unrecorded)
 
     def pushed(self, event: str, room: str, payload: dict[str, Any]) -> None:
         now = time.time()
@@ -350,7 +408,7 @@ class TrafficRecorder:
         """Per route: count, errors, p50 and p99 in milliseconds."""
         summary = []
         for (hook, namespace, action), stats in list(self.routes.items()):
-            durations = sorted(stats.durations)
+            p50, p99 = stats.percentiles()
             summary.append(
                 {
                     "hook": hook,
@@ -358,8 +416,8 @@ class TrafficRecorder:
                     "action": action,
                     "count": stats.count,
                     "errors": stats.errors,
-                    "p50": percentile(durations, 0.5) * 1000,
-                    "p99": percentile(durations, 0.99) * 1000,
+                    "p50": p50 * 1000,
+                    "p99": p99 * 1000,
                 }
             )
         return sorted(summary, key=lambda r: (r["hook"], r["namespace"], r["action"]))

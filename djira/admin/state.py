@@ -130,6 +130,7 @@ async def collect_local(
         "traffic": _traffic(recorder, process, rows) if recorder and traffic else [],
         "routes": recorder.route_summary() if recorder else [],
         "eps": recorder.events_per_second() if recorder else [],
+        "unrecorded": recorder.unrecorded_recently() if recorder else 0,
     }
 
 
@@ -181,6 +182,8 @@ def merge(snapshots: list[dict[str, Any]]) -> dict[str, Any]:
         ),
         "routes": sorted(routes.values(), key=lambda r: (r["hook"], r["namespace"], r["action"])),
         "eps": eps,
+        # Older heartbeats (a process not yet upgraded) carry no count.
+        "unrecorded": sum(s.get("unrecorded", 0) for s in snapshots),
     }
 
 

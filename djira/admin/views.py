@@ -375,6 +375,8 @@ def stats_context(state: dict[str, Any]) -> dict[str, Any]:
         "eps_now": eps[-1] if eps else 0,
         "eps_max": max(eps) if eps else 0,
         "routes": charts.latency_rows(state["routes"]),
+        "unrecorded": state["unrecorded"],
+        "record_rate": jira_settings.TRAFFIC_RECORD_RATE,
     }
 
 

@@ -10,6 +10,7 @@ from djira.admin.recorder import MAX_ROUTES, TrafficRecorder, percentile
 from djira.admin.redaction import REDACTED
 from djira.lifecycle import Monitor
 from djira.scope import Scope
+from djira.trace import Trace
 
 
 class FakeUser:
@@ -48,9 +49,16 @@ def recorder():
     return TrafficRecorder(size=10)
 
 
+def handle(recorder, scope, reply, duration):
+    """What djira.handler does around a request: ask for a trace as it starts, report it."""
+    if recorder.wants_traces:
+        scope.trace = Trace()
+    recorder.request(scope, reply, duration)
+
+
 def test_counts_without_rows_when_nobody_watches(recorder):
     recorder.connected(scope())
-    recorder.request(scope(), reply(), 0.01)
+    handle(recorder, scope(), reply(), 0.01)
     assert recorder.rows == type(recorder.rows)([], maxlen=10)
     assert recorder.connections["s1"].events_in == 1
     assert recorder.connections["s1"].events_out == 1
@@ -60,8 +68,11 @@ def test_counts_without_rows_when_nobody_watches(recorder):
 
 def test_watched_requests_become_redacted_rows(recorder):
     recorder.watch()
-    recorder.request(
-        scope(data={"title": "t", "password": "hunter2"}), reply(data={"token": "k"}), 0.02
+    handle(
+        recorder,
+        scope(data={"title": "t", "password": "hunter2"}),
+        reply(data={"token": "k"}),
+        0.02,
     )
     incoming, outgoing = list(recorder.rows)
     assert incoming["direction"] == "in" and outgoing["direction"] == "out"
@@ -85,7 +96,7 @@ def test_connects_and_disconnects_are_rows_while_watched(recorder):
 def test_recording_can_be_switched_off(recorder):
     recorder.watch()
     with override_settings(DJIRA_SETTINGS={"RECORD_TRAFFIC": False}):
-        recorder.request(scope(), reply(), 0.01)
+        handle(recorder, scope(), reply(), 0.01)
         assert not recorder.recording
     assert len(recorder.rows) == 0
     assert recorder.routes[("books", "", "POST")].count == 1
@@ -94,7 +105,7 @@ def test_recording_can_be_switched_off(recorder):
 def test_buffer_is_a_ring(recorder):
     recorder.watch()
     for i in range(20):
-        recorder.request(scope(), reply(request_id=f"r{i}"), 0.001)
+        handle(recorder, scope(), reply(request_id=f"r{i}"), 0.001)
     assert len(recorder.rows) == 10
     assert recorder.rows[-1]["requestId"] == "r19"
 
@@ -106,21 +117,21 @@ def test_buffer_size_comes_from_settings():
 
 def test_unknown_hooks_share_one_route_entry(recorder):
     for i in range(5):
-        recorder.request(scope(event=f"nope{i}"), reply(status=404), 0.001)
+        handle(recorder, scope(event=f"nope{i}"), reply(status=404), 0.001)
     assert list(recorder.routes) == [("(not found)", "", "POST")]
     assert recorder.routes[("(not found)", "", "POST")].errors == 5
 
 
 def test_routes_are_bounded(recorder):
     for i in range(MAX_ROUTES + 10):
-        recorder.request(scope(namespace=f"n{i}"), reply(), 0.001)
+        handle(recorder, scope(namespace=f"n{i}"), reply(), 0.001)
     assert len(recorder.routes) == MAX_ROUTES + 1
     assert recorder.routes[("(other)", "", "")].count == 10
 
 
 def test_route_summary_reports_percentiles_in_ms(recorder):
     for ms in range(1, 101):
-        recorder.request(scope(), reply(status=500 if ms == 100 else 200), ms / 1000)
+        handle(recorder, scope(), reply(status=500 if ms == 100 else 200), ms / 1000)
     (route,) = recorder.route_summary()
     assert route["count"] == 100 and route["errors"] == 1
     assert route["p50"] == pytest.approx(50)
@@ -133,7 +144,7 @@ def test_percentile_of_nothing_is_zero():
 
 def test_anonymous_user_is_labelled(recorder):
     recorder.watch()
-    recorder.request(scope(user=AnonymousUser()), reply(), 0.001)
+    handle(recorder, scope(user=AnonymousUser()), reply(), 0.001)
     assert recorder.rows[0]["user"] == "anonymous"
 
 
@@ -185,10 +196,76 @@ def test_a_reply_row_has_the_size_of_the_encoded_reply(recorder):
     sent = scope(data={"q": 1})
     sent.set_query({"search": "dune"})
     sent.reply_size = 1234  # what djira.handler measured on the text it sent
-    recorder.request(sent, reply(data={"id": 1}), 0.01)
+    handle(recorder, sent, reply(data={"id": 1}), 0.01)
     unsent = scope()  # a listener test without the handler: the reply is encoded here
-    recorder.request(unsent, reply(data={"id": 1}), 0.01)
+    handle(recorder, unsent, reply(data={"id": 1}), 0.01)
     rows = list(recorder.rows)
     assert rows[0]["payload"]["query"] == {"search": "dune"}
     assert rows[1]["size"] == 1234
     assert rows[3]["size"] == len(djira_json.dumps(reply(data={"id": 1})))
+
+
+# -- the recording budget (TRAFFIC_RECORD_RATE) ----------------------------------------
+
+
+def test_a_budget_takes_its_rate_then_refills_with_time(monkeypatch):
+    from djira.admin import recorder as module
+
+    clock = [100.0]
+    monkeypatch.setattr(module.time, "monotonic", lambda: clock[0])
+    budget = module.Budget(3)
+    assert [budget.take() for _ in range(5)] == [True, True, True, False, False]
+    clock[0] += 0.5  # half a second: 1.5 tokens back
+    assert [budget.take() for _ in range(3)] == [True, False, False]
+    clock[0] += 60  # a long pause refills to the rate, never beyond
+    assert sum(budget.take() for _ in range(10)) == 3
+    assert all(module.Budget(None).take() for _ in range(1000))
+
+
+def test_past_the_budget_requests_are_counted_not_recorded(settings):
+    settings.DJIRA_SETTINGS = {**settings.DJIRA_SETTINGS, "TRAFFIC_RECORD_RATE": 3}
+    recorder = TrafficRecorder(size=100)
+    recorder.watch()
+    for i in range(10):
+        handle(recorder, scope(), reply(request_id=f"r{i}"), 0.001)
+    # The first three, each with its two rows and its trace; the other seven counted only.
+    assert [r["requestId"] for r in recorder.rows] == ["r0", "r0", "r1", "r1", "r2", "r2"]
+    assert len(recorder.traces) == 3
+    assert {r["trace"] for r in recorder.rows} == set(recorder.traces)
+    assert recorder.routes[("books", "", "POST")].count == 10
+    assert recorder.unrecorded_recently() == 7
+
+
+def test_nobody_watching_takes_nothing_from_the_budget(settings):
+    settings.DJIRA_SETTINGS = {**settings.DJIRA_SETTINGS, "TRAFFIC_RECORD_RATE": 2}
+    recorder = TrafficRecorder(size=100)
+    for _ in range(5):
+        handle(recorder, scope(), reply(), 0.001)
+    assert recorder.unrecorded_recently() == 0 and not recorder.rows
+    recorder.watch()
+    for _ in range(3):
+        handle(recorder, scope(), reply(), 0.001)
+    assert len(recorder.rows) == 4 and recorder.unrecorded_recently() == 1
+
+
+def test_no_budget_records_every_request(settings):
+    settings.DJIRA_SETTINGS = {**settings.DJIRA_SETTINGS, "TRAFFIC_RECORD_RATE": None}
+    recorder = TrafficRecorder(size=10_000)
+    recorder.watch()
+    for _ in range(1000):
+        handle(recorder, scope(), reply(), 0.001)
+    assert len(recorder.rows) == 2000 and recorder.unrecorded_recently() == 0
+
+
+def test_a_route_summary_follows_new_requests_after_a_cached_one():
+    recorder = TrafficRecorder(size=10)
+    stats = recorder._route("books", "", "GET")
+    for ms in (1, 2, 3):
+        stats.count += 1
+        stats.durations.append(ms / 1000)
+    assert recorder.route_summary()[0]["p50"] == pytest.approx(2)
+    for _ in range(10):
+        stats.count += 1
+        stats.durations.append(0.1)
+    (route,) = recorder.route_summary()
+    assert route["p50"] == pytest.approx(100) and route["count"] == 13
