@@ -17,6 +17,10 @@ Redis' own expiry, never a comparison of clocks: readers read every server seen 
 minute (``SEEN``), whose hashes exist only while renewed. A key found missing at a heartbeat
 (Redis restarted) or any key after a failed write is written again from memory.
 
+Presence talks to Redis through the server's link (``redis.get_server_link``): its client,
+and its ``Health``, so an outage is said once for pushes and presence alike, and so is the
+recovery; while Redis is known down, presence writes nothing and waits for nothing.
+
 Writes for one socket and room always write what memory holds *now* (present: ``HSET``;
 absent: ``HDEL``), under one lock per server, so concurrent subscribe, unsubscribe and
 disconnect of a socket leave Redis as memory ends up, whatever order they finish in.
@@ -32,7 +36,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 import threading
 import time
 import uuid
@@ -40,11 +43,10 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from djira.observers import transport
+from djira.observers.redis import TIMEOUT, ServerLink, channel_for, get_server_link
 
 if TYPE_CHECKING:
     from djira.server import DjiraServer
-
-logger = logging.getLogger("djira.redis")
 
 #: (observer uid, user-level room)
 Key = tuple[str, str]
@@ -106,12 +108,9 @@ class LocalPresence:
         self.of_sid: dict[str, set[Key]] = {}
         self.lock = asyncio.Lock()
         self.heartbeat: asyncio.Task[None] | None = None
-        self.client: Any = None
-        self.client_url = ""
-        self.prefix = ""
-        #: A write failed (Redis down): Redis may differ from memory until a full rewrite.
+        #: A write failed or was skipped (Redis down): Redis may differ from memory until the
+        #: next heartbeat rewrites every key.
         self.dirty = False
-        self.retry_at = 0.0
 
     # -- memory -----------------------------------------------------------------------------
 
@@ -142,40 +141,27 @@ class LocalPresence:
 
     # -- Redis mirror -------------------------------------------------------------------------
 
-    def redis(self) -> Any:
-        """The async Redis client on this server's loop, or ``None`` without ``REDIS_URL``."""
-        from djira.settings import jira_settings
-
-        url = jira_settings.REDIS_URL
-        if not url:
-            return None
-        if self.client is None:
-            import redis.asyncio
-
-            self.client = redis.asyncio.Redis.from_url(
-                url, socket_connect_timeout=2.0, socket_timeout=2.0
-            )
-            self.prefix, self.client_url = prefix_for(url), url
-        return self.client
-
-    def redis_key(self, key: Key) -> str:
-        return room_key(self.prefix, key, self.id)
+    def link(self) -> ServerLink | None:
+        """The server's Redis link (on its loop), or ``None`` without ``REDIS_URL``."""
+        return get_server_link(self.server)
 
     async def mirror(self, sid: str, keys: Iterable[Key]) -> None:
         """Write to Redis what memory holds now for ``sid`` in each of ``keys``."""
-        client = self.redis()
-        if client is None:
+        link = self.link()
+        if link is None:
             return
         self.start_heartbeat()
-        if self.dirty and time.monotonic() < self.retry_at:
-            return  # Redis is down: no subscription waits for it; the heartbeat catches up
-        ttl_ms = int(interval() * 3000)
+        if not link.health.should_try():
+            # Redis is down: no subscription waits for it; the heartbeat catches up.
+            self.dirty = True
+            return
+        prefix, ttl_ms = link.channel, int(interval() * 3000)
         async with self.lock:
             try:
-                async with client.pipeline(transaction=False) as pipe:
-                    pipe.zadd(servers_key(self.prefix), {self.id: time.time()})
+                async with link.client.pipeline(transaction=False) as pipe:
+                    pipe.zadd(servers_key(prefix), {self.id: time.time()})
                     for key in keys:
-                        name = self.redis_key(key)
+                        name = room_key(prefix, key, self.id)
                         member = self.rooms.get(key, {}).get(sid)
                         if member is None:
                             pipe.hdel(name, sid)
@@ -184,13 +170,10 @@ class LocalPresence:
                             pipe.pexpire(name, ttl_ms)
                     await pipe.execute()
             except Exception as exc:
-                self.failed(exc)  # the next heartbeat writes what memory holds
-
-    def failed(self, exc: BaseException) -> None:
-        if not self.dirty:  # once per outage; the delivery link tells the outage too
-            logger.warning("djira presence: cannot write to Redis (%s)", exc)
-        self.dirty = True
-        self.retry_at = time.monotonic() + interval()
+                self.dirty = True  # the next heartbeat writes what memory holds
+                link.health.failed(exc)
+                return
+        link.health.ok()
 
     def start_heartbeat(self) -> None:
         if self.heartbeat is None or self.heartbeat.done():
@@ -205,40 +188,43 @@ class LocalPresence:
     async def beat(self) -> None:
         """Renew this server's keys and last heartbeat; rewrite keys Redis lost.
 
-        After a failed write, every key is rewritten from memory instead.
+        After a failed write, every key is rewritten from memory instead. While Redis is
+        known down, nothing: the link's back-off says when to try again.
         """
-        client = self.redis()
-        if client is None:
+        link = self.link()
+        if link is None or not link.health.should_try():
             return
-        every = interval()
-        ttl_ms = int(every * 3000)
+        client, prefix, ttl_ms = link.client, link.channel, int(interval() * 3000)
         async with self.lock:
             keys = list(self.rooms)
             rewrite = self.dirty
             try:
                 async with client.pipeline(transaction=False) as pipe:
-                    pipe.zadd(servers_key(self.prefix), {self.id: time.time()})
+                    pipe.zadd(servers_key(prefix), {self.id: time.time()})
                     # Servers long gone (their hashes expired long ago).
-                    pipe.zremrangebyscore(servers_key(self.prefix), "-inf", time.time() - 2 * SEEN)
+                    pipe.zremrangebyscore(servers_key(prefix), "-inf", time.time() - 2 * SEEN)
                     for key in keys:
-                        pipe.pexpire(self.redis_key(key), ttl_ms)
+                        pipe.pexpire(room_key(prefix, key, self.id), ttl_ms)
                     renewed = (await pipe.execute())[2:]
                 lost = [key for key, ok in zip(keys, renewed, strict=True) if rewrite or not ok]
                 if lost:
                     async with client.pipeline(transaction=True) as pipe:
                         for key in lost:
-                            name = self.redis_key(key)
+                            name = room_key(prefix, key, self.id)
                             members = self.rooms.get(key, {})  # may have emptied meanwhile
                             pipe.delete(name)
                             if members:
-                                mapping = {s: json.dumps(m) for s, m in members.items()}
-                                pipe.hset(name, mapping=mapping)
+                                pipe.hset(
+                                    name, mapping={s: json.dumps(m) for s, m in members.items()}
+                                )
                                 pipe.pexpire(name, ttl_ms)
                         await pipe.execute()
             except Exception as exc:
-                self.failed(exc)
+                self.dirty = True
+                link.health.failed(exc)
                 raise
             self.dirty = False
+        link.health.ok()
 
 
 _lock = threading.Lock()
@@ -259,8 +245,6 @@ def get_local(server: DjiraServer) -> LocalPresence:
 
 
 def prefix_for(url: str) -> str:
-    from djira.observers.redis import channel_for
-
     return channel_for(url)  # "djira:<db>": as djira's pub/sub channel, one per database
 
 
@@ -387,24 +371,31 @@ async def disconnected(server: DjiraServer, sid: str) -> None:
 
 async def of_rooms(server: DjiraServer, keys: list[Key]) -> list[dict[str, Any]]:
     """The presence of each of ``keys``, across processes with ``REDIS_URL``. A coroutine."""
-    local = get_local(server)
-    client = local.redis()
-    if client is None:
+    from djira.settings import jira_settings
+
+    url = jira_settings.REDIS_URL
+    if not url:
+        local = get_local(server)
         return [summarize(room, local.members((uid, room))) for uid, room in keys]
-    try:
-        running = asyncio.get_running_loop()
-    except RuntimeError:
-        running = None
-    if running is getattr(server, "loop", None):
-        members = await aread(client, local.prefix, keys)
+    if asyncio.get_running_loop() is getattr(server, "loop", None):
+        link = get_server_link(server)
+        assert link is not None
+        try:
+            members = await aread(link.client, link.channel, keys)
+        except Exception as exc:
+            link.health.failed(exc)
+            raise
+        link.health.ok()
     else:
-        # Another loop (``async_to_sync`` in a thread of its own): the server's client
-        # belongs to the server's loop; a short-lived one serves this call.
+        # Another loop (``async_to_sync`` in a thread of its own): the server's link
+        # belongs to the server's loop; a short-lived client serves this call.
         import redis.asyncio
 
-        other = redis.asyncio.Redis.from_url(local.client_url, socket_timeout=2.0)
+        other = redis.asyncio.Redis.from_url(
+            url, socket_connect_timeout=TIMEOUT, socket_timeout=TIMEOUT
+        )
         try:
-            members = await aread(other, local.prefix, keys)
+            members = await aread(other, prefix_for(url), keys)
         finally:
             await other.aclose()
     return [summarize(key[1], members[key]) for key in keys]

@@ -15,7 +15,10 @@ Delivery is at most once: Redis pub/sub keeps nothing for a listener that is awa
 
 Faults are said once: one warning when Redis becomes unreachable (naming the URL and the
 cause), one when it is reachable again (with how many messages were lost), whatever the
-number of pushes or reconnection attempts in between.
+number of pushes or reconnection attempts in between. A server's link (its client and its
+``Health``) serves its pushes, rooms' history and presence alike, so they share that state.
+A listener that hears nothing pings, and a connection that leaves the ping unanswered is
+replaced: a connection that died without being closed is an outage too.
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ from djira.observers.history import redis_history, stamp_sync
 from djira.observers.transport import Message, Push, deliver_locally, from_wire, to_wire
 
 if TYPE_CHECKING:
+    from redis.asyncio.client import PubSub
+
     from djira.server import DjiraServer
 
 logger = logging.getLogger("djira.redis")
@@ -52,6 +57,11 @@ TIMEOUT = 2.0
 #: Retry delays while Redis is down (seconds): first, then doubling up to the last. The last
 #: is also how long pushes between processes may stay lost once Redis is back: keep it short.
 FIRST_RETRY, LAST_RETRY = 0.5, 5.0
+#: The listener pings Redis after this many seconds without hearing from it, and gives its
+#: connection up when nothing answers within ``TIMEOUT``: a connection that died silently (a
+#: failover, a NAT that dropped its state, a proxy that stopped forwarding) closes nothing, so
+#: only an unanswered ping tells. Noticed within ``SILENCE + TIMEOUT`` seconds.
+SILENCE = 3.0
 
 _host: tuple[int, str] = (0, "")
 
@@ -95,7 +105,7 @@ class Health:
         self.lock = threading.Lock()
 
     def should_try(self) -> bool:
-        """While down, publishing is attempted only once the back-off delay has passed."""
+        """While down, Redis is tried again only once the back-off delay has passed."""
         return self.down_since is None or time.monotonic() >= self.retry_at
 
     def failed(self, exc: BaseException, lost: int = 0) -> None:
@@ -273,14 +283,10 @@ class ServerLink:
 
     async def _listen(self) -> None:
         while True:
-            pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+            pubsub = self.client.pubsub()
             try:
                 await pubsub.subscribe(self.channel)
-                self.health.ok()
-                self.ready.set()
-                async for item in pubsub.listen():
-                    if item.get("type") == "message":
-                        await self._receive(item["data"])
+                await self._hear(pubsub)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -288,9 +294,40 @@ class ServerLink:
                 self.ready.set()  # known down: subscriptions go ahead without waiting
                 await asyncio.sleep(self.health.delay)
             finally:
-                # Closing a broken connection may fail too.
+                # Closing a broken connection may fail too; a new one is opened either way.
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()  # type: ignore[no-untyped-call,unused-ignore]
+
+    async def _hear(self, pubsub: PubSub) -> None:
+        """Deliver what the channel brings; raise once Redis leaves a question unanswered.
+
+        redis-py's ``listen()`` waits for ever on a connection that died silently, and its
+        ``health_check_interval`` pings without checking for the answer: so read with a
+        deadline, and ping when it passes.
+        """
+        loop = asyncio.get_running_loop()
+        # The subscription's confirmation is the first answer awaited.
+        asked, deadline = "SUBSCRIBE", loop.time() + TIMEOUT
+        while True:
+            wait = deadline - loop.time()
+            item = await pubsub.get_message(timeout=wait) if wait > 0 else None
+            if item is None:
+                if loop.time() < deadline:
+                    continue
+                if asked:
+                    raise ConnectionError(f"no answer to {asked} within {TIMEOUT:g} s")
+                await pubsub.ping()
+                asked, deadline = "PING", loop.time() + TIMEOUT
+                continue
+            kind = item.get("type")
+            if kind == "subscribe":
+                # Listening from now on: a message published after the reply is heard.
+                self.health.ok()
+                self.ready.set()
+            elif kind == "message":
+                await self._receive(item["data"])
+            # Any answer (a pong too) shows the connection alive; delivering took a while.
+            asked, deadline = "", loop.time() + SILENCE
 
     async def _receive(self, raw: bytes | str) -> None:
         try:

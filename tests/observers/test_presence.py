@@ -219,6 +219,11 @@ async def test_presence_is_written_again_after_redis_restarts_empty(alice):
                 seen = await asked()
             assert (seen["connections"], seen["anonymous"]) == (2, 1)
             assert [u["username"] for u in seen["users"]] == ["alice"]
+        # Presence shares the server's link to Redis: one outage, said once each way.
+        log = server.read_log()
+        assert log.count(f"Redis at {redis.url} is unreachable") == 1, log
+        assert log.count(f"Redis at {redis.url} is reachable again") == 1, log
+        assert "djira presence" not in log, log  # its own warning, before
     finally:
         server.stop()
         redis.stop()

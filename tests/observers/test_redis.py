@@ -9,14 +9,17 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import time
 
 import pytest
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.test import override_settings
 
+from djira.observers.redis import SILENCE, TIMEOUT
 from djira.testing import SocketCommunicator, free_port
 from tests.conftest import ROOT
+from tests.observers.blackhole import BlackHoleProxy
 from tests.observers.conftest import RedisProcess, on, run_django, start_observed_server, subscribe
 from tests.testapp.models import Book
 from tests.testapp.observed import NoteHook
@@ -219,3 +222,48 @@ async def test_emit_from_a_worker_reaches_sockets_that_subscribed_to_no_observer
                     raise AssertionError("the worker's emit never arrived")
     finally:
         server.stop()
+
+
+async def saved_until_pushed(client, redis_url: str, title: str, within: float) -> None:
+    """Save books from this process (through Redis) until one reaches ``client``."""
+    start = time.monotonic()
+    redis_settings = {**settings.DJIRA_SETTINGS, "REDIS_URL": redis_url}
+    with override_settings(DJIRA_SETTINGS=redis_settings):
+        attempt = 0
+        while time.monotonic() - start < within:
+            attempt += 1
+            await sync_to_async(Book.objects.create)(title=f"{title} {attempt}")
+            try:
+                push = await client.receive("observed", timeout=0.5, match=on("subscribe"))
+            except AssertionError:
+                continue
+            if push["data"]["title"].startswith(title):
+                return
+    raise AssertionError(f"no push {title!r} arrived within {within} s")
+
+
+async def test_a_connection_that_dies_silently_is_replaced_and_pushes_resume(redis_server):
+    # The server reaches Redis through a proxy that will stop forwarding without closing.
+    proxy = await BlackHoleProxy(redis_server.port).start()
+    server = await asyncio.to_thread(start_observed_server, DJIRA_REDIS_URL=proxy.url())
+    try:
+        async with SocketCommunicator(server.url) as client:
+            await subscribe(client)
+            # Other processes publish on the real port: only the server's side goes dead.
+            await saved_until_pushed(client, redis_server.url, "before", within=10)
+            # A quiet but healthy connection answers the listener's ping: kept, nothing said.
+            await asyncio.sleep(SILENCE + TIMEOUT + 0.5)
+            assert "is unreachable" not in server.read_log()
+            assert proxy.swallow() > 0
+            accepted = proxy.accepted
+            # Pings go unanswered: noticed within a few seconds, then a new connection.
+            await saved_until_pushed(client, redis_server.url, "after", within=12)
+            assert proxy.accepted > accepted
+        log = server.read_log()
+        assert f"Redis at {proxy.url()} is unreachable" in log, log
+        # Said once back, after (the last time) it was said down.
+        back = log.rfind(f"Redis at {proxy.url()} is reachable again")
+        assert back > log.rfind("is unreachable"), log
+    finally:
+        await asyncio.to_thread(server.stop)
+        await proxy.stop()
