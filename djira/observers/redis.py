@@ -31,6 +31,7 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import AsyncIterator
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -286,7 +287,13 @@ class ServerLink:
             pubsub = self.client.pubsub()
             try:
                 await pubsub.subscribe(self.channel)
-                await self._hear(pubsub)
+                async for item in hear(pubsub):
+                    if item["type"] == "subscribe":
+                        # Listening from now on: a message published after the reply is heard.
+                        self.health.ok()
+                        self.ready.set()
+                    elif item["type"] == "message":
+                        await self._receive(item["data"])
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -297,37 +304,6 @@ class ServerLink:
                 # Closing a broken connection may fail too; a new one is opened either way.
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()  # type: ignore[no-untyped-call,unused-ignore]
-
-    async def _hear(self, pubsub: PubSub) -> None:
-        """Deliver what the channel brings; raise once Redis leaves a question unanswered.
-
-        redis-py's ``listen()`` waits for ever on a connection that died silently, and its
-        ``health_check_interval`` pings without checking for the answer: so read with a
-        deadline, and ping when it passes.
-        """
-        loop = asyncio.get_running_loop()
-        # The subscription's confirmation is the first answer awaited.
-        asked, deadline = "SUBSCRIBE", loop.time() + TIMEOUT
-        while True:
-            wait = deadline - loop.time()
-            item = await pubsub.get_message(timeout=wait) if wait > 0 else None
-            if item is None:
-                if loop.time() < deadline:
-                    continue
-                if asked:
-                    raise ConnectionError(f"no answer to {asked} within {TIMEOUT:g} s")
-                await pubsub.ping()
-                asked, deadline = "PING", loop.time() + TIMEOUT
-                continue
-            kind = item.get("type")
-            if kind == "subscribe":
-                # Listening from now on: a message published after the reply is heard.
-                self.health.ok()
-                self.ready.set()
-            elif kind == "message":
-                await self._receive(item["data"])
-            # Any answer (a pong too) shows the connection alive; delivering took a while.
-            asked, deadline = "", loop.time() + SILENCE
 
     async def _receive(self, raw: bytes | str) -> None:
         try:
@@ -344,6 +320,33 @@ class ServerLink:
                 await deliver_locally(self.server, message)
             except Exception:
                 logger.exception("djira could not emit %r received from Redis", message)
+
+
+async def hear(pubsub: PubSub) -> AsyncIterator[dict[str, Any]]:
+    """What a just-subscribed ``pubsub`` brings (its confirmation, messages, pongs); raises
+    ``ConnectionError`` once Redis leaves a question unanswered.
+
+    redis-py's ``listen()`` waits for ever on a connection that died silently, and its
+    ``health_check_interval`` pings without checking for the answer: so read with a
+    deadline, and ping when it passes.
+    """
+    loop = asyncio.get_running_loop()
+    # The subscription's confirmation is the first answer awaited.
+    asked, deadline = "SUBSCRIBE", loop.time() + TIMEOUT
+    while True:
+        wait = deadline - loop.time()
+        item = await pubsub.get_message(timeout=wait) if wait > 0 else None
+        if item is None:
+            if loop.time() < deadline:
+                continue
+            if asked:
+                raise ConnectionError(f"no answer to {asked} within {TIMEOUT:g} s")
+            await pubsub.ping()
+            asked, deadline = "PING", loop.time() + TIMEOUT
+            continue
+        yield item
+        # Any answer (a pong too) shows the connection alive; handling it took a while.
+        asked, deadline = "", loop.time() + SILENCE
 
 
 def get_server_link(server: DjiraServer) -> ServerLink | None:
@@ -393,3 +396,28 @@ class DjiraAsyncRedisManager(socketio.AsyncRedisManager):
             link = get_server_link(self.server)
             if link is not None:
                 link.listen()
+
+    async def _redis_listen_with_retries(self) -> AsyncIterator[dict[str, Any]]:
+        """python-socketio's listening loop, through ``hear``: its own waits on ``listen()``
+        for ever, so a connection that died silently would stop ``await sio.emit(...)`` from
+        other processes and remote disconnects from arriving, without a word. Retries back
+        off as djira's link does (python-socketio's grow to 60 s); djira's link says outages.
+        """
+        delay = FIRST_RETRY
+        while True:
+            try:
+                self._redis_connect()
+                # Subscription confirmations and pongs too: ``hear`` waits for them.
+                self.pubsub = self.redis.pubsub()
+                await self.pubsub.subscribe(self.channel)
+                async for item in hear(self.pubsub):
+                    delay = FIRST_RETRY
+                    yield item  # python-socketio's ``_listen`` keeps the channel's messages
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                logger.debug("python-socketio's Redis listener reconnects (%s)", exc)
+                with contextlib.suppress(Exception):
+                    await self.pubsub.aclose()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, LAST_RETRY)

@@ -242,6 +242,24 @@ async def saved_until_pushed(client, redis_url: str, title: str, within: float) 
     raise AssertionError(f"no push {title!r} arrived within {within} s")
 
 
+async def emitted_until_received(client, redis_url: str, within: float) -> None:
+    """Emit to ``client`` through python-socketio's own Redis manager (as another process's
+    ``await sio.emit(...)`` does) until one arrives."""
+    import socketio
+
+    manager = socketio.AsyncRedisManager(redis_url, write_only=True)
+    start, attempt = time.monotonic(), 0
+    while time.monotonic() - start < within:
+        attempt += 1
+        await manager.emit("hello", {"n": attempt}, room=client.sid, namespace="/")
+        try:
+            await client.receive("hello", timeout=0.5)
+            return
+        except AssertionError:
+            continue
+    raise AssertionError(f"no emit through python-socketio's manager within {within} s")
+
+
 async def test_a_connection_that_dies_silently_is_replaced_and_pushes_resume(redis_server):
     # The server reaches Redis through a proxy that will stop forwarding without closing.
     proxy = await BlackHoleProxy(redis_server.port).start()
@@ -251,6 +269,7 @@ async def test_a_connection_that_dies_silently_is_replaced_and_pushes_resume(red
             await subscribe(client)
             # Other processes publish on the real port: only the server's side goes dead.
             await saved_until_pushed(client, redis_server.url, "before", within=10)
+            await emitted_until_received(client, redis_server.url, within=10)
             # A quiet but healthy connection answers the listener's ping: kept, nothing said.
             await asyncio.sleep(SILENCE + TIMEOUT + 0.5)
             assert "is unreachable" not in server.read_log()
@@ -259,6 +278,8 @@ async def test_a_connection_that_dies_silently_is_replaced_and_pushes_resume(red
             # Pings go unanswered: noticed within a few seconds, then a new connection.
             await saved_until_pushed(client, redis_server.url, "after", within=12)
             assert proxy.accepted > accepted
+            # python-socketio's own listener (remote emits, remote disconnects) came back too.
+            await emitted_until_received(client, redis_server.url, within=12)
         log = server.read_log()
         assert f"Redis at {proxy.url()} is unreachable" in log, log
         # Said once back, after (the last time) it was said down.
