@@ -10,7 +10,7 @@ run, differing only in how the admin records (``DJIRA_BENCH_RECORDING``):
 - ``idle``: the default recorder with no admin page open: counters only (the production case
   while nobody looks);
 - ``watched``: the recorder as while a traffic page is open, with the default settings: up to
-  ``TRAFFIC_RECORD_RATE`` (200) requests a second recorded in full (two redacted rows and the
+  ``TRAFFIC_RECORD_RATE`` (100) requests a second recorded in full (two redacted rows and the
   request's trace: middleware, permissions, every SQL query through a wrapper, the reply),
   the rest counted only;
 - ``full``: as ``watched`` with ``TRAFFIC_RECORD_RATE: None``: every request recorded in full,
@@ -158,6 +158,55 @@ def micro(n: int = 20_000) -> dict[str, float]:
     return out
 
 
+def interleaved(cycles: int, articles: int, clients: int = 16, block: int = 800) -> int:
+    """CPU per request of each mode in one process, modes switched between blocks
+    (bench/_recording_interleaved.py)."""
+    import json
+    import subprocess
+    import tempfile
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from bench.common import REPO, _pin_prefix, print_table, seed_database, server_env
+
+    with tempfile.TemporaryDirectory(prefix="djira-bench-") as tmp:
+        db = Path(tmp) / "bench.sqlite3"
+        pks = seed_database(db, articles)
+        command = [sys.executable, str(REPO / "bench" / "_recording_interleaved.py")]
+        command += [str(v) for v in (pks.start, pks.stop - 1, clients, block, cycles)]
+        result = subprocess.run(
+            _pin_prefix(0) + command,
+            env={**os.environ, **server_env(db)},
+            cwd=str(REPO),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
+    if result.returncode != 0 or not lines:
+        print(result.stdout, result.stderr, file=sys.stderr)
+        return 1
+    per_mode: dict[str, list[float]] = json.loads(lines[-1].removeprefix("RESULT "))
+    off = per_mode["off"]
+    rows = []
+    for mode, costs in per_mode.items():
+        # Throughput relative to off, cycle by cycle (CPU-bound: the inverse CPU ratio).
+        ratios = [o / c for o, c in zip(off, costs, strict=True)]
+        rows.append(
+            [
+                mode,
+                f"{statistics.median(costs):.0f}",
+                f"{statistics.median(costs) - statistics.median(off):+.1f}",
+                f"{statistics.median(ratios):.3f}x",
+                f"{min(ratios):.3f}-{max(ratios):.3f}",
+            ]
+        )
+    print(
+        f"in-process, {cycles} cycles of {block} requests per mode, {clients} clients, one CPU"
+    )
+    print_table(["recording", "CPU us/req", "vs off", "throughput vs off", "range"], rows)
+    return 0
+
+
 def ok(reply: Any) -> bool:
     return isinstance(reply, dict) and reply.get("status") == 200 and "id" in reply["data"]
 
@@ -180,7 +229,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add_run_options(parser, duration=10.0)
     parser.add_argument("--micro-only", action="store_true", help="only the in-process figures")
+    parser.add_argument(
+        "--interleaved",
+        type=int,
+        metavar="CYCLES",
+        default=0,
+        help="instead of servers: one in-process app, modes switched every block (CYCLES)",
+    )
     args = parser.parse_args(argv)
+    if args.interleaved:
+        return interleaved(args.interleaved, args.articles)
     costs = micro()
     print(
         "in-process cost of Monitor.request: "

@@ -61,7 +61,7 @@ DEFAULTS: dict[str, Any] = {
     "TRACE_BUFFER_SIZE": 200,
     # Requests a second that the recorder keeps in full (rows and trace) per process while a
     # page watches; the rest are counted only. None keeps every one.
-    "TRAFFIC_RECORD_RATE": 200,
+    "TRAFFIC_RECORD_RATE": 100,
     # The inspector may act as another user (superusers only; djira.admin.actas).
     "INSPECTOR_ACT_AS": False,
     "REDACT_KEYS": [],

@@ -12,10 +12,10 @@ Two costs, on purpose:
 
 A request is recorded in full only within ``TRAFFIC_RECORD_RATE`` requests a second (a token
 bucket, decided as the request starts, so its rows and its trace go together); past that it is
-counted, and counted as not recorded. A page shows 200 rows a second, so under load most full
-rows would be evicted unseen: the budget bounds what watching costs instead of the request's
-own cost setting it (``bench/recording.py``). So nothing heavier than a counter runs per event
-while nobody looks, and a bounded amount while somebody does.
+counted, and counted as not recorded. A page shows 200 rows (100 requests) a second, so
+under load most full rows would be evicted unseen: the budget bounds what watching costs,
+whatever a request itself costs (``bench/recording.py``). So nothing heavier than a counter
+runs per event while nobody looks, and a bounded amount while somebody does.
 """
 
 from __future__ import annotations
