@@ -12,6 +12,7 @@ import os
 import shlex
 import socket
 import subprocess
+import sys
 import time
 
 import pytest
@@ -64,7 +65,7 @@ def gunicorn(redis_server, live_server_factory):
         "PYTHONPATH": ROOT,
     }
     process = subprocess.Popen(
-        ["python", "-m", *command],
+        [sys.executable, "-m", *command],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
