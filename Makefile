@@ -51,4 +51,4 @@ test: install-test js lint docs
 	$(PY) -m pytest tests
 	$(PY) -m tests._postgres $(PY) -m pytest tests
 	$(PY) -m pytest e2e
-	npm test
+	DJIRA_PYTHON=$(abspath $(PY)) npm test

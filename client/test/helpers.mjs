@@ -1,14 +1,17 @@
 // Test helpers: a real djira server (the example project under uvicorn) and event waiting.
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const PYTHON = process.env.PYTHON ?? "python3";
+// The project's own environment (`make test` creates it), whose Python has djira's
+// dependencies; a bare `python3` on PATH usually has none of them.
+const VENV_PYTHON = join(root, ".venv", "bin", "python");
+const PYTHON = process.env.DJIRA_PYTHON ?? (existsSync(VENV_PYTHON) ? VENV_PYTHON : "python3");
 const START_TIMEOUT = 30_000;
 
 /**
