@@ -109,9 +109,14 @@ async def test_postgres_restart_costs_a_subscription_at_most_one_failure(private
     try:
         assert [await subscribe() for _ in range(6)] == [404] * 6  # no such book: a query ran
         await asyncio.to_thread(private_postgres.restart)
-        statuses = [await subscribe() for _ in range(8)]
-        assert set(statuses) <= {404, 500} and statuses.count(500) <= 4, statuses
-        assert statuses[-4:] == [404] * 4, statuses
+        # Each worker thread that held a connection fails once, whenever the shared queue
+        # first hands it a job after the restart (Django without health checks), then
+        # reconnects: at most one 500 per thread, however late, then only 404s.
+        statuses: list[int] = []
+        while len(statuses) < 30 and statuses[-8:] != [404] * 8:
+            statuses.append(await subscribe())
+        assert set(statuses) <= {404, 500} and statuses.count(500) <= 4, statuses  # 4 threads
+        assert statuses[-8:] == [404] * 8, statuses
     finally:
         await client.disconnect()
 
