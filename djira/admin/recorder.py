@@ -12,7 +12,9 @@ Two costs, on purpose:
 
 A request is recorded in full only within ``TRAFFIC_RECORD_RATE`` requests a second (a token
 bucket, decided as the request starts, so its rows and its trace go together); past that it is
-counted, and counted as not recorded. A page shows 200 rows (100 requests) a second, so
+counted, and counted as not recorded, unless it failed (status 400 or more): failures past
+the budget keep their rows, without a trace, within a second budget of the same rate, so that
+a filter on errors finds them under load. A page shows 200 rows (100 requests) a second, so
 under load most full rows would be evicted unseen: the budget bounds what watching costs,
 whatever a request itself costs (``bench/recording.py``). So nothing heavier than a counter
 runs per event while nobody looks, and a bounded amount while somebody does.
@@ -157,6 +159,9 @@ class TrafficRecorder:
         self.deliveries: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
         rate = jira_settings.TRAFFIC_RECORD_RATE
         self.budget = Budget(None if rate is None else float(rate))
+        # Failed requests past the budget: rows without a trace (the trace was not taken as
+        # they started), within a budget of their own, so a filter on errors finds them.
+        self.error_budget = Budget(None if rate is None else float(rate))
         # [second, requests] pairs: requests a page was watching but the budget left out.
         self.unrecorded: deque[list[int]] = deque(maxlen=UNRECORDED_SECONDS)
 
@@ -268,7 +273,10 @@ class TrafficRecorder:
                 self._record_request(scope, reply, duration, now)
                 self._record_trace(scope, reply, duration, now)
         elif self.recording:
-            self._tick(now, self.unrecorded)
+            if status >= 400 and self.error_budget.take():
+                self._record_request(scope, reply, duration, now)
+            else:
+                self._tick(now, self.unrecorded)
 
     def pushed(self, event: str, room: str, payload: dict[str, Any]) -> None:
         now = time.time()

@@ -269,3 +269,27 @@ def test_a_route_summary_follows_new_requests_after_a_cached_one():
         stats.durations.append(0.1)
     (route,) = recorder.route_summary()
     assert route["p50"] == pytest.approx(100) and route["count"] == 13
+
+
+def test_failures_past_the_budget_keep_their_rows_without_a_trace(settings):
+    settings.DJIRA_SETTINGS = {**settings.DJIRA_SETTINGS, "TRAFFIC_RECORD_RATE": 2}
+    recorder = TrafficRecorder(size=100)
+    recorder.watch()
+    for i in range(4):
+        handle(recorder, scope(), reply(request_id=f"ok{i}"), 0.001)
+    for i in range(4):
+        handle(recorder, scope(), reply(status=500 if i % 2 else 403, request_id=f"e{i}"), 0.001)
+    rows = list(recorder.rows)
+    # ok0 and ok1 in full; then the failures, within their own budget of 2: e0 and e1.
+    assert [r["requestId"] for r in rows if r["direction"] == "out"] == ["ok0", "ok1", "e0", "e1"]
+    assert [r["trace"] is None for r in rows if r["direction"] == "out"] == [
+        False,
+        False,
+        True,
+        True,
+    ]
+    assert [r["status"] for r in rows if r["requestId"] in ("e0", "e1") and r["status"]] == [
+        403,
+        500,
+    ]
+    assert recorder.unrecorded_recently() == 4  # ok2, ok3, e2, e3

@@ -18,8 +18,9 @@ pytestmark = pytest.mark.usefixtures("db_")
 BURST = 30
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def budgeted(live_server_factory):
+    # A server per test: the page's "Busy" count covers the last minute of its process.
     return live_server_factory(DJIRA_TEST_RECORD_RATE="2")
 
 
@@ -53,3 +54,23 @@ async def test_a_burst_past_the_budget_is_counted_and_partly_recorded(
     assert left_out == BURST - len(kept)
     # Counters saw every request, recorded or not.
     assert re.search(rf"<td>books</td><td></td><td>GET</td><td>{BURST}</td>", stats), stats
+
+
+async def test_failures_past_the_budget_are_found_by_the_status_filter(
+    budgeted, connect, admin_user
+):
+    client = await connect(budgeted.url)
+    async with await admin_session(budgeted.url, admin_user) as http:
+        await get_text(http, "/admin/djira/traffic/rows/")
+        # Spend the budget, then fail a burst: no such book.
+        await asyncio.gather(*(client.request("books") for _ in range(BURST)))
+        failed = await asyncio.gather(
+            *(client.request("books", pk=999_999, request_id=f"miss-{i}") for i in range(BURST))
+        )
+        assert all(reply["status"] == 404 for reply in failed)
+        rows = await get_text(http, "/admin/djira/traffic/rows/", hook="books", status="4xx")
+    kept = set(re.findall(r">(miss-\d+)<", rows))
+    # Their own budget (2, plus what refilled meanwhile): some, not all, and none traced.
+    assert 2 <= len(kept) < BURST // 2, kept
+    misses = re.findall(r"<tr [^>]*>(?:(?!</tr>).)*>miss-\d+<", rows, re.S)
+    assert misses and not any("djira-has-trace" in row for row in misses)
