@@ -222,10 +222,16 @@ def test_a_budget_takes_its_rate_then_refills_with_time(monkeypatch):
     assert all(module.Budget(None).take() for _ in range(1000))
 
 
-def test_past_the_budget_requests_are_counted_not_recorded(settings):
-    settings.DJIRA_SETTINGS = {**settings.DJIRA_SETTINGS, "TRAFFIC_RECORD_RATE": 3}
-    recorder = TrafficRecorder(size=100)
+def watched_recorder(settings, rate, size=100):
+    """A recorder with ``TRAFFIC_RECORD_RATE`` ``rate``, as while a page watches."""
+    settings.DJIRA_SETTINGS = {**settings.DJIRA_SETTINGS, "TRAFFIC_RECORD_RATE": rate}
+    recorder = TrafficRecorder(size=size)
     recorder.watch()
+    return recorder
+
+
+def test_past_the_budget_requests_are_counted_not_recorded(settings):
+    recorder = watched_recorder(settings, 3)
     for i in range(10):
         handle(recorder, scope(), reply(request_id=f"r{i}"), 0.001)
     # The first three, each with its two rows and its trace; the other seven counted only.
@@ -249,9 +255,7 @@ def test_nobody_watching_takes_nothing_from_the_budget(settings):
 
 
 def test_no_budget_records_every_request(settings):
-    settings.DJIRA_SETTINGS = {**settings.DJIRA_SETTINGS, "TRAFFIC_RECORD_RATE": None}
-    recorder = TrafficRecorder(size=10_000)
-    recorder.watch()
+    recorder = watched_recorder(settings, None, size=10_000)
     for _ in range(1000):
         handle(recorder, scope(), reply(), 0.001)
     assert len(recorder.rows) == 2000 and recorder.unrecorded_recently() == 0
@@ -272,9 +276,7 @@ def test_a_route_summary_follows_new_requests_after_a_cached_one():
 
 
 def test_failures_past_the_budget_keep_their_rows_without_a_trace(settings):
-    settings.DJIRA_SETTINGS = {**settings.DJIRA_SETTINGS, "TRAFFIC_RECORD_RATE": 2}
-    recorder = TrafficRecorder(size=100)
-    recorder.watch()
+    recorder = watched_recorder(settings, 2)
     for i in range(4):
         handle(recorder, scope(), reply(request_id=f"ok{i}"), 0.001)
     for i in range(4):
