@@ -171,17 +171,21 @@ class Publisher:
         if not self.health.should_try():
             self.health.dropped(len(messages))
             return
-        try:
-            payloads = encode(messages)
-        except (TypeError, ValueError):
-            logger.exception("djira cannot encode a push for Redis; dropped")
-            return
         with self.lock:
             try:
                 if self.history is not None and any(isinstance(m, Push) for m in messages):
                     # Under the lock: this process's offsets follow its publishing order.
+                    # Numbered, then encoded once; an unencodable push fails at either step
+                    # as a push of its own, not as Redis.
                     messages = self._stamped(messages)
-                    payloads = encode(messages)
+                payloads = encode(messages)
+            except (TypeError, ValueError):
+                logger.exception("djira cannot encode a push for Redis; dropped")
+                return
+            except Exception as exc:  # numbering: Redis' errors
+                self.health.failed(exc, len(messages))
+                return
+            try:
                 pipe = self.client.pipeline(transaction=False)
                 for payload in payloads:
                     pipe.publish(self.channel, payload)

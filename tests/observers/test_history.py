@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from typing import Any
 
@@ -392,3 +393,27 @@ def test_a_new_process_without_redis_starts_another_epoch():
     restarted = MemoryHistory(3, 60)
     since = {"a": Position(str(position.epoch), 1)}
     assert not restarted.read(UID, ["a"], since)["a"].recovered
+
+
+def test_a_shells_unencodable_push_is_dropped_alone_not_taken_for_an_outage(redis_server, caplog):
+    import redis
+
+    from djira.observers.redis import Publisher
+    from djira.observers.transport import Push
+
+    publisher = Publisher(redis_server.url)  # what a shell or a worker publishes through
+    assert publisher.history is not None  # numbered in Redis, as with HISTORY_SIZE > 0
+    listener = redis.Redis.from_url(redis_server.url).pubsub()
+    listener.subscribe(publisher.channel)
+    assert listener.get_message(timeout=2)["type"] == "subscribe"
+    with caplog.at_level("WARNING", logger="djira.redis"):
+        publisher.publish([Push("tests.Observer.attr", "room", "create", {"x": object()})])
+        publisher.publish([Push("tests.Observer.attr", "room", "create", {"x": 1})])
+    assert "cannot encode a push" in caplog.text
+    assert "unreachable" not in caplog.text and publisher.health.down_since is None
+    message = listener.get_message(timeout=2)
+    assert message is not None and message["type"] == "message"
+    (sent,) = json.loads(message["data"])["m"]
+    assert json.dumps(1) in json.dumps(sent)  # the good push, numbered, went through
+    assert listener.get_message(timeout=0.2) is None  # and nothing of the bad one
+    listener.close()
