@@ -409,19 +409,23 @@ class DjiraAsyncRedisManager(socketio.AsyncRedisManager):
         """
         delay = FIRST_RETRY
         while True:
+            pubsub = None
             try:
                 self._redis_connect()
-                # Subscription confirmations and pongs too: ``hear`` waits for them.
-                self.pubsub = self.redis.pubsub()
-                await self.pubsub.subscribe(self.channel)
-                async for item in hear(self.pubsub):
+                # Subscription confirmations and pongs too: ``hear`` waits for them. Kept in
+                # a local: python-socketio's ``_publish`` may reconnect and replace
+                # ``self.pubsub`` meanwhile.
+                pubsub = self.pubsub = self.redis.pubsub()
+                await pubsub.subscribe(self.channel)
+                async for item in hear(pubsub):
                     delay = FIRST_RETRY
                     yield item  # python-socketio's ``_listen`` keeps the channel's messages
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 logger.debug("python-socketio's Redis listener reconnects (%s)", exc)
-                with contextlib.suppress(Exception):
-                    await self.pubsub.aclose()
+                if pubsub is not None:
+                    with contextlib.suppress(Exception):
+                        await pubsub.aclose()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, LAST_RETRY)
