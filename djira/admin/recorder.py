@@ -98,8 +98,8 @@ class ConnectionStats:
     """Counters of one live connection."""
 
     connected_at: float
-    events_in: int = 0
-    events_out: int = 0
+    # Requests received, each answered once (pushes are counted per room, not per socket).
+    requests: int = 0
     last_activity: float = 0.0
 
 
@@ -254,8 +254,7 @@ class TrafficRecorder:
         status = int(reply["status"])
         stats = self.connections.get(scope.sid)
         if stats is not None:
-            stats.events_in += 1
-            stats.events_out += 1
+            stats.requests += 1
             stats.last_activity = now
         self._tick(now)
         # Unknown hooks and namespaces are named by the client: keep them out of the keys.

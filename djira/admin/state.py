@@ -81,8 +81,7 @@ async def _connections(
                 "user_agent": str(environ.get("HTTP_USER_AGENT", ""))[:300],
                 "transport": transport,
                 "connected_at": stats.connected_at if stats else None,
-                "events_in": stats.events_in if stats else 0,
-                "events_out": stats.events_out if stats else 0,
+                "requests": stats.requests if stats else 0,
                 "last_activity": stats.last_activity if stats else None,
                 "rooms": sorted(sid_rooms.get(sid, [])),
             }

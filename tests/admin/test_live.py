@@ -38,6 +38,10 @@ async def test_connections_show_a_client_then_forget_it(admin_http, connect, tok
     row = html[html.index(f'data-sid="{sid}"') :]
     row = row[: row.index("</tr>")]
     assert "alice" in row and "websocket" in row and "127.0.0.1:" in row
+    for _ in range(3):
+        assert (await client.request("books"))["status"] == 200
+    detail = await get_text(admin_http, f"/admin/djira/connection/{sid}/")
+    assert re.search(r'<th scope="row">Requests</th><td>3</td>', detail), detail
     await client.disconnect()
     await eventually(rows, lambda text: sid not in text)
 

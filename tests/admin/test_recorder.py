@@ -60,8 +60,7 @@ def test_counts_without_rows_when_nobody_watches(recorder):
     recorder.connected(scope())
     handle(recorder, scope(), reply(), 0.01)
     assert recorder.rows == type(recorder.rows)([], maxlen=10)
-    assert recorder.connections["s1"].events_in == 1
-    assert recorder.connections["s1"].events_out == 1
+    assert recorder.connections["s1"].requests == 1
     assert recorder.routes[("books", "", "POST")].count == 1
     assert sum(recorder.events_per_second(5)) == 2
 
