@@ -47,8 +47,6 @@ async def main(pks: range, clients: int, block: int, cycles: int) -> dict[str, l
     sequence = 0
 
     async def run(count: int) -> None:
-        nonlocal sequence
-
         async def one_client(index: int, share: int) -> None:
             nonlocal sequence
             client = sockets[index]

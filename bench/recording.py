@@ -93,9 +93,8 @@ def micro(n: int = 20_000) -> dict[str, float]:
     from djira.scope import Scope
     from djira.trace import Trace
 
-    def traced() -> Trace:
+    def record(trace: Trace) -> None:
         # What the request path records for a retrieve: middleware, permission, its query.
-        trace = Trace()
         trace.add("middleware", middleware="HeaderMiddleware", phase="enter")
         trace.add("permission", check="has_permission", granted=True, permission="AllowAny")
         trace.sql_count, trace.sql_seconds = 1, 0.00005
@@ -109,7 +108,6 @@ def micro(n: int = 20_000) -> dict[str, float]:
         )
         trace.add("middleware", middleware="HeaderMiddleware", phase="leave", status=200)
         trace.add("reply", status=200, ms=1.0)
-        return trace
 
     data = {
         "id": 7,
@@ -150,9 +148,9 @@ def micro(n: int = 20_000) -> dict[str, float]:
         for _ in range(n):
             # As djira.handler asks, per request. This loop runs far faster than a server, so
             # ``watched`` here is nearly all requests past the budget, counted only.
-            scope.trace = None
-            if monitor.listeners and monitor.wants_traces:
-                scope.trace = traced()
+            scope.trace = monitor.start_trace() if monitor.listeners else None
+            if scope.trace is not None:
+                record(scope.trace)
             monitor.request(scope, reply, 0.001)
         out[mode] = (time.perf_counter() - started) / n * 1e6
     return out
@@ -200,9 +198,7 @@ def interleaved(cycles: int, articles: int, clients: int = 16, block: int = 800)
                 f"{min(ratios):.3f}-{max(ratios):.3f}",
             ]
         )
-    print(
-        f"in-process, {cycles} cycles of {block} requests per mode, {clients} clients, one CPU"
-    )
+    print(f"in-process, {cycles} cycles of {block} requests per mode, {clients} clients, one CPU")
     print_table(["recording", "CPU us/req", "vs off", "throughput vs off", "range"], rows)
     return 0
 

@@ -29,7 +29,7 @@ from djira import json as djira_json
 from djira.response import Response
 from djira.scope import Scope
 from djira.server import ack_requested
-from djira.trace import Trace, current_trace
+from djira.trace import current_trace
 from djira.types import ACTIONS, Reply
 
 if TYPE_CHECKING:
@@ -174,9 +174,10 @@ async def handle_request(
         environ=session.get("environ"),
         server=consumer.sio,
     )
-    if consumer.monitor.listeners and consumer.monitor.wants_traces:
-        scope.trace = Trace()
-        current_trace.set(scope.trace)  # copied into the worker thread's context
+    if consumer.monitor.listeners:
+        scope.trace = consumer.monitor.start_trace()
+        if scope.trace is not None:
+            current_trace.set(scope.trace)  # copied into the worker thread's context
     try:
         parse_request(scope, payload)
         response = await consumer.handler(scope)

@@ -20,6 +20,8 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from djira.trace import Trace
+
 if TYPE_CHECKING:
     from djira.scope import Scope
 
@@ -75,6 +77,18 @@ class Monitor:
     def wants_traces(self) -> bool:
         """Whether some listener wants each request's ``Trace`` (djira.trace) now."""
         return any(getattr(listener, "wants_traces", False) for listener in self.listeners)
+
+    def start_trace(self) -> Trace | None:
+        """The trace of a request starting now, if some listener wants it.
+
+        Every listener is asked (none is skipped because another said yes first), once, so
+        a listener that samples (its ``wants_traces`` a property) counts its own choices;
+        the trace names those that said yes (``Trace.wanted_by``).
+        """
+        wanted = tuple(
+            listener for listener in self.listeners if getattr(listener, "wants_traces", False)
+        )
+        return Trace(wanted) if wanted else None
 
     def find(self, kind: type[L]) -> L | None:
         """This monitor's listener of class ``kind``, if any."""

@@ -42,10 +42,13 @@ class Trace:
     turned into JSON-safe dicts only by ``as_dict()``, when someone looks.
     """
 
-    __slots__ = ("id", "started", "events", "dropped", "sql_count", "sql_seconds")
+    __slots__ = ("id", "started", "events", "dropped", "sql_count", "sql_seconds", "wanted_by")
 
-    def __init__(self) -> None:
+    def __init__(self, wanted_by: tuple[Any, ...] = ()) -> None:
         self.id = f"{time.time_ns():x}-{next(_ids)}"
+        #: The lifecycle listeners that asked for this trace (``Monitor.start_trace``): one
+        #: that samples records only its own choices, whoever else wanted the trace.
+        self.wanted_by = wanted_by
         self.started = time.perf_counter()
         # (perf_counter time, kind, data): data is a dict of the event's fields, or for
         # "sql" a tuple (statement, params, many, seconds, error type) as Django passed them.

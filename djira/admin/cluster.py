@@ -85,6 +85,14 @@ def mark_watched(seconds: float = 10.0) -> None:
         logger.warning("djira admin: cannot reach Redis (%s)", exc)
 
 
+async def _say_goodbye(client: Any, key: str) -> None:
+    """Leave at once (a crashed process leaves when its key expires): one round trip."""
+    async with client.pipeline(transaction=True) as pipe:
+        pipe.delete(key)
+        pipe.srem(PROCESSES, key.removeprefix(PREFIX))
+        await pipe.execute()
+
+
 def ensure_heartbeat(consumer: Consumer | None) -> None:
     """Start this process's heartbeat once, on the running (server) loop; no-op without Redis."""
     if consumer is None or not jira_settings.REDIS_URL:
@@ -137,6 +145,5 @@ async def heartbeat(consumer: Consumer) -> None:
     finally:
         if key is not None:
             with contextlib.suppress(Exception):
-                await asyncio.shield(client.delete(key))
-                await asyncio.shield(client.srem(PROCESSES, key.removeprefix(PREFIX)))
+                await asyncio.shield(_say_goodbye(client, key))
         await client.aclose()

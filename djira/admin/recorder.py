@@ -158,10 +158,11 @@ class TrafficRecorder:
         self.traces: OrderedDict[str, tuple[Trace, dict[str, Any]]] = OrderedDict()
         self.deliveries: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
         rate = jira_settings.TRAFFIC_RECORD_RATE
-        self.budget = Budget(None if rate is None else float(rate))
+        rate = None if rate is None else float(rate)
+        self.budget = Budget(rate)
         # Failed requests past the budget: rows without a trace (the trace was not taken as
         # they started), within a budget of their own, so a filter on errors finds them.
-        self.error_budget = Budget(None if rate is None else float(rate))
+        self.error_budget = Budget(rate)
         # [second, requests] pairs: requests a page was watching but the budget left out.
         self.unrecorded: deque[list[int]] = deque(maxlen=UNRECORDED_SECONDS)
 
@@ -178,8 +179,8 @@ class TrafficRecorder:
     @property
     def wants_traces(self) -> bool:
         """Read by the core once per request, as it starts (djira.lifecycle): whether to trace
-        this one. While a page watches, yes, within the budget; a traced request is the one
-        ``request()`` records in full."""
+        this one. While a page watches, yes, within the budget; ``request()`` records in full
+        the requests whose trace this recorder asked for (``Trace.wanted_by``)."""
         return self.recording and self.budget.take()
 
     def unrecorded_recently(self, now: float | None = None) -> int:
@@ -266,16 +267,16 @@ class TrafficRecorder:
         if status >= 400:
             route.errors += 1
         route.durations.append(duration)
-        if scope.trace is not None:
+        if not self.recording:
+            return
+        if scope.trace is not None and self in scope.trace.wanted_by:
             # Chosen as it started (``wants_traces``): recorded in full, rows and trace.
-            if self.recording:
-                self._record_request(scope, reply, duration, now)
-                self._record_trace(scope, reply, duration, now)
-        elif self.recording:
-            if status >= 400 and self.error_budget.take():
-                self._record_request(scope, reply, duration, now)
-            else:
-                self._tick(now, self.unrecorded)
+            self._record_request(scope, reply, duration, now, scope.trace.id)
+            self._record_trace(scope, reply, duration, now)
+        elif status >= 400 and self.error_budget.take():
+            self._record_request(scope, reply, duration, now, None)
+        else:
+            self._tick(now, self.unrecorded)
 
     def pushed(self, event: str, room: str, payload: dict[str, Any]) -> None:
         now = time.time()
@@ -357,7 +358,12 @@ class TrafficRecorder:
         }
 
     def _record_request(
-        self, scope: Scope, reply: Mapping[str, Any], duration: float, now: float
+        self,
+        scope: Scope,
+        reply: Mapping[str, Any],
+        duration: float,
+        now: float,
+        trace_id: str | None,
     ) -> None:
         keys = redact_keys()
         user = user_label(scope.user)
@@ -372,7 +378,7 @@ class TrafficRecorder:
             "namespace": scope.namespace,
             "action": scope.action,
             "requestId": reply.get("requestId"),
-            "trace": scope.trace.id if scope.trace is not None else None,
+            "trace": trace_id,  # a trace this recorder keeps, else none to link to
         }
         self._add(now - duration, "in", scope.sid, user, payload=redact(request, keys), **common)
         self._add(

@@ -43,7 +43,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from djira.observers import transport
-from djira.observers.redis import TIMEOUT, ServerLink, channel_for, get_server_link
+from djira.observers.redis import TIMEOUT, channel_for, get_server_link
 
 if TYPE_CHECKING:
     from djira.server import DjiraServer
@@ -141,13 +141,9 @@ class LocalPresence:
 
     # -- Redis mirror -------------------------------------------------------------------------
 
-    def link(self) -> ServerLink | None:
-        """The server's Redis link (on its loop), or ``None`` without ``REDIS_URL``."""
-        return get_server_link(self.server)
-
     async def mirror(self, sid: str, keys: Iterable[Key]) -> None:
         """Write to Redis what memory holds now for ``sid`` in each of ``keys``."""
-        link = self.link()
+        link = get_server_link(self.server)  # on the server's loop; None without REDIS_URL
         if link is None:
             return
         self.start_heartbeat()
@@ -191,7 +187,7 @@ class LocalPresence:
         After a failed write, every key is rewritten from memory instead. While Redis is
         known down, nothing: the link's back-off says when to try again.
         """
-        link = self.link()
+        link = get_server_link(self.server)
         if link is None or not link.health.should_try():
             return
         client, prefix, ttl_ms = link.client, link.channel, int(interval() * 3000)
@@ -242,10 +238,8 @@ def get_local(server: DjiraServer) -> LocalPresence:
 
 
 # -- Redis layout (shared by the async and sync readers) ---------------------------------------
-
-
-def prefix_for(url: str) -> str:
-    return channel_for(url)  # "djira:<db>": as djira's pub/sub channel, one per database
+# Keys start with ``channel_for(url)`` ("djira:<db>"), as djira's pub/sub channel: one per
+# database.
 
 
 def servers_key(prefix: str) -> str:
@@ -395,7 +389,7 @@ async def of_rooms(server: DjiraServer, keys: list[Key]) -> list[dict[str, Any]]
             url, socket_connect_timeout=TIMEOUT, socket_timeout=TIMEOUT
         )
         try:
-            members = await aread(other, prefix_for(url), keys)
+            members = await aread(other, channel_for(url), keys)
         finally:
             await other.aclose()
     return [summarize(key[1], members[key]) for key in keys]
@@ -411,7 +405,7 @@ def snapshot(server: DjiraServer, keys: list[Key]) -> dict[Key, dict[str, Any]]:
         return {key: summarize(key[1], list(local.rooms.get(key, {}).values())) for key in keys}
     from djira.admin.cluster import sync_client
 
-    members = read(sync_client(url), prefix_for(url), keys)
+    members = read(sync_client(url), channel_for(url), keys)
     return {key: summarize(key[1], members[key]) for key in keys}
 
 

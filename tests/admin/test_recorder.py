@@ -10,7 +10,6 @@ from djira.admin.recorder import MAX_ROUTES, TrafficRecorder, percentile
 from djira.admin.redaction import REDACTED
 from djira.lifecycle import Monitor
 from djira.scope import Scope
-from djira.trace import Trace
 
 
 class FakeUser:
@@ -49,11 +48,12 @@ def recorder():
     return TrafficRecorder(size=10)
 
 
-def handle(recorder, scope, reply, duration):
-    """What djira.handler does around a request: ask for a trace as it starts, report it."""
-    if recorder.wants_traces:
-        scope.trace = Trace()
-    recorder.request(scope, reply, duration)
+def handle(recorder, scope, reply, duration, *others):
+    """What djira.handler does around a request: ask for a trace as it starts (the monitor
+    asks every listener), report it."""
+    monitor = Monitor(listeners=[*others, recorder])
+    scope.trace = monitor.start_trace()
+    monitor.request(scope, reply, duration)
 
 
 def test_counts_without_rows_when_nobody_watches(recorder):
@@ -294,3 +294,18 @@ def test_failures_past_the_budget_keep_their_rows_without_a_trace(settings):
         500,
     ]
     assert recorder.unrecorded_recently() == 4  # ok2, ok3, e2, e3
+
+
+def test_another_listener_wanting_every_trace_does_not_spend_the_budget(settings):
+    class Tracer:  # a listener of the user's own, tracing every request
+        wants_traces = True
+
+        def request(self, scope, reply, duration):
+            pass
+
+    recorder = watched_recorder(settings, 2)
+    for i in range(6):
+        handle(recorder, scope(), reply(request_id=f"r{i}"), 0.001, Tracer())
+    # The recorder keeps its own two, whoever else traced the others.
+    assert [r["requestId"] for r in recorder.rows] == ["r0", "r0", "r1", "r1"]
+    assert len(recorder.traces) == 2 and recorder.unrecorded_recently() == 4

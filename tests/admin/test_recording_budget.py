@@ -18,10 +18,13 @@ pytestmark = pytest.mark.usefixtures("db_")
 BURST = 30
 
 
-@pytest.fixture
-def budgeted(live_server_factory):
+@pytest.fixture(params=["alone", "beside_a_tracer"])
+def budgeted(request, live_server_factory):
     # A server per test: the page's "Busy" count covers the last minute of its process.
-    return live_server_factory(DJIRA_TEST_RECORD_RATE="2")
+    # ``beside_a_tracer``: tests/testapp/tracing.py's listener wants every request's trace
+    # too; the recorder must still keep only its own choices.
+    tracer = {"DJIRA_TEST_TRACE": "1"} if request.param == "beside_a_tracer" else {}
+    return live_server_factory(DJIRA_TEST_RECORD_RATE="2", **tracer)
 
 
 def recorded_ids(rows_html: str) -> set[str]:
