@@ -100,7 +100,11 @@ VALUE_RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "NUM_PROXIES": ("None or a whole number >= 0", lambda v: v is None or (_is_int(v) and v >= 0)),
     "SOCKETIO_PATH": ("a non-empty string", lambda v: isinstance(v, str) and bool(v.strip("/"))),
     "RECORD_TRAFFIC": ("True or False", lambda v: isinstance(v, bool)),
-    "REDACT_KEYS": ("a list of strings", _is_str_list),
+    # A word without a letter or digit would match every key (djira.admin.redaction).
+    "REDACT_KEYS": (
+        "a list of strings, each with a letter or digit",
+        lambda v: _is_str_list(v) and all(any(c.isalnum() for c in w) for w in v),
+    ),
 }
 
 
