@@ -107,7 +107,11 @@ def get_asgi_application(
         # uvicorn serves no files: without this the admin console is unstyled and dead
         # under DEBUG, where ``runserver`` users expect static files to just work.
         django_app = ASGIStaticFilesHandler(django_app)
-    app = socketio.ASGIApp(
+    app: Any = socketio.ASGIApp(
         consumer.sio, other_asgi_app=django_app, socketio_path=jira_settings.SOCKETIO_PATH
     )
+    if jira_settings.HEALTH_PATH:
+        from djira.health import HealthCheck
+
+        app = HealthCheck(app, jira_settings.HEALTH_PATH)
     return FrameGuard(app)

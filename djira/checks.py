@@ -99,6 +99,10 @@ VALUE_RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     ),
     "NUM_PROXIES": ("None or a whole number >= 0", lambda v: v is None or (_is_int(v) and v >= 0)),
     "SOCKETIO_PATH": ("a non-empty string", lambda v: isinstance(v, str) and bool(v.strip("/"))),
+    "HEALTH_PATH": (
+        "None or a non-empty string",
+        lambda v: v is None or (isinstance(v, str) and bool(v.strip("/"))),
+    ),
     "RECORD_TRAFFIC": ("True or False", lambda v: isinstance(v, bool)),
     # A word without a letter or digit would match every key (djira.admin.redaction).
     "REDACT_KEYS": (

@@ -41,6 +41,8 @@ DEFAULTS: dict[str, Any] = {
     "HISTORY_SIZE": 100,
     "HISTORY_TTL": 300,
     "SOCKETIO_PATH": "socket.io",
+    # Liveness and readiness endpoints under this path (djira.health); None turns them off.
+    "HEALTH_PATH": "djira/health",
     # Threads that run requests' sync work (ORM, permissions, serializers). Each holds its
     # own database connection; 1 runs everything on asgiref's single thread-sensitive thread.
     "WORKER_THREADS": 4,

@@ -119,6 +119,9 @@ if os.environ.get("DJIRA_TEST_PERMISSIONS"):
     DJIRA_SETTINGS["PERMISSION_CLASSES"] = os.environ["DJIRA_TEST_PERMISSIONS"].split(",")
 if os.environ.get("DJIRA_TEST_RECORD_RATE"):
     DJIRA_SETTINGS["TRAFFIC_RECORD_RATE"] = float(os.environ["DJIRA_TEST_RECORD_RATE"])
+if os.environ.get("DJIRA_TEST_HEALTH_PATH"):
+    _health = os.environ["DJIRA_TEST_HEALTH_PATH"]
+    DJIRA_SETTINGS["HEALTH_PATH"] = None if _health == "none" else _health
 if os.environ.get("DJIRA_TEST_STRICT") == "1":
     DJIRA_SETTINGS["PERMISSION_CLASSES"] = ["djira.permissions.IsAuthenticated"]
 
