@@ -1,11 +1,17 @@
-"""Table-less models: they give the admin console its index entries and its permissions.
+"""djira's models: the delivery backend's tables, and the console's table-less models.
 
-None of them has a table (``managed = False``); the admin pages read live server state.
+The console's models have no table (``managed = False``): they give the admin its index
+entries and permissions, and its pages read live server state. The database delivery
+backend's ``Outbox`` and ``Stream`` live in ``djira.delivery.models``.
 """
 
 from __future__ import annotations
 
 from django.db import models
+
+from djira.delivery.models import Outbox, Stream
+
+__all__ = ["Outbox", "Stream"]
 
 
 class ConsoleModel(models.Model):

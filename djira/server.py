@@ -56,10 +56,19 @@ class DjiraServer(socketio.AsyncServer):
         # created on first use.
         self.djira_addresses: Any = None
         self.djira_link: Any = None
+        # djira.delivery.follower.Follower: reads the database backend's outbox (started
+        # with the first connection).
+        self.djira_follower: Any = None
 
     async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> Any:
         if self.loop is None:
             self.loop = asyncio.get_running_loop()
+        from djira.delivery import backend_kind
+
+        if backend_kind() == "database":
+            from djira.delivery.follower import get_follower
+
+            get_follower(self)
         return await super()._handle_eio_connect(eio_sid, environ)
 
     async def _handle_event_internal(

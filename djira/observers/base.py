@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 from djira import exceptions
 from djira.observers import history, presence, subscriptions, transport
+from djira.delivery import backend_kind
+from djira.delivery.follower import get_follower
 from djira.observers.batch import Change
 from djira.observers.dispatch import ServerProxy
 from djira.observers.redis import get_server_link
@@ -210,6 +212,10 @@ class BaseObserver(ABC):
 
     def deliver(self, changes: list[Change]) -> None:
         """Send the pushes of committed ``changes`` (runs in the committing thread)."""
+        transport.send(self.pushes_of(changes))
+
+    def pushes_of(self, changes: list[Change]) -> list[transport.Message]:
+        """The pushes ``changes`` send: rooms, method body and serializer applied."""
         hook = self.get_context_hook()
         uid = self.uid
         pushes: list[transport.Message] = []
@@ -221,7 +227,7 @@ class BaseObserver(ABC):
                 logger.exception("%r failed on a %s change", self, change.type)
                 continue
             pushes += [transport.Push(uid, room, kind, data) for room, kind, data in items]
-        transport.send(pushes)
+        return pushes
 
 
 class BoundObserver:
@@ -256,6 +262,9 @@ class BoundObserver:
         since = history.parse_since(scope.since)  # 400 before joining anything
         rooms = await self.observer.aget_subscribing_rooms(self.hook, scope)
         server = self._server(scope)
+        if backend_kind() == "database":
+            # Pushes numbered before this subscription are delivered before it joins.
+            await get_follower(server).settled()
         link = get_server_link(server)
         if link is not None:
             # Listen to the other processes' pushes before saying the socket is subscribed.

@@ -9,6 +9,12 @@ so a rolled-back change has no live marker and is never sent.
 Coalescing per row gives one push per row and transaction, with the state at commit:
 ``create`` then ``update`` is a ``create``; ``update`` then ``delete`` is a ``delete``;
 ``create`` then ``delete`` sends nothing.
+
+With the database delivery backend, a change's pushes are also written to the outbox
+inside the transaction, as soon as the change is recorded (and written again, replacing
+the first rows, when a later change of the same row merges into it): a process that dies
+right after its commit leaves them behind for a server to deliver. The flush then only
+numbers the rows (``djira.delivery.publishing``).
 """
 
 from __future__ import annotations
@@ -45,6 +51,8 @@ class Change:
     rooms: list[str] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     markers: list[weakref.ref[_Marker]] = field(default_factory=list)
+    #: Ids of this change's rows in the database backend's outbox, once written.
+    outbox: list[int] = field(default_factory=list)
 
     def merge(self, later: Change) -> None:
         """Fold a later change of the same row into this one."""
@@ -99,12 +107,22 @@ class Batch:
         current = self.changes.get(slot)
         if current is None:
             change.markers.append(ref)
-            self.changes[slot] = change
+            current = self.changes[slot] = change
         else:
             current.merge(change)
             current.markers.append(ref)
+        if self.writes_rows:
+            _write(current)
         # Strongly held by Django's list of commit hooks only: dropped on rollback.
         transaction.on_commit(marker, using=self.using)
+
+    @property
+    def writes_rows(self) -> bool:
+        """Whether pushes go to the outbox in this transaction (database backend, its alias)."""
+        from djira.delivery import backend_kind
+        from djira.delivery.database import ALIAS
+
+        return self.using == ALIAS and backend_kind() == "database"
 
     def flush(self) -> None:
         if self.done:
@@ -112,7 +130,13 @@ class Batch:
         self.done = True
         if _local.batches.get(self.using) is self:
             del _local.batches[self.using]
-        deliver([c for c in self.changes.values() if c.type is not None and c.alive])
+        alive = [c for c in self.changes.values() if c.type is not None and c.alive]
+        if self.writes_rows:
+            from djira.delivery.publishing import committed
+
+            committed([row for change in alive for row in change.outbox])
+            return
+        deliver(alive)
 
 
 class _Local(threading.local):
@@ -148,6 +172,21 @@ def pending(observer: Any, key: Hashable, using: str | None = None) -> Change | 
         return None
     change = batch.changes.get((id(observer), key))
     return change if change is not None and change.alive else None
+
+
+def _write(change: Change) -> None:
+    """(Re)write ``change``'s pushes in the open transaction (database backend)."""
+    from djira.delivery import database, publishing
+
+    try:
+        # In a savepoint: a failed write (the outbox's tables not migrated yet) must not
+        # abort the caller's transaction, as a failed statement does on PostgreSQL.
+        with transaction.atomic(using=database.ALIAS):
+            database.discard(change.outbox)
+            pushes = change.observer.pushes_of([change]) if change.type is not None else []
+            change.outbox = publishing.write(pushes)
+    except Exception:
+        logger.exception("djira observer %r could not write its pushes", change.observer)
 
 
 def deliver(changes: list[Change]) -> None:

@@ -340,13 +340,15 @@ async def stamp_on_server(server: DjiraServer, messages: list[Any]) -> list[Any]
     its timeout), pushes go out unnumbered: a client resubscribing after them is told it
     could not recover.
     """
+    from djira.delivery import backend_kind
     from djira.observers.redis import get_server_link
     from djira.observers.transport import Push
 
     pushes = [m for m in messages if isinstance(m, Push)]
-    if not pushes:
+    kind = backend_kind()
+    if not pushes or kind == "database":  # the database numbered them already
         return messages
-    link = get_server_link(server)
+    link = get_server_link(server) if kind == "redis" else None
     if link is None:
         memory = get_memory_history(server)
         if memory is None:
@@ -367,9 +369,13 @@ async def read_on_server(
     server: DjiraServer, observer: str, rooms: list[str], since: dict[str, Position]
 ) -> dict[str, CatchUp] | None:
     """Each room's position, and what a client at ``since`` missed; ``None`` if unknown."""
+    from djira.delivery import backend_kind
     from djira.observers.redis import get_server_link
 
-    link = get_server_link(server)
+    kind = backend_kind()
+    if kind == "database":
+        return await read_database(observer, rooms, since)
+    link = get_server_link(server) if kind == "redis" else None
     if link is None:
         memory = get_memory_history(server)
         return None if memory is None else memory.read(observer, rooms, since)
@@ -380,3 +386,32 @@ async def read_on_server(
     except Exception as exc:
         link.health.failed(exc)
         return None
+
+
+async def read_database(
+    observer: str, rooms: list[str], since: dict[str, Position]
+) -> dict[str, CatchUp] | None:
+    """``read_on_server`` for the database backend (one worker-thread hop); ``None`` while
+    the database cannot be read, or with ``HISTORY_SIZE`` 0."""
+    from djira.delivery import database
+    from djira.sync import run_sync
+
+    size, ttl = settings_size_ttl()
+    if size <= 0:
+        return None
+    keys = {room: stream_key(observer, room) for room in rooms}
+    after = {keys[room]: position.offset for room, position in since.items() if room in keys}
+    try:
+        found = await run_sync(database.history, list(keys.values()), after)
+    except Exception:
+        logger.exception("djira could not read the rooms' history from its outbox")
+        return None
+    result = {}
+    for room, key in keys.items():
+        epoch, top, rows = found[key]
+        entries = []
+        for offset, created, payload in rows:
+            wire = djira_json.loads(payload)
+            entries.append(Entry(offset, created, str(wire.get("t")), wire.get("d")))
+        result[room] = catch_up(since.get(room), epoch, top, entries, ttl)
+    return result

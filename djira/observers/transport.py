@@ -34,6 +34,7 @@ from collections.abc import Iterable
 from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from djira.delivery import backend_kind
 from djira.trace import current_trace
 
 if TYPE_CHECKING:
@@ -43,9 +44,9 @@ logger = logging.getLogger("djira")
 
 NO_ONE = (
     "djira: a change was committed in a process that serves no sockets (a shell, a worker, "
-    "a WSGI process) and DJIRA_SETTINGS has no REDIS_URL, so no subscriber can receive its "
-    "pushes. Set DJIRA_SETTINGS['REDIS_URL'] to the Redis your djira servers use (they need "
-    "it too). Said once per process."
+    "a WSGI process) and DJIRA_SETTINGS['DELIVERY_BACKEND'] is 'memory', so no subscriber "
+    "can receive its pushes. Use the 'database' backend (the default without REDIS_URL) or "
+    "'redis' with REDIS_URL. Said once per process."
 )
 
 
@@ -243,7 +244,7 @@ class Outbox:
                     except Exception:
                         # One failed emit must not stop the messages queued behind it.
                         logger.exception("djira could not emit %r", message)
-                link = get_server_link(server)
+                link = get_server_link(server) if backend_kind() == "redis" else None
                 if link is not None:
                     # Publishing is queued for another task: past the numbering above (one
                     # round trip, bounded by the client's timeout), Redis never delays the
@@ -300,6 +301,14 @@ def send(messages: Iterable[Message], server: DjiraServer | None = None) -> None
                 trace.add("push", event=m.event, room=m.to)
     server = server if server is not None else get_server()
     loop = server.loop
+    if backend_kind() == "database":
+        shared = [m for m in messages if not (isinstance(m, Emit) and m.local)]
+        if shared:
+            _publish_to_database(shared, server, loop)
+        # ``ignore_queue`` emits are this process's sockets' only: no row, no number.
+        messages = [m for m in messages if isinstance(m, Emit) and m.local]
+        if not messages:
+            return
     if loop is not None and loop.is_running() and not loop.is_closed():
         outbox = get_outbox(server)
         if _running_loop() is loop:
@@ -309,6 +318,23 @@ def send(messages: Iterable[Message], server: DjiraServer | None = None) -> None
         return
     publish_from_anywhere(messages, server)
 
+
+def _publish_to_database(
+    messages: list[Message], server: DjiraServer, loop: asyncio.AbstractEventLoop | None
+) -> None:
+    from djira.delivery import publishing
+
+    if loop is not None and _running_loop() is loop:
+        # On the server's loop (presence, ``await``-less emits): written on a worker thread.
+        task = loop.create_task(publishing.publish_async(messages, server))
+        _tasks.add(task)
+        task.add_done_callback(_tasks.discard)
+    else:
+        publishing.publish(messages, server)
+
+
+#: Publishing tasks in flight (the loop keeps only weak references to tasks).
+_tasks: set[asyncio.Task[None]] = set()
 
 _warned_no_one = False
 
@@ -321,7 +347,7 @@ def publish_from_anywhere(messages: list[Message], server: DjiraServer) -> None:
 
     messages = [m for m in messages if not (isinstance(m, Emit) and m.local)]
     url = jira_settings.REDIS_URL
-    if url:
+    if url and backend_kind() == "redis":
         get_publisher(url).publish(messages)
     elif getattr(server, "djira_consumer", None) is not None:
         # A server process that no socket has reached yet: nobody to tell, nothing wrong.
@@ -373,5 +399,11 @@ def emit(
         send([message], server)
         return
     from django.db import transaction
+
+    if backend_kind() == "database" and using in (None, "default") and not message.local:
+        # Written in the open transaction (if any) and numbered once it commits: the emit
+        # exists if and only if the transaction committed.
+        _safely([message], server)
+        return
 
     transaction.on_commit(partial(_safely, [message], server), using=using)

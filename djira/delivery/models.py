@@ -1,0 +1,53 @@
+"""The database backend's two tables (``djira.delivery.database``).
+
+``Outbox`` holds every push and emit, written in the transaction of the change that caused
+it, then numbered; it is also the rooms' history for catch-up. ``Stream`` holds each room's
+last offset and epoch, plus one row (key ``""``) for the global sequence that servers read in.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Outbox(models.Model):
+    """One push (``stream`` set) or emit (``stream`` null), in the order it was numbered."""
+
+    id = models.BigAutoField(primary_key=True)
+    #: Wall clock (``time.time()``) when written: history's age, and when a row is trimmed.
+    created = models.FloatField()
+    #: Digest of the room's stream key (observer uid and room): long room names stay indexable.
+    stream = models.CharField(max_length=40, null=True)
+    #: Position in the global sequence (servers read in this order); null until numbered.
+    seq = models.BigIntegerField(null=True, unique=True)
+    #: Position in the room's stream; null for emits and until numbered.
+    offset = models.BigIntegerField(null=True)
+    #: The message as djira's wire format encodes it (``djira.observers.transport.to_wire``).
+    payload = models.TextField()
+
+    class Meta:
+        db_table = "djira_outbox"
+        indexes = [
+            models.Index(fields=["stream", "offset"], name="djira_outbox_stream"),
+            models.Index(fields=["created"], name="djira_outbox_created"),
+            models.Index(
+                fields=["id"], condition=models.Q(seq__isnull=True), name="djira_outbox_unnumbered"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"outbox #{self.id} (seq {self.seq})"
+
+
+class Stream(models.Model):
+    """A room's stream: its epoch and last offset. Key ``""`` is the global sequence."""
+
+    key = models.CharField(max_length=40, primary_key=True)
+    epoch = models.CharField(max_length=16)
+    top = models.BigIntegerField(default=0)
+
+    class Meta:
+        db_table = "djira_stream"
+
+    def __str__(self) -> str:
+        return f"stream {self.key or '(global)'} at {self.top}"
