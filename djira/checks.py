@@ -84,6 +84,10 @@ VALUE_RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
         lambda v: (_is_int(v) or isinstance(v, float)) and v > 0,
     ),
     "WORKER_THREADS": ("a whole number >= 1", lambda v: _is_int(v) and v >= 1),
+    "MAX_REQUESTS_IN_FLIGHT": (
+        "None or a whole number >= 1",
+        lambda v: v is None or (_is_int(v) and v >= 1),
+    ),
     "GC_FREEZE": ("True or False", lambda v: isinstance(v, bool)),
     "REUSE_SERIALIZER_FIELDS": ("True or False", lambda v: isinstance(v, bool)),
     "GC_THRESHOLD": (
@@ -104,6 +108,14 @@ VALUE_RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
         lambda v: v is None or (isinstance(v, str) and bool(v.strip("/"))),
     ),
     "RECORD_TRAFFIC": ("True or False", lambda v: isinstance(v, bool)),
+    "DELIVERY_BACKEND": (
+        "None, 'database', 'redis' or 'memory'",
+        lambda v: v is None or v in ("database", "redis", "memory"),
+    ),
+    "DELIVERY_POLL_INTERVAL": (
+        "a number of seconds > 0",
+        lambda v: (_is_int(v) or isinstance(v, float)) and v > 0,
+    ),
     # A word without a letter or digit would match every key (djira.admin.redaction).
     "REDACT_KEYS": (
         "a list of strings, each with a letter or digit",

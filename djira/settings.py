@@ -36,6 +36,13 @@ DEFAULTS: dict[str, Any] = {
     "MAX_PAYLOAD_SIZE": 1_000_000,
     # ``redis://...``: servers share rooms and emits through python-socketio's Redis manager.
     "REDIS_URL": None,
+    # What carries pushes from a committed change to the sockets (djira.delivery):
+    # "database" (the transactional outbox, any process that saves publishes), "redis" or
+    # "memory" (one process). None: "redis" with REDIS_URL, "database" without.
+    "DELIVERY_BACKEND": None,
+    # Seconds between a server's reads of the database backend's outbox: the longest a push
+    # saved by another process waits (PostgreSQL wakes servers at once with NOTIFY).
+    "DELIVERY_POLL_INTERVAL": 0.25,
     # Pushes kept per room so a reconnecting client catches up (observers.md): how many,
     # and for how many seconds. HISTORY_SIZE 0 keeps none and numbers no push.
     "HISTORY_SIZE": 100,
@@ -46,6 +53,9 @@ DEFAULTS: dict[str, Any] = {
     # Threads that run requests' sync work (ORM, permissions, serializers). Each holds its
     # own database connection; 1 runs everything on asgiref's single thread-sensitive thread.
     "WORKER_THREADS": 4,
+    # Requests one connection may have waiting for their replies; past it a request is
+    # answered 429 at once, without running. None: no cap.
+    "MAX_REQUESTS_IN_FLIGHT": 64,
     # A ModelSerializer's fields are built once per class and copied for each request
     # (djira.serializer_fields) instead of rebuilt from the model every time.
     "REUSE_SERIALIZER_FIELDS": True,

@@ -109,6 +109,11 @@ DJIRA_SETTINGS = {
 }
 if os.environ.get("DJIRA_TEST_WORKER_THREADS"):
     DJIRA_SETTINGS["WORKER_THREADS"] = int(os.environ["DJIRA_TEST_WORKER_THREADS"])
+if os.environ.get("DJIRA_TEST_MAX_IN_FLIGHT"):
+    _in_flight = os.environ["DJIRA_TEST_MAX_IN_FLIGHT"]
+    DJIRA_SETTINGS["MAX_REQUESTS_IN_FLIGHT"] = None if _in_flight == "none" else int(_in_flight)
+if os.environ.get("DJIRA_TEST_DELIVERY_BACKEND"):
+    DJIRA_SETTINGS["DELIVERY_BACKEND"] = os.environ["DJIRA_TEST_DELIVERY_BACKEND"]
 if os.environ.get("DJIRA_TEST_HISTORY_SIZE"):
     DJIRA_SETTINGS["HISTORY_SIZE"] = int(os.environ["DJIRA_TEST_HISTORY_SIZE"])
 if os.environ.get("DJIRA_TEST_HISTORY_TTL"):
