@@ -26,4 +26,4 @@ def backend_kind() -> Kind:
     if name is None:
         return "redis" if jira_settings.REDIS_URL else "database"
     assert name in KINDS, f"DJIRA_SETTINGS['DELIVERY_BACKEND'] should be one of {KINDS}."
-    return name  # type: ignore[no-any-return]
+    return name

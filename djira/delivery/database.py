@@ -149,13 +149,13 @@ def number(ids: Sequence[int] | None, history_size: int) -> list[Row]:
             tops[key] = stream.top
         seq = head.top
         updates, rows = [], []
-        for row_id, key, payload in pending:
+        for row_id, stream_key, payload in pending:
             seq += 1
             offset = None
-            if key is not None and numbered:
-                offset = tops[key] = tops[key] + 1
+            if stream_key is not None and numbered:
+                offset = tops[stream_key] = tops[stream_key] + 1
             updates.append(Outbox(id=row_id, seq=seq, offset=offset))
-            rows.append(Row(seq, key if numbered else None, offset, head.epoch, payload))
+            rows.append(Row(seq, stream_key if numbered else None, offset, head.epoch, payload))
         Outbox.objects.using(ALIAS).bulk_update(updates, ["seq", "offset"], batch_size=BATCH)
         Stream.objects.using(ALIAS).filter(key=GLOBAL).update(top=seq)
         for key, top in tops.items():
@@ -197,7 +197,7 @@ def read_after(seq: int) -> tuple[str, int, list[Row]]:
         .order_by("seq")
         .values_list("seq", "stream", "offset", "payload")[:BATCH]
     )
-    return epoch, top, [Row(s, k, o, epoch, p) for s, k, o, p in found]
+    return epoch, top, [Row(s, k, o, epoch, p) for s, k, o, p in found if s is not None]
 
 
 def epoch() -> str:
@@ -215,9 +215,7 @@ def history(keys: Sequence[str], since: dict[str, int]) -> dict[str, tuple[str, 
     current = epoch()
     digests = {key: digest(key) for key in keys}
     tops = dict(
-        Stream.objects.using(ALIAS)
-        .filter(key__in=list(digests.values()))
-        .values_list("key", "top")
+        Stream.objects.using(ALIAS).filter(key__in=list(digests.values())).values_list("key", "top")
     )
     out: dict[str, tuple[str, int, list[Any]]] = {}
     for key, hashed in digests.items():

@@ -76,8 +76,8 @@ class Follower:
         with contextlib.suppress(RuntimeError):  # the loop closed: nobody to deliver to
             self.loop.call_soon_threadsafe(self.accept, rows)
 
-    async def settled(self, timeout: float = 2.0) -> None:
-        """Return once every row numbered before the call is delivered (or ``timeout``).
+    async def settled(self, limit: float = 2.0) -> None:
+        """Return once every row numbered before the call is delivered (or ``limit`` s pass).
 
         A subscription waits for it before joining its rooms, so the pushes it receives are
         the ones numbered after its reply's positions, not older ones delivered late.
@@ -85,7 +85,7 @@ class Follower:
         from djira.sync import run_sync
 
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(limit):
                 await self.ready.wait()
                 _, top = await run_sync(database.head)
                 assert self.delivered is not None

@@ -17,7 +17,8 @@ class Outbox(models.Model):
     #: Wall clock (``time.time()``) when written: history's age, and when a row is trimmed.
     created = models.FloatField()
     #: Digest of the room's stream key (observer uid and room): long room names stay indexable.
-    stream = models.CharField(max_length=40, null=True)
+    #: Null for an emit: no room, no stream (distinct from any digest; never an empty string).
+    stream = models.CharField(max_length=40, null=True)  # noqa: DJ001
     #: Position in the global sequence (servers read in this order); null until numbered.
     seq = models.BigIntegerField(null=True, unique=True)
     #: Position in the room's stream; null for emits and until numbered.

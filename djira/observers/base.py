@@ -29,9 +29,9 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from djira import exceptions
-from djira.observers import history, presence, subscriptions, transport
 from djira.delivery import backend_kind
 from djira.delivery.follower import get_follower
+from djira.observers import history, presence, subscriptions, transport
 from djira.observers.batch import Change
 from djira.observers.dispatch import ServerProxy
 from djira.observers.redis import get_server_link

@@ -248,6 +248,17 @@ class RedisHistory:
         self.size = size
         self.ttl = ttl
         self._append: Any = None
+        #: Streams a push could not be numbered in (Redis was unreachable): they are reset
+        #: (a new epoch) before anything else reads or numbers them, so a client whose
+        #: position lies before the failure is told ``recovered: false``, never that nothing
+        #: was missed.
+        self.broken: set[tuple[str, str]] = set()
+
+    def mark_broken(self, pushes: Sequence[Push]) -> None:
+        self.broken.update((push.observer, push.room) for push in pushes)
+
+    def reset_keys(self) -> list[str]:
+        return [key for stream in self.broken for key in self.keys(*stream)]
 
     def append_script(self, client: Any) -> Any:
         """``APPEND`` registered on ``client`` (one per store): sent by hash, not in full."""
@@ -281,14 +292,37 @@ class RedisHistory:
         return catch_up(since, epoch, top, entries, self.ttl)
 
 
+async def reset_async(client: Any, history: RedisHistory) -> None:
+    """Give the broken streams a new epoch (their keys go); raises on Redis errors."""
+    if history.broken:
+        broken = set(history.broken)
+        async with client.pipeline(transaction=False) as pipe:
+            for key in history.reset_keys():
+                pipe.delete(key)  # one key per command: every key may be in another slot
+            await pipe.execute()
+        history.broken -= broken
+
+
+def reset_sync(client: Any, history: RedisHistory) -> None:
+    if history.broken:
+        broken = set(history.broken)
+        pipe = client.pipeline(transaction=False)
+        for key in history.reset_keys():
+            pipe.delete(key)
+        pipe.execute()
+        history.broken -= broken
+
+
 async def stamp_async(client: Any, history: RedisHistory, pushes: list[Push]) -> list[Push]:
     """Number and record ``pushes`` in Redis (one round trip); raises on Redis errors."""
+    await reset_async(client, history)
     keys, args = history.append_args(pushes)
     out = await history.append_script(client)(keys=keys, args=args)
     return history.stamped(pushes, out)
 
 
 def stamp_sync(client: Any, history: RedisHistory, pushes: list[Push]) -> list[Push]:
+    reset_sync(client, history)
     keys, args = history.append_args(pushes)
     out = history.append_script(client)(keys=keys, args=args)
     return history.stamped(pushes, out)
@@ -297,6 +331,7 @@ def stamp_sync(client: Any, history: RedisHistory, pushes: list[Push]) -> list[P
 async def read_async(
     client: Any, history: RedisHistory, observer: str, rooms: list[str], since: dict[str, Position]
 ) -> dict[str, CatchUp]:
+    await reset_async(client, history)
     async with client.pipeline(transaction=False) as pipe:
         for room in rooms:
             pipe.eval(READ, 2, *history.keys(observer, room), new_epoch(), META_TTL)
@@ -355,11 +390,16 @@ async def stamp_on_server(server: DjiraServer, messages: list[Any]) -> list[Any]
             return messages
         return [memory.stamp(m) if isinstance(m, Push) else m for m in messages]
     store = link.history
-    if store is None or not link.health.should_try():
+    if store is None:
+        return messages
+    if not link.health.should_try():
+        store.mark_broken(pushes)
         return messages
     try:
         numbered = iter(await stamp_async(link.client, store, pushes))
     except Exception as exc:  # redis' errors, OSError: the pushes still go out, unnumbered
+        # ... and their streams are reset once Redis is back: no catch-up across the gap.
+        store.mark_broken(pushes)
         link.health.failed(exc)
         return messages
     return [next(numbered) if isinstance(m, Push) else m for m in messages]

@@ -169,7 +169,7 @@ class Publisher:
         if not messages:
             return
         if not self.health.should_try():
-            self.health.dropped(len(messages))
+            self._lost(messages)
             return
         with self.lock:
             try:
@@ -183,7 +183,8 @@ class Publisher:
                 logger.exception("djira cannot encode a push for Redis; dropped")
                 return
             except Exception as exc:  # numbering: Redis' errors
-                self.health.failed(exc, len(messages))
+                self._lost(messages)
+                self.health.failed(exc)
                 return
             try:
                 pipe = self.client.pipeline(transaction=False)
@@ -194,6 +195,14 @@ class Publisher:
                 self.health.failed(exc, len(messages))
                 return
         self.health.ok()
+
+    def _lost(self, messages: list[Message]) -> None:
+        """Pushes that could not be numbered: their streams are reset on the next publish
+        from this process (a process that exits first leaves the gap unmarked: the
+        database backend has no such gap)."""
+        self.health.dropped(len(messages))
+        if self.history is not None:
+            self.history.mark_broken([m for m in messages if isinstance(m, Push)])
 
     def _stamped(self, messages: list[Message]) -> list[Message]:
         assert self.history is not None
