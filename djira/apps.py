@@ -14,6 +14,7 @@ class DJiraConfig(AppConfig):
 
     def ready(self) -> None:
         from djira import checks  # noqa: F401 - registers the system checks
+        from djira.management import devserver  # noqa: F401 - runserver's check (W201)
 
         if apps.is_installed("django.contrib.admin"):
             from djira.admin import checks as console_checks  # noqa: F401 - the console's

@@ -3,8 +3,9 @@
 Builds djira's wheel, installs it into a new virtual environment (nothing from this
 checkout on ``sys.path``), runs ``django-admin startproject mysite``, then takes every
 marked block of the quickstart in order: runs its commands, writes or appends its files,
-serves with its uvicorn command, runs its Python client and its browser snippet in
-Chromium, and opens the console. The code comes from the page, never retyped here.
+serves with its ``manage.py runserver`` command, runs its Python client (installed in that
+virtualenv as the page says) and its browser snippet in Chromium, and opens the console.
+The code comes from the page, never retyped here.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from e2e.conftest import ROOT, login
 from tests.docblocks import DOCS, Block, blocks
 
 PASSWORD = "quickstart-pw-1"
-DOC_URL = "http://127.0.0.1:8000"  # the address the page uses (uvicorn's default)
+DOC_URL = "http://127.0.0.1:8000"  # the address the page uses (runserver's default)
 
 
 def run(command: list[str], *, cwd: Path, env: dict[str, str], timeout: float = 180) -> str:
@@ -37,15 +38,19 @@ def run(command: list[str], *, cwd: Path, env: dict[str, str], timeout: float = 
 
 
 class VenvServer(LiveServer):
-    """The page's uvicorn command, from the virtualenv, on a free port."""
+    """The page's ``manage.py runserver`` command, from the virtualenv, on a free port.
+
+    Stopping it stops the autoreloader's server process too: the reloader kills its child
+    when it is terminated.
+    """
 
     def __init__(self, command: list[str], *, env: dict[str, str], cwd: str) -> None:
-        super().__init__(command[1], cwd=cwd)
+        super().__init__(shlex.join(command), cwd=cwd, startup_timeout=60)
         self.env = env  # only the virtualenv's: LiveServer would add this process's own
         self.base_command = command
 
     def command(self) -> list[str]:
-        return [*self.base_command, "--host", "127.0.0.1", "--port", str(self.port)]
+        return [*self.base_command, f"127.0.0.1:{self.port}"]
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +131,7 @@ def test_quickstart_as_written(tmp_path, wheel, browser):
                 assert str(venv) in where
             elif kind == "client":
                 assert server is not None and token, f"{block.where}: serve and token first"
-                check_client(block, server, token)
+                check_client(block, server, token, cwd=cwd, env=env)
             elif kind == "browser":
                 assert server is not None, f"{block.where}: serve first"
                 check_browser(block, server, browser)
@@ -138,12 +143,15 @@ def test_quickstart_as_written(tmp_path, wheel, browser):
     assert server is not None, "the quickstart never served"
 
 
-def check_client(block: Block, server: LiveServer, token: str) -> None:
+def check_client(
+    block: Block, server: LiveServer, token: str, *, cwd: Path, env: dict[str, str]
+) -> None:
     assert DOC_URL in block.code, f"{block.where}: the client should use {DOC_URL}"
-    # This process's Python has python-socketio's asyncio client (aiohttp).
+    # The virtualenv's Python, with the client the page had installed there.
     result = subprocess.run(
-        [sys.executable, "-c", block.code.replace(DOC_URL, server.url)],
-        env={**os.environ, "DJIRA_TOKEN": token},
+        ["python", "-c", block.code.replace(DOC_URL, server.url)],
+        cwd=cwd,
+        env={**env, "DJIRA_TOKEN": token},
         capture_output=True,
         text=True,
         timeout=60,
@@ -160,7 +168,7 @@ def check_browser(block: Block, server: LiveServer, browser) -> None:
     page = login(browser, server, "admin", PASSWORD)
     try:
         expect(page.locator("#site-name")).to_be_visible()
-        # Under DEBUG the admin's own CSS is served (uvicorn alone serves no files).
+        # Under DEBUG the admin's own CSS is served, as by Django's runserver.
         assert page.request.get("/static/admin/css/base.css").status == 200
         with page.expect_console_message(lambda msg: "From the browser" in msg.text) as message:
             page.evaluate(f"async () => {{\n{block.code}\n}}")

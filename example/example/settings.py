@@ -10,6 +10,9 @@ DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
 ALLOWED_HOSTS = ["*"]
 
 INSTALLED_APPS = [
+    # First, before django.contrib.staticfiles: `manage.py runserver` is then djira's, and
+    # serves Socket.IO as well as Django and static files.
+    "djira.apps.DJiraConfig",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -19,7 +22,6 @@ INSTALLED_APPS = [
     "django_htmx",
     "rest_framework",
     "rest_framework.authtoken",
-    "djira.apps.DJiraConfig",
     "blog",
     "board",
 ]
