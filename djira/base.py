@@ -196,6 +196,11 @@ class APIHook:
         self._apply_route(route)
         if not route.is_async:
             return await run_sync(self._run_sync, route)
+        # Permission and throttle checks may use the ORM (DjangoModelPermissions, a cache
+        # backed by the database), so they run off the loop, in this connection's lane
+        # (djira.sync): they wait for about one unit per worker thread, never behind other
+        # connections' backlogs. Guessing which checks are ORM-free to run them inline
+        # would break the day one of them (or a user's subclass) starts querying.
         await run_sync(self.initial)
         return self.finalize(await self._call(route))
 

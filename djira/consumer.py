@@ -52,6 +52,9 @@ class Consumer:
         )
         self.hooks: dict[str, type[APIHook]] = {}
         self.monitor = Monitor()
+        # Requests of each connection not answered yet (djira.handler.answer): a
+        # connection's entry exists only while it has some.
+        self.in_flight: dict[str, int] = {}
         self.started = False
         self._middleware: list[type] | None = None
         self._chain: Handler | None = None
@@ -127,7 +130,7 @@ class Consumer:
         scope.handshake_auth = auth
         scope.server = self.sio
         try:
-            await run_sync(self.authenticate, scope)
+            await run_sync(self.authenticate, scope, sid=sid)
         except AuthenticationFailed as exc:
             raise refuse(str(exc.detail), 401) from None
         except ConnectionRefusedError:

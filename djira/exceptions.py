@@ -28,6 +28,7 @@ __all__ = [
     "PayloadTooLarge",
     "PermissionDenied",
     "Throttled",
+    "TooManyRequestsInFlight",
     "ValidationError",
     "UnknownHook",
     "UnknownNamespace",
@@ -39,6 +40,19 @@ class PayloadTooLarge(APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = _("Payload too large.")
     default_code = "payload_too_large"
+
+
+class TooManyRequestsInFlight(APIException):
+    """429: the connection already waits for ``MAX_REQUESTS_IN_FLIGHT`` replies."""
+
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "too_many_requests_in_flight"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"Too many requests in flight on this connection (at most {limit}): "
+            "wait for replies before sending more."
+        )
 
 
 class UnknownHook(NotFound):

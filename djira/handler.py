@@ -11,11 +11,14 @@
 5. the reply goes back as the acknowledgement, or, if none was asked for, is emitted on the
    event name to the requesting socket only.
 
+A connection with ``MAX_REQUESTS_IN_FLIGHT`` requests not yet answered gets a 429 reply at
+once for the next one (``refuse_request``), through steps 3 to 5 like any other reply.
 Nothing here raises: every failure becomes an error envelope.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import time
@@ -29,6 +32,8 @@ from djira import json as djira_json
 from djira.response import Response
 from djira.scope import Scope
 from djira.server import ack_requested
+from djira.settings import jira_settings
+from djira.sync import current_sid
 from djira.trace import current_trace
 from djira.types import ACTIONS, Reply
 
@@ -178,18 +183,64 @@ async def handle_request(
         scope.trace = consumer.monitor.start_trace()
         if scope.trace is not None:
             current_trace.set(scope.trace)  # copied into the worker thread's context
+    # The request's sync work (its hook's, its observers', its middleware's) waits in this
+    # connection's lane (djira.sync), served in turn with other connections'.
+    token = current_sid.set(sid)
     try:
         parse_request(scope, payload)
         response = await consumer.handler(scope)
     except Exception as exc:
         response = exception_response(exc, scope)
+    finally:
+        current_sid.reset(token)
     return scope, envelope(scope, response)
+
+
+async def refuse_request(
+    consumer: Consumer, event: str, sid: str, payload: Any
+) -> tuple[Scope, Reply]:
+    """The 429 reply to a request past ``MAX_REQUESTS_IN_FLIGHT``; never raises. A coroutine.
+
+    Nothing of the request runs (no middleware, no hook): its envelope's fields are read
+    only to echo them (a malformed one still gets its 429), so that the client can match
+    the reply, and the console can count it against the connection.
+    """
+    session = await consumer.sio.get_session(sid)
+    scope = Scope(sid=sid, event=event, user=session.get("user"), server=consumer.sio)
+    with contextlib.suppress(exceptions.ParseError):
+        parse_request(scope, payload)
+    limit = jira_settings.MAX_REQUESTS_IN_FLIGHT
+    response = exception_response(exceptions.TooManyRequestsInFlight(limit), scope)
+    return scope, envelope(scope, response)
+
+
+async def answer(consumer: Consumer, event: str, sid: str, payload: Any) -> tuple[Scope, Reply]:
+    """``handle_request``, or ``refuse_request`` past the connection's cap. A coroutine.
+
+    A request is in flight from its arrival until its reply is built. The count lives on
+    the consumer (server instance state), and a connection's entry goes with its last
+    request, so a closed connection leaves nothing behind.
+    """
+    limit = jira_settings.MAX_REQUESTS_IN_FLIGHT
+    if limit is None:
+        return await handle_request(consumer, event, sid, payload)
+    in_flight = consumer.in_flight
+    count = in_flight.get(sid, 0)
+    if count >= limit:
+        return await refuse_request(consumer, event, sid, payload)
+    in_flight[sid] = count + 1
+    try:
+        return await handle_request(consumer, event, sid, payload)
+    finally:
+        count = in_flight.pop(sid, 1) - 1
+        if count > 0:
+            in_flight[sid] = count
 
 
 async def handle_event(consumer: Consumer, event: str, sid: str, payload: Any = None) -> Any:
     """The server's handler for every client event: the reply, as an ack or an emit."""
     started = time.perf_counter()
-    scope, reply = await handle_request(consumer, event, sid, payload)
+    scope, reply = await answer(consumer, event, sid, payload)
     encoded = encode_reply(scope, reply)
     scope.reply_size = len(encoded)
     duration = time.perf_counter() - started

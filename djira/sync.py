@@ -1,17 +1,25 @@
 """Running a request's sync work (ORM, permissions, serializers) off the event loop.
 
-Two choices shape this module, both taken from Django's own request handling:
+Three choices shape this module, the first two taken from Django's own request handling:
 
 - **Database connections are recycled around each unit of work**, as Django's HTTP handler
   does on ``request_started``/``request_finished`` (and Channels' ``database_sync_to_async``):
   ``close_old_connections()`` before and after. That is what makes ``CONN_MAX_AGE`` and
   ``CONN_HEALTH_CHECKS`` mean what Django's docs say, drops a connection a database restart
   broke, and closes one a unit left in a transaction or with autocommit off, so nothing
-  leaks into the next request run on the same thread.
+  leaks into the next request run on the same thread. Beyond Django: when one thread finds
+  its connection broken, the others check theirs before their next unit (``_Breakage``),
+  so a database restart costs one failed reply per process, not one per thread.
 - **Independent requests run on several threads** (``WORKER_THREADS``, each with its own
   database connection), so one slow query does not hold every other client of the process,
   as it would on asgiref's single thread-sensitive thread. ``WORKER_THREADS: 1`` goes back
   to that single thread, for projects whose sync code must all run on one thread.
+- **Connections take turns** (``Lanes``): each connection's units wait in a queue of its
+  own, and the threads serve the queues round-robin. A socket with thousands of units
+  queued delays another socket's unit by about one unit per thread, not by its whole
+  backlog, as one first-come-first-served queue would. The connection is the caller's
+  ``current_sid`` (set by the request path, djira.handler); work of no connection
+  (start-up, the console) has a lane of its own.
 
 Each unit's result goes back to its own request as soon as it is done.
 """
@@ -23,48 +31,103 @@ import contextlib
 import contextvars
 import queue
 import threading
-from collections.abc import Callable
-from typing import Any, TypeVar
+import weakref
+from collections import deque
+from collections.abc import Callable, Hashable
+from typing import Any, Generic, TypeVar
 
 from asgiref.sync import sync_to_async
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
+from django.db.utils import InterfaceError, OperationalError
 
 from djira.settings import jira_settings
 from djira.trace import current_trace
 
 T = TypeVar("T")
+J = TypeVar("J")
+
+# The Socket.IO connection whose request is running: its sync work goes in its lane.
+current_sid: contextvars.ContextVar[str | None] = contextvars.ContextVar("djira_sid", default=None)
 
 _Job = tuple[
     asyncio.AbstractEventLoop, "asyncio.Future[Any]", contextvars.Context, Callable[[], Any]
 ]
 
 
+class Lanes(Generic[J]):
+    """Jobs queued per lane (a connection), taken one lane at a time in turn.
+
+    ``take`` pops the first lane of the round, takes its oldest job and puts the lane back
+    at the end of the round if it has more: a lane with a long backlog gets one job per
+    round, like every other. Thread-safe; the lock is held for a few dict and deque steps.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._queues: dict[Hashable, deque[J]] = {}
+        self._round: deque[Hashable] = deque()  # lanes with jobs, in serving order
+
+    def put(self, lane: Hashable, job: J) -> None:
+        with self._lock:
+            jobs = self._queues.get(lane)
+            if jobs is None:
+                jobs = self._queues[lane] = deque()
+                self._round.append(lane)
+            jobs.append(job)
+
+    def take(self) -> J | None:
+        """The next job in turn, or ``None`` when no lane has one."""
+        with self._lock:
+            if not self._round:
+                return None
+            lane = self._round.popleft()
+            jobs = self._queues[lane]
+            job = jobs.popleft()
+            if jobs:
+                self._round.append(lane)
+            else:
+                del self._queues[lane]  # an idle connection costs nothing here
+            return job
+
+    def __len__(self) -> int:
+        with self._lock:
+            return sum(len(jobs) for jobs in self._queues.values())
+
+
 class Workers:
-    """``size`` daemon threads taking jobs one at a time from one queue.
+    """``size`` daemon threads taking jobs one at a time from per-connection lanes.
 
     Lighter than ``loop.run_in_executor`` (no concurrent future to wrap and chain): a job is
-    a queue entry, and its result reaches the loop with one ``call_soon_threadsafe``. Taking
-    one job at a time means a slow job holds only its own thread.
+    a lane entry plus a wake-up token, and its result reaches the loop with one
+    ``call_soon_threadsafe``. Taking one job at a time means a slow job holds only its own
+    thread; a thread picks its next job itself, without waiting for the loop.
     """
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self.queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self.lanes: Lanes[_Job] = Lanes()
+        # One ``True`` per job put (so a thread that gets one always finds a job), ``False``
+        # to stop a thread. Blocking on a SimpleQueue is cheaper than on a Condition.
+        self._wakeups: queue.SimpleQueue[bool] = queue.SimpleQueue()
         for number in range(size):
             threading.Thread(target=self._work, name=f"djira-worker-{number}", daemon=True).start()
 
-    def submit(self, fn: Callable[[], T]) -> asyncio.Future[T]:
+    def submit(self, lane: Hashable, fn: Callable[[], T]) -> asyncio.Future[T]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self.queue.put((loop, future, contextvars.copy_context(), fn))
+        self.lanes.put(lane, (loop, future, contextvars.copy_context(), fn))
+        self._wakeups.put(True)
         return future
 
     def stop(self) -> None:
         for _ in range(self.size):
-            self.queue.put(None)
+            self._wakeups.put(False)
 
     def _work(self) -> None:
-        while (job := self.queue.get()) is not None:
+        while self._wakeups.get():
+            job = self.lanes.take()
+            if job is None:  # cannot happen: every wake-up follows its job
+                continue
             loop, future, context, fn = job
             try:
                 result, ok = context.run(unit_of_work, fn), True
@@ -84,8 +147,55 @@ def _settle(future: asyncio.Future[Any], ok: bool, result: Any) -> None:
         future.set_exception(result)
 
 
+class SerialWorker:
+    """``WORKER_THREADS: 1``: one unit at a time on asgiref's thread-sensitive thread.
+
+    That thread is shared with the rest of the process (Django's async views, the async
+    ORM) and fed by asgiref's own first-come-first-served queue, so djira gives it one unit
+    at a time, taken from the lanes in turn by a task on the loop: fair in the same way as
+    ``Workers``, at the cost of one loop iteration between two units.
+    """
+
+    size = 1
+
+    def __init__(self) -> None:
+        self.lanes: Lanes[_Job] = Lanes()
+        self._pump: asyncio.Task[None] | None = None
+        self._run = sync_to_async(_run_in_context, thread_sensitive=True)
+
+    def submit(self, lane: Hashable, fn: Callable[[], T]) -> asyncio.Future[T]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self.lanes.put(lane, (loop, future, contextvars.copy_context(), fn))
+        if self._pump is None or self._pump.done():
+            # An empty context: the pump outlives the request that started it, and must not
+            # carry that request's context (or asgiref's per-request executor) to others.
+            self._pump = loop.create_task(self._serve(), context=contextvars.Context())
+        return future
+
+    async def _serve(self) -> None:
+        while (job := self.lanes.take()) is not None:
+            _, future, context, fn = job
+            if future.done():  # cancelled while it waited: do not run it
+                continue
+            try:
+                result = await self._run(context, fn)
+            except Exception as exc:
+                _settle(future, False, exc)
+            else:
+                _settle(future, True, result)
+
+
+def _run_in_context(context: contextvars.Context, fn: Callable[[], T]) -> T:
+    return context.run(unit_of_work, fn)
+
+
 _lock = threading.Lock()
 _workers: Workers | None = None
+# One per event loop: a pump is a task of one loop (tests run several loops in turn).
+_serial: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SerialWorker] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _get_workers(size: int) -> Workers:
@@ -102,8 +212,69 @@ def _get_workers(size: int) -> Workers:
     return workers
 
 
+def _get_serial() -> SerialWorker:
+    loop = asyncio.get_running_loop()
+    serial = _serial.get(loop)
+    if serial is None:
+        serial = _serial[loop] = SerialWorker()
+    return serial
+
+
+# -- database connections -------------------------------------------------------------------
+
+
+class _Breakage:
+    """A process-wide count of broken database connections found, and what each thread saw.
+
+    Without health checks a thread finds its connection broken (a database restart) only
+    by failing a query with it, so each of ``WORKER_THREADS`` threads would fail one reply.
+    Once one thread has failed, the count moves on; every other thread, before its next
+    unit, checks the connections it holds (one ``SELECT 1`` each, only then) and closes
+    the dead ones, so the unit reconnects instead of failing.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+        self._seen = threading.local()
+
+    def found(self) -> None:
+        """This thread found a broken connection: the others should check theirs."""
+        with self._lock:
+            self.count += 1
+            self._seen.count = self.count
+
+    def check_if_needed(self) -> None:
+        """If another thread found a broken connection since, close this thread's dead ones."""
+        count = self.count
+        if getattr(self._seen, "count", 0) == count:
+            return
+        self._seen.count = count
+        for conn in connections.all(initialized_only=True):
+            if conn.connection is not None and not conn.is_usable():
+                conn.close()
+
+
+_breakage = _Breakage()
+
+
+def _broken_connections() -> bool:
+    """Close this thread's connections that an error left unusable; whether it had any."""
+    broken = False
+    for conn in connections.all(initialized_only=True):
+        if not conn.errors_occurred:
+            continue
+        if conn.connection is None:  # connecting failed: the database is down or restarting
+            broken = True
+        elif not conn.is_usable():
+            conn.close()
+            broken = True
+    return broken
+
+
 def unit_of_work(fn: Callable[[], T]) -> T:
     """Call ``fn`` between two ``close_old_connections()``, as Django wraps a request."""
+    _breakage.check_if_needed()
     close_old_connections()
     try:
         trace = current_trace.get()
@@ -111,14 +282,25 @@ def unit_of_work(fn: Callable[[], T]) -> T:
             return fn()
         with trace.sql():
             return fn()
+    except (InterfaceError, OperationalError):
+        # Only a connection error tells the other threads: a failed query on a healthy
+        # connection (a lock timeout) says nothing about theirs.
+        if _broken_connections():
+            _breakage.found()
+        raise
     finally:
         close_old_connections()
 
 
-async def run_sync(fn: Callable[..., T], *args: Any) -> T:
-    """Run sync ``fn(*args)`` on a worker thread with the caller's context; a coroutine."""
+async def run_sync(fn: Callable[..., T], *args: Any, sid: str | None = None) -> T:
+    """Run sync ``fn(*args)`` on a worker thread with the caller's context; a coroutine.
+
+    :param sid: the connection the work is for; by default the request's (``current_sid``).
+        Its units wait in that connection's lane, served in turn with the others'.
+    """
     call = (lambda: fn(*args)) if args else fn
+    lane = sid if sid is not None else current_sid.get()
     threads = int(jira_settings.WORKER_THREADS)
     if threads <= 1:
-        return await sync_to_async(unit_of_work, thread_sensitive=True)(call)
-    return await _get_workers(threads).submit(call)
+        return await _get_serial().submit(lane, call)
+    return await _get_workers(threads).submit(lane, call)

@@ -78,6 +78,24 @@ def server(live_server_factory):
 
 
 @pytest.fixture
+def servers(db_):
+    """``servers(**env)`` starts a live server of this test only, stopped when it ends.
+
+    Set up after ``db_``, so torn down before it: the servers (and any transaction they
+    hold) are gone before the database is flushed.
+    """
+    started: list[LiveServer] = []
+
+    def start(**env: str) -> LiveServer:
+        started.append(start_server(**env))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
 def db_(transactional_db):
     """Committed rows, so the server subprocess sees them."""
 

@@ -109,6 +109,9 @@ def test_the_default_paths_import():
         ("WORKER_THREADS", 0),
         ("WORKER_THREADS", 2.5),
         ("WORKER_THREADS", None),
+        ("MAX_REQUESTS_IN_FLIGHT", 0),
+        ("MAX_REQUESTS_IN_FLIGHT", "64"),
+        ("MAX_REQUESTS_IN_FLIGHT", True),
         ("GC_FREEZE", "yes"),
         ("GC_THRESHOLD", "10000"),
         ("GC_THRESHOLD", (0, 10, 10)),
@@ -134,6 +137,8 @@ def test_a_bad_value_is_an_error_naming_the_setting(key, value):
     [
         ("WORKER_THREADS", 1),
         ("WORKER_THREADS", 16),
+        ("MAX_REQUESTS_IN_FLIGHT", None),
+        ("MAX_REQUESTS_IN_FLIGHT", 1),
         ("GC_FREEZE", False),
         ("GC_THRESHOLD", None),
         ("GC_THRESHOLD", [50_000]),

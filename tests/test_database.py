@@ -20,31 +20,13 @@ import sys
 import pytest
 from django.conf import settings
 
-from djira.testing import LiveServer, SocketCommunicator
+from djira.testing import SocketCommunicator
 from tests import _postgres
-from tests.conftest import ROOT, start_server
+from tests.conftest import ROOT
 from tests.testapp.models import Book
 
 POSTGRES = settings.DATABASE == "postgres"
 postgres_only = pytest.mark.skipif(not POSTGRES, reason="needs DJIRA_TEST_DATABASE=postgres")
-
-
-@pytest.fixture
-def servers(db_):
-    """``servers(**env)`` starts a live server of this test only, stopped when it ends.
-
-    Set up after ``db_``, so torn down before it: the servers (and any transaction they
-    hold) are gone before the database is flushed.
-    """
-    started: list[LiveServer] = []
-
-    def start(**env: str) -> LiveServer:
-        started.append(start_server(**env))
-        return started[-1]
-
-    yield start
-    for server in started:
-        server.stop()
 
 
 async def state(client: SocketCommunicator) -> dict:

@@ -1,0 +1,164 @@
+"""``MAX_REQUESTS_IN_FLIGHT``: a connection's requests past the cap get 429 at once
+(djira.handler.answer), in the application's own loop and over a real server."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from django.conf import settings
+from django.test import override_settings
+
+from djira.asgi import get_asgi_application
+from djira.consumer import Consumer
+from djira.server import create_server
+from djira.testing import InProcessCommunicator, SocketCommunicator
+from tests.flood import FLOOD, Flood, timed_request
+from tests.testapp.hooks import ToolsAPIHook
+
+pytestmark = pytest.mark.usefixtures("db_")
+
+CAP = 2
+
+
+class Heard:
+    """A lifecycle listener keeping the statuses of the replies (as the console counts)."""
+
+    def __init__(self) -> None:
+        self.statuses: list[int] = []
+
+    def connected(self, scope):
+        pass
+
+    def disconnected(self, sid, reason):
+        pass
+
+    def request(self, scope, reply, duration):
+        self.statuses.append(reply["status"])
+
+    def pushed(self, event, room, payload):
+        pass
+
+
+@pytest.fixture(scope="module")
+def consumer():
+    sio = create_server()
+    djira = {**settings.DJIRA_SETTINGS, "SOCKET_INSTANCE": sio, "MAX_REQUESTS_IN_FLIGHT": CAP}
+    with override_settings(DJIRA_SETTINGS=djira):
+        consumer = Consumer(sio)
+        consumer.register("tools", ToolsAPIHook)
+        yield consumer
+
+
+@pytest.fixture(scope="module")
+def application(consumer):
+    return get_asgi_application(consumer=consumer, discover=False)
+
+
+@pytest.fixture
+def heard(consumer):
+    listener = Heard()
+    consumer.monitor.listeners.append(listener)
+    yield listener
+    consumer.monitor.listeners.remove(listener)
+
+
+async def test_requests_past_the_cap_get_429_at_once(application, consumer, heard):
+    async with InProcessCommunicator(application) as client:
+        slow = [
+            asyncio.create_task(
+                client.request("tools", namespace="slow", query={"seconds": 0.5}, request_id=n)
+            )
+            for n in range(CAP)
+        ]
+        await asyncio.sleep(0.1)  # both are running
+        started = time.perf_counter()
+        refused = await asyncio.gather(
+            *(
+                client.request("tools", namespace="route", request_id=f"r{n}", ack=n % 2 == 0)
+                for n in range(3)
+            )
+        )
+        waited = time.perf_counter() - started
+        assert [reply["status"] for reply in await asyncio.gather(*slow)] == [200] * CAP
+        # The slow ones are answered: the connection may send again.
+        assert (await client.request("tools", namespace="route"))["status"] == 200
+
+    assert waited < 0.3  # not after the slow ones: at once
+    assert [reply["requestId"] for reply in refused] == ["r0", "r1", "r2"]
+    for reply in refused:
+        assert reply["status"] == 429
+        assert reply["namespace"] == "route" and reply["event"] == "tools"
+        assert reply["data"] == {
+            "detail": f"Too many requests in flight on this connection (at most {CAP}): "
+            "wait for replies before sending more."
+        }
+    # Counted as requests, like any reply (the console's counts come from here).
+    assert sorted(heard.statuses) == [200] * (CAP + 1) + [429] * 3
+    assert consumer.in_flight == {}  # nothing kept for a connection with none in flight
+
+
+async def test_another_connection_is_not_capped(application, consumer):
+    async with (
+        InProcessCommunicator(application) as busy,
+        InProcessCommunicator(application) as other,
+    ):
+        slow = [
+            asyncio.create_task(busy.request("tools", namespace="slow", query={"seconds": 0.3}))
+            for _ in range(CAP)
+        ]
+        await asyncio.sleep(0.1)
+        assert (await busy.request("tools", namespace="route"))["status"] == 429
+        assert (await other.request("tools", namespace="route"))["status"] == 200
+        await asyncio.gather(*slow)
+
+
+async def test_a_malformed_request_past_the_cap_still_gets_its_429(application):
+    async with InProcessCommunicator(application) as client:
+        slow = [
+            asyncio.create_task(client.request("tools", namespace="slow", query={"seconds": 0.3}))
+            for _ in range(CAP)
+        ]
+        await asyncio.sleep(0.1)
+        reply = await client.send("tools", {"requestId": "bad", "action": 7})
+        await asyncio.gather(*slow)
+    assert (reply["status"], reply["requestId"]) == (429, "bad")
+
+
+async def test_no_cap_when_the_setting_is_none(application, consumer):
+    djira = {**settings.DJIRA_SETTINGS, "SOCKET_INSTANCE": consumer.sio}
+    with override_settings(DJIRA_SETTINGS={**djira, "MAX_REQUESTS_IN_FLIGHT": None}):
+        async with InProcessCommunicator(application) as client:
+            replies = await asyncio.gather(
+                *(
+                    client.request("tools", namespace="slow", query={"seconds": 0.1})
+                    for _ in range(CAP + 3)
+                )
+            )
+    assert [reply["status"] for reply in replies] == [200] * (CAP + 3)
+
+
+async def test_a_flood_past_the_cap_gets_one_reply_each(servers):
+    # The default cap, over a real server: one process floods, every request gets exactly
+    # one reply, 200 or 429, and another connection is still answered quickly.
+    server = servers()
+    async with SocketCommunicator(server.url, timeout=60) as client:
+        for _ in range(5):
+            await timed_request(client, "tools", "route")
+        idle = min([await timed_request(client, "tools", "route") for _ in range(20)])
+        flood = await Flood.start(server.url, "tools", "slow", {"seconds": 0.002})
+        loaded = []
+        while not flood.answered.is_set():
+            loaded.append(await timed_request(client, "tools", "route"))
+            await asyncio.sleep(0.01)
+        result = await flood.result()
+
+    print(
+        f"\ncap 64: {result['statuses']} in {result['seconds']} s; another client: idle "
+        f"{idle * 1000:.1f} ms, during the flood max {max(loaded, default=0) * 1000:.1f} ms "
+        f"over {len(loaded)} requests"
+    )
+    assert result["missing"] == 0 and result["duplicated"] == 0, result
+    assert set(result["statuses"]) == {"200", "429"}, result
+    assert sum(result["statuses"].values()) == FLOOD
