@@ -3,8 +3,9 @@
 Every Python block compiles; blocks marked ``<!-- test: define -->`` are executed
 (tests.docsamples) and served by a real server (tests.docs_settings, tests.docsapp), where
 the behaviour the page describes is checked; JavaScript, JSON and shell blocks pass their
-parsers. The quickstart runs end to end in e2e/test_quickstart.py, the nginx configuration
-of deployment.md in tests/test_nginx.py.
+parsers. The quickstart runs end to end in e2e/test_quickstart.py, testing.md in a new
+project in tests/test_docs_testing.py, the nginx configuration of deployment.md in
+tests/test_nginx.py.
 """
 
 from __future__ import annotations
