@@ -33,6 +33,18 @@ js:
 demo: install
 	$(VENV)/bin/python example/manage.py demo --host 127.0.0.1 --port $(PORT)
 
+# Until djira is on PyPI and npm: its wheel, its sdist and the JS client's npm tarball in
+# dist/, each installed somewhere new (a fresh venv, a throw-away npm package) and used
+# there by scripts/check_dist.py. README.md says how to install from them.
+.PHONY: dist
+dist: $(VENV)/bin/python
+	$(PY) -m pip install -q build
+	rm -rf dist
+	$(PY) -m build --outdir dist .
+	test -d node_modules || npm ci --no-audit --no-fund
+	cd client && npm pack --silent --pack-destination ../dist
+	$(PY) scripts/check_dist.py dist
+
 # The guides and the API reference from docstrings; any Sphinx warning is an error.
 .PHONY: docs
 docs:
