@@ -144,7 +144,7 @@ class Consumer:
         self.monitor.connected(scope)
 
     async def _on_disconnect(self, sid: str, reason: Any = None) -> None:
-        from djira.observers import presence
+        from djira.delivery import presence
 
         self.monitor.disconnected(sid, reason)
         # Rooms are left by python-socketio itself; presence (and its leave pushes) by us.

@@ -35,7 +35,7 @@ from djira.server import ack_requested
 from djira.settings import jira_settings
 from djira.sync import current_sid
 from djira.trace import current_trace
-from djira.types import ACTIONS, Reply
+from djira.types import ACTIONS, Reply, is_id
 
 if TYPE_CHECKING:
     from djira.consumer import Consumer
@@ -48,10 +48,6 @@ _SCALARS = (str, int, float, bool, type(None))
 # anything else reading ``scope.headers`` the way DRF reads ``request.headers`` would
 # otherwise trust them (the real ones are in ``scope.META``, from the handshake).
 _CONNECTION_HEADERS = frozenset({"x-forwarded-for", "x-real-ip", "forwarded", "remote-addr"})
-
-
-def _is_id(value: Any) -> bool:
-    return isinstance(value, str | int) and not isinstance(value, bool)
 
 
 def _field_error(name: str, expected: str) -> exceptions.ParseError:
@@ -81,7 +77,7 @@ def parse_request(scope: Scope, payload: Any) -> None:
     if not isinstance(payload, dict):
         raise exceptions.ParseError("A request must be a JSON object.")
     request_id = payload.get("requestId")
-    if request_id is not None and not _is_id(request_id):
+    if request_id is not None and not is_id(request_id):
         raise _field_error("requestId", "a string or an integer")
     scope.request_id = request_id
     namespace = payload.get("namespace")
@@ -93,7 +89,7 @@ def parse_request(scope: Scope, payload: Any) -> None:
         raise _field_error("action", "one of " + ", ".join(ACTIONS))
     scope.action = action.upper()
     pk = payload.get("pk")
-    if pk is not None and not _is_id(pk):
+    if pk is not None and not is_id(pk):
         raise _field_error("pk", "a string or an integer")
     scope.pk = pk
     query = payload.get("query")
@@ -253,20 +249,3 @@ async def handle_event(consumer: Consumer, event: str, sid: str, payload: Any = 
     await consumer.sio.emit(event, encoded, to=sid, ignore_queue=True)
     return None
 
-
-def reserved_event_reply(event: Any, payload: Any) -> djira_json.Encoded:
-    """The 400 reply to a client event that is nameless or named like a connection event."""
-    request_id = payload.get("requestId") if isinstance(payload, dict) else None
-    if isinstance(event, str):
-        detail = f"'{event}' is a reserved Socket.IO event name; a client cannot emit it."
-    else:
-        detail = "A request needs an event name (a string)."
-    reply: Reply = {
-        "status": 400,
-        "event": event if isinstance(event, str) else "",
-        "namespace": None,
-        "action": None,
-        "requestId": request_id if _is_id(request_id) else None,
-        "data": {"detail": detail},
-    }
-    return djira_json.encode(reply)

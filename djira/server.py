@@ -17,6 +17,7 @@ import socketio
 from socketio import packet
 
 from djira import json as djira_json
+from djira.types import Reply, is_id
 
 logger = logging.getLogger("djira")
 
@@ -48,11 +49,11 @@ class DjiraServer(socketio.AsyncServer):
         # their emits to this loop.
         self.loop: asyncio.AbstractEventLoop | None = None
         self.djira_consumer: Any = None
-        # djira.observers.transport.Outbox: pushes handed over from other threads, emitted
+        # djira.delivery.outbox.Outbox: pushes handed over from other threads, emitted
         # in order on this server's loop (created on first use).
         self.djira_outbox: Any = None
-        # djira.observers.subscriptions: observer uid -> this server's subscribed addresses;
-        # djira.observers.redis.ServerLink: the listener on djira's Redis channel. Both are
+        # djira.delivery.subscriptions: observer uid -> this server's subscribed addresses;
+        # djira.delivery.redis.ServerLink: the listener on djira's Redis channel. Both are
         # created on first use.
         self.djira_addresses: Any = None
         self.djira_link: Any = None
@@ -63,12 +64,9 @@ class DjiraServer(socketio.AsyncServer):
     async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> Any:
         if self.loop is None:
             self.loop = asyncio.get_running_loop()
-        from djira.delivery import backend_kind
+        from djira.delivery.backends import get_backend
 
-        if backend_kind() == "database":
-            from djira.delivery.follower import get_follower
-
-            get_follower(self)
+        get_backend().connected(self)
         return await super()._handle_eio_connect(eio_sid, environ)
 
     async def _handle_event_internal(
@@ -81,8 +79,6 @@ class DjiraServer(socketio.AsyncServer):
             if id is None:
                 logger.warning("Dropped a reserved or nameless event from %s", sid)
                 return
-            from djira.handler import reserved_event_reply
-
             reply = reserved_event_reply(event, data[1] if len(data) > 1 else None)
             await server._send_packet(
                 eio_sid, self.packet_class(packet.ACK, namespace=namespace, id=id, data=[reply])
@@ -101,6 +97,24 @@ class DjiraServer(socketio.AsyncServer):
             await self.eio.disconnect(eio_sid)
 
 
+def reserved_event_reply(event: Any, payload: Any) -> djira_json.Encoded:
+    """The 400 reply to a client event that is nameless or named like a connection event."""
+    request_id = payload.get("requestId") if isinstance(payload, dict) else None
+    if isinstance(event, str):
+        detail = f"'{event}' is a reserved Socket.IO event name; a client cannot emit it."
+    else:
+        detail = "A request needs an event name (a string)."
+    reply: Reply = {
+        "status": 400,
+        "event": event if isinstance(event, str) else "",
+        "namespace": None,
+        "action": None,
+        "requestId": request_id if is_id(request_id) else None,
+        "data": {"detail": detail},
+    }
+    return djira_json.encode(reply)
+
+
 def create_server(**overrides: Any) -> DjiraServer:
     """Build a ``DjiraServer`` configured from ``DJIRA_SETTINGS``.
 
@@ -114,7 +128,7 @@ def create_server(**overrides: Any) -> DjiraServer:
     }
     if jira_settings.REDIS_URL:
         # AsyncRedisManager that logs Redis faults clearly on "djira.redis" (observers).
-        from djira.observers.redis import DjiraAsyncRedisManager
+        from djira.delivery.redis import DjiraAsyncRedisManager
 
         options["client_manager"] = DjiraAsyncRedisManager(jira_settings.REDIS_URL)
     if options["cors_allowed_origins"] is None:
@@ -134,11 +148,11 @@ def emit_soon(server: DjiraServer, event: str, data: Any, **kwargs: Any) -> None
 
     Takes python-socketio's ``emit`` arguments (``to``, ``room``, ``skip_sid``,
     ``namespace``, ``ignore_queue``); anything else is a ``TypeError``. The emit goes through
-    djira's ordered outbox (djira.observers.transport), like observers' pushes: after the
+    djira's ordered outbox (djira.delivery.outbox), like observers' pushes: after the
     current transaction commits when one is open in this thread, at once otherwise; to
     this process's sockets, and to the other processes' through ``REDIS_URL``; recorded in
     the server's traffic.
     """
-    from djira.observers.transport import emit
+    from djira.delivery.outbox import emit
 
     emit(event, data, server=server, **kwargs)

@@ -80,6 +80,9 @@ DEFAULTS: dict[str, Any] = {
     "HEARTBEAT_INTERVAL": 2.0,
 }
 
+#: Builds the process's server when ``SOCKET_INSTANCE`` is not set.
+DEFAULT_SERVER = "djira.server.get_default_server"
+
 # Settings whose values are dotted paths to import.
 IMPORT_STRINGS = {
     "SOCKET_INSTANCE",
@@ -126,9 +129,9 @@ class JiraSettings:
             pass
         value = self.user_settings.get(name, self.defaults[name])
         if name == "SOCKET_INSTANCE" and value is None:
-            from djira.server import get_default_server
-
-            value = get_default_server()
+            # An import string, like every other pluggable value: djira.server imports
+            # these settings, so settings never import it back.
+            value = import_string(DEFAULT_SERVER)()
         elif name in IMPORT_STRINGS:
             value = perform_import(value, name)
         self._cached[name] = value

@@ -30,6 +30,11 @@ class RequestPayload(TypedDict, total=False):
     headers: dict[str, Any]
 
 
+def is_id(value: Any) -> bool:
+    """Whether ``value`` may be a ``requestId`` or a ``pk``: a string or an integer (no bool)."""
+    return isinstance(value, str | int) and not isinstance(value, bool)
+
+
 class Reply(TypedDict):
     """The one reply a request gets (as the ack argument, or emitted to the requester)."""
 

@@ -18,9 +18,9 @@ import asyncio
 import contextlib
 import json
 import logging
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from djira.delivery.redis import sync_client
 from djira.settings import jira_settings
 
 if TYPE_CHECKING:
@@ -40,13 +40,6 @@ HEARTBEAT_TRACES = 50
 
 def interval() -> float:
     return max(0.2, float(jira_settings.HEARTBEAT_INTERVAL))
-
-
-@lru_cache(maxsize=4)
-def sync_client(url: str) -> Any:
-    import redis
-
-    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
 
 
 def remote_snapshots(exclude: str) -> list[dict[str, Any]]:

@@ -298,7 +298,7 @@ class TrafficRecorder:
 
     def push_delivered(self, trace: str, event: str, room: str, recipients: int) -> None:
         """A push caused by traced request ``trace`` reached ``recipients`` sockets here
-        (called by the outbox, djira.observers.transport, in whichever process delivers)."""
+        (called by the outbox, djira.delivery.outbox, in whichever process delivers)."""
         if not self.recording:
             return
         deliveries = self.deliveries.get(trace)

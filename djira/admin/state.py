@@ -239,11 +239,11 @@ def room_presence(names: list[str]) -> dict[str, dict[str, Any]]:
 
     Every process's members (read from Redis with ``REDIS_URL``, this process's otherwise),
     through any hook name or route: ``{"room", "connections", "users", "anonymous"}``
-    (``djira.observers.presence``). Rooms joined by hand (no observer) are left out.
+    (``djira.delivery.presence``). Rooms joined by hand (no observer) are left out.
     """
-    from djira.observers import presence
+    from djira.delivery import presence, registry
 
-    uids = list(presence.observers())
+    uids = registry.uids()
     keys = {name: key for name in names if (key := presence.key_of(name, uids)) is not None}
     if not keys:
         return {}

@@ -257,7 +257,7 @@ def rooms_context(request: HttpRequest) -> dict[str, Any]:
     users = {c["sid"]: c["user"] for c in state["connections"]}
     q = request.GET.get("q", "").strip().lower()
     shown = {name: m for name, m in state["rooms"].items() if not q or q in name.lower()}
-    # Who is in each observer room, on every process (djira.observers.presence).
+    # Who is in each observer room, on every process (djira.delivery.presence).
     present = room_presence(list(shown))
     rooms = [
         {

@@ -12,7 +12,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from djira.server import DjiraServer
 
 Kind = Literal["database", "redis", "memory"]
 KINDS: tuple[Kind, ...] = ("database", "redis", "memory")
@@ -27,3 +30,10 @@ def backend_kind() -> Kind:
         return "redis" if jira_settings.REDIS_URL else "database"
     assert name in KINDS, f"DJIRA_SETTINGS['DELIVERY_BACKEND'] should be one of {KINDS}."
     return name
+
+
+def get_server() -> DjiraServer:
+    """The server pushes go through when none is named: ``SOCKET_INSTANCE``."""
+    from djira.settings import jira_settings
+
+    return jira_settings.SOCKET_INSTANCE

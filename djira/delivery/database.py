@@ -242,6 +242,6 @@ def trim(ttl: float) -> int:
 
 
 def encode(message: Any) -> str:
-    from djira.observers.transport import to_wire
+    from djira.delivery.messages import to_wire
 
     return djira_json.dumps(to_wire(message))

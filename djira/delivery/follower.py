@@ -167,7 +167,8 @@ class Follower:
             self._settle()
 
     async def _deliver(self, row: Row) -> None:
-        from djira.observers.transport import Push, deliver_locally, from_wire
+        from djira.delivery.local import deliver_locally
+        from djira.delivery.messages import Push, from_wire
 
         try:
             message = from_wire(djira_json.loads(row.payload))

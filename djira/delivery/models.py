@@ -23,7 +23,7 @@ class Outbox(models.Model):
     seq = models.BigIntegerField(null=True, unique=True)
     #: Position in the room's stream; null for emits and until numbered.
     offset = models.BigIntegerField(null=True)
-    #: The message as djira's wire format encodes it (``djira.observers.transport.to_wire``).
+    #: The message as djira's wire format encodes it (``djira.delivery.outbox.to_wire``).
     payload = models.TextField()
 
     class Meta:

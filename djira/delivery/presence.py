@@ -42,8 +42,9 @@ import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from djira.observers import transport
-from djira.observers.redis import TIMEOUT, channel_for, get_server_link
+from djira.delivery import outbox, registry
+from djira.delivery.messages import Push
+from djira.delivery.redis import TIMEOUT, channel_for, get_server_link, sync_client
 
 if TYPE_CHECKING:
     from djira.server import DjiraServer
@@ -296,45 +297,17 @@ def read(client: Any, prefix: str, keys: list[Key]) -> dict[Key, list[Member]]:
 
 def announces(observer: str) -> bool:
     """Whether observer ``observer`` (a uid) pushes join/leave: ``presence=True``."""
-    found = find_observer(observer)
-    return bool(found is not None and getattr(found, "announce_presence", False))
-
-
-_known: dict[str, Any] = {}
-
-
-def find_observer(uid: str) -> Any:
-    """The observer with ``uid`` among the hook classes this process imported, or ``None``."""
-    if uid not in _known:
-        # Hook classes defined since the last look (cheap: a walk over the hook classes).
-        _known.update(observers())
-    return _known.get(uid)
-
-
-def observers() -> dict[str, Any]:
-    """uid -> observer, for every observer on the hook classes this process imported."""
-    from djira.base import APIHook
-    from djira.observers.base import BaseObserver
-
-    found: dict[str, Any] = {}
-    pending = list(APIHook.__subclasses__())
-    while pending:
-        cls = pending.pop()
-        pending.extend(cls.__subclasses__())
-        for value in vars(cls).values():
-            if isinstance(value, BaseObserver):
-                found[value.uid] = value
-    return found
+    return bool(getattr(registry.get(observer), "announce_presence", False))
 
 
 def _push(server: DjiraServer, kind: str, changed: list[tuple[Key, Member]]) -> None:
     pushes = [
-        transport.Push(uid, room, kind, {"user": member})
+        Push(uid, room, kind, {"user": member})
         for (uid, room), member in changed
         if announces(uid)
     ]
     if pushes:
-        transport.send(pushes, server)
+        outbox.send(pushes, server)
 
 
 async def joined(server: DjiraServer, sid: str, user: Any, keys: list[Key]) -> None:
@@ -403,8 +376,6 @@ def snapshot(server: DjiraServer, keys: list[Key]) -> dict[Key, dict[str, Any]]:
     if not url:
         local = get_local(server)
         return {key: summarize(key[1], list(local.rooms.get(key, {}).values())) for key in keys}
-    from djira.admin.cluster import sync_client
-
     members = read(sync_client(url), channel_for(url), keys)
     return {key: summarize(key[1], members[key]) for key in keys}
 

@@ -17,17 +17,17 @@ from typing import TYPE_CHECKING, Any
 from django.db import transaction
 
 from djira.delivery import database
-from djira.observers.history import stream_key
+from djira.delivery.history import stream_key
 
 if TYPE_CHECKING:
-    from djira.observers.transport import Message
+    from djira.delivery.messages import Message
     from djira.server import DjiraServer
 
 logger = logging.getLogger("djira")
 
 
 def _rows(messages: Sequence[Message]) -> list[tuple[str | None, str]]:
-    from djira.observers.transport import Push
+    from djira.delivery.messages import Push
 
     return [
         (stream_key(m.observer, m.room) if isinstance(m, Push) else None, database.encode(m))
@@ -75,7 +75,7 @@ def committed(ids: list[int], server: DjiraServer | None = None) -> None:
 
 
 def hand_over(rows: list[database.Row], server: DjiraServer | None = None) -> None:
-    from djira.observers.transport import get_server
+    from djira.delivery import get_server
 
     if not rows:
         return

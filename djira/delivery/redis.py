@@ -39,8 +39,9 @@ from urllib.parse import urlparse
 import socketio
 
 from djira import json as djira_json
-from djira.observers.history import redis_history, stamp_sync
-from djira.observers.transport import Message, Push, deliver_locally, from_wire, to_wire
+from djira.delivery.local import deliver_locally
+from djira.delivery.messages import Message, Push, from_wire, to_wire
+from djira.delivery.redis_history import redis_history, stamp_sync
 
 if TYPE_CHECKING:
     from redis.asyncio.client import PubSub
@@ -209,6 +210,14 @@ class Publisher:
         pushes = [m for m in messages if isinstance(m, Push)]
         numbered = iter(stamp_sync(self.client, self.history, pushes))
         return [next(numbered) if isinstance(m, Push) else m for m in messages]
+
+
+@lru_cache(maxsize=4)
+def sync_client(url: str) -> Any:
+    """The process's synchronous client for ``url``, with timeouts (the console's reads)."""
+    import redis
+
+    return redis.Redis.from_url(url, socket_connect_timeout=TIMEOUT, socket_timeout=TIMEOUT)
 
 
 @lru_cache(maxsize=4)

@@ -1,67 +1,25 @@
-"""Who subscribed to what, on this process: the map from a push's identity to sockets.
+"""Who subscribed to what, on this process: joining and leaving a subscription's rooms.
 
-A socket that subscribes to observer ``O`` through hook name ``E`` and route ``N`` joins the
-python-socketio room ``djira:E:N:<O's uid>:<room>`` for each room it is allowed. The server
-also notes that ``(E, N)`` is an address of ``O`` (``Addresses``), so a push for ``O``'s room
-``R`` becomes one emit per address, to ``djira:E:N:O:R``, carrying ``event=E`` and
-``namespace=N``: the names this socket used, whatever names other processes know the hook
-by. Addresses only grow (one per hook name and route, a handful per observer); an address
-whose rooms have no member costs a dict lookup per push.
-
-Each subscription is also kept in the socket's session under its parameters (observer,
-hook name, route, ``pk``, ``query``, ``data``), so ``UNSUBSCRIPTION`` with the same
-parameters leaves exactly its rooms, except those another subscription of the socket still
-holds: two subscriptions on one route (two primary keys, two filters) never silence each other.
+Rooms and addresses are named in ``djira.delivery.local``. Each subscription is also kept in
+the socket's session under its parameters (observer, hook name, route, ``pk``, ``query``,
+``data``), so ``UNSUBSCRIPTION`` with the same parameters leaves exactly its rooms, except
+those another subscription of the socket still holds: two subscriptions on one route (two
+primary keys, two filters) never silence each other.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 from typing import TYPE_CHECKING, Any
 
-from djira.observers import presence
+from djira.delivery import presence
+from djira.delivery.local import get_addresses, sio_room
 
 if TYPE_CHECKING:
     from djira.scope import Scope
     from djira.server import DjiraServer
 
 SESSION_KEY = "djira.subscriptions"
-
-
-def sio_room(event: str, namespace: str | None, observer: str, room: str) -> str:
-    """The python-socketio room of ``room`` for sockets subscribed through ``event``/route."""
-    return f"djira:{event}:{namespace or ''}:{observer}:{room}"
-
-
-class Addresses:
-    """Per server: observer uid -> the (hook name, route) pairs sockets subscribed through."""
-
-    def __init__(self) -> None:
-        self._by_observer: dict[str, tuple[tuple[str, str | None], ...]] = {}
-
-    def add(self, observer: str, event: str, namespace: str | None) -> None:
-        known = self._by_observer.get(observer, ())
-        if (event, namespace) not in known:
-            # Replaced, never mutated: the outbox may be iterating the previous tuple.
-            self._by_observer[observer] = (*known, (event, namespace))
-
-    def of(self, observer: str) -> tuple[tuple[str, str | None], ...]:
-        return self._by_observer.get(observer, ())
-
-
-_lock = threading.Lock()
-
-
-def get_addresses(server: DjiraServer) -> Addresses:
-    addresses = getattr(server, "djira_addresses", None)
-    if addresses is None:
-        with _lock:
-            addresses = getattr(server, "djira_addresses", None)
-            if addresses is None:
-                addresses = Addresses()
-                server.djira_addresses = addresses
-    return addresses
 
 
 def subscription_key(observer: str, scope: Scope) -> str:

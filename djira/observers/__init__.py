@@ -18,10 +18,10 @@ from typing import Any
 from django.db.models import Model
 from django.dispatch import Signal
 
+from djira.delivery.outbox import emit
 from djira.observers.base import BaseObserver, BoundObserver
 from djira.observers.model import ModelObserver
 from djira.observers.signal import SignalObserver
-from djira.observers.transport import emit
 
 __all__ = [
     "BaseObserver",

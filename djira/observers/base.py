@@ -11,7 +11,7 @@ An observer is declared on a hook class and bound to it through ``__set_name__``
         async def subscribe(self, scope):
             await self.books.subscription(scope)
 
-A committed change becomes one ``transport.Push`` per room, addressed by the observer's
+A committed change becomes one ``Push`` (djira.delivery) per room, addressed by the observer's
 ``uid`` (the same in every process that imports the hook class), never by a hook name:
 the process that saved may not know any (a shell, a worker; hooks registered with
 ``consumer.register`` in ``asgi.py``). Each server turns the push into emits to the sockets
@@ -29,12 +29,12 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from djira import exceptions
-from djira.delivery import backend_kind
-from djira.delivery.follower import get_follower
-from djira.observers import history, presence, subscriptions, transport
+from djira.delivery import get_server, history, outbox, presence, registry, subscriptions
+from djira.delivery.backends import get_backend
+from djira.delivery.local import push_payload
+from djira.delivery.messages import Message, Push
 from djira.observers.batch import Change
 from djira.observers.dispatch import ServerProxy
-from djira.observers.redis import get_server_link
 from djira.sync import run_sync
 
 if TYPE_CHECKING:
@@ -112,6 +112,7 @@ class BaseObserver(ABC):
         if self.hook_class is not None:  # already bound (an alias in the same class body)
             return
         self.hook_class, self.name = owner, name
+        registry.add(self.uid, self)
         self.connect()
 
     def __get__(self, hook: Any, owner: type | None = None) -> Any:
@@ -212,13 +213,13 @@ class BaseObserver(ABC):
 
     def deliver(self, changes: list[Change]) -> None:
         """Send the pushes of committed ``changes`` (runs in the committing thread)."""
-        transport.send(self.pushes_of(changes))
+        outbox.send(self.pushes_of(changes))
 
-    def pushes_of(self, changes: list[Change]) -> list[transport.Message]:
+    def pushes_of(self, changes: list[Change]) -> list[Message]:
         """The pushes ``changes`` send: rooms, method body and serializer applied."""
         hook = self.get_context_hook()
         uid = self.uid
-        pushes: list[transport.Message] = []
+        pushes: list[Message] = []
         for change in changes:
             try:
                 items = self.run_body(hook, change, self.changes_to_items(hook, change))
@@ -226,7 +227,7 @@ class BaseObserver(ABC):
                 # One bad change must not cost the others their pushes.
                 logger.exception("%r failed on a %s change", self, change.type)
                 continue
-            pushes += [transport.Push(uid, room, kind, data) for room, kind, data in items]
+            pushes += [Push(uid, room, kind, data) for room, kind, data in items]
         return pushes
 
 
@@ -246,7 +247,7 @@ class BoundObserver:
         return scope
 
     def _server(self, scope: Scope) -> Any:
-        server = self.hook.server or scope.server or transport.get_server()
+        server = self.hook.server or scope.server or get_server()
         return server.server if isinstance(server, ServerProxy) else server
 
     async def subscribe(self, scope: Scope | None = None) -> list[str]:
@@ -262,13 +263,9 @@ class BoundObserver:
         since = history.parse_since(scope.since)  # 400 before joining anything
         rooms = await self.observer.aget_subscribing_rooms(self.hook, scope)
         server = self._server(scope)
-        if backend_kind() == "database":
-            # Pushes numbered before this subscription are delivered before it joins.
-            await get_follower(server).settled()
-        link = get_server_link(server)
-        if link is not None:
-            # Listen to the other processes' pushes before saying the socket is subscribed.
-            await link.listening()
+        # The backend is ready for it: listening to other processes, caught up with what
+        # was numbered before (docs/observers.md, "Delivery backends").
+        await get_backend().prepare(server)
         await subscriptions.join(server, scope, self.observer.uid, rooms)
         # Read after joining: a push numbered after the read reaches the socket live.
         await self._catch_up(server, scope, rooms, since)
@@ -287,7 +284,7 @@ class BoundObserver:
         de-duplicate by offset (protocol.md).
         """
         uid = self.observer.uid
-        found = await history.read_on_server(server, uid, rooms, since)
+        found = await get_backend().read(server, uid, rooms, since)
         if found is None:  # history off, or Redis unreachable: no position to give
             if since:
                 scope.recovered = False
@@ -300,9 +297,9 @@ class BoundObserver:
                 continue
             recovered = recovered and caught.recovered
             for entry in caught.entries:
-                push = transport.Push(uid, room, entry.type, entry.data)
+                push = Push(uid, room, entry.type, entry.data)
                 push = push._replace(epoch=caught.position.epoch, offset=entry.offset)
-                payload = transport.push_payload(scope.event, scope.namespace, push)
+                payload = push_payload(scope.event, scope.namespace, push)
                 await server.emit(scope.event, payload, to=scope.sid, ignore_queue=True)
         scope.positions = positions
         if since:
@@ -353,5 +350,5 @@ class BoundObserver:
         scope = self.hook.scope
         if scope is not None:
             return self._server(scope)
-        server = self.hook.server or transport.get_server()
+        server = self.hook.server or get_server()
         return server.server if isinstance(server, ServerProxy) else server

@@ -119,10 +119,10 @@ class Batch:
     @property
     def writes_rows(self) -> bool:
         """Whether pushes go to the outbox in this transaction (database backend, its alias)."""
-        from djira.delivery import backend_kind
+        from djira.delivery.backends import get_backend
         from djira.delivery.database import ALIAS
 
-        return self.using == ALIAS and backend_kind() == "database"
+        return self.using == ALIAS and get_backend().writes_in_transaction
 
     def flush(self) -> None:
         if self.done:

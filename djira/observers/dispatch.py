@@ -20,7 +20,7 @@ from typing import Any
 from django.dispatch import Signal
 from django.utils.inspect import func_accepts_kwargs
 
-from djira.observers import transport
+from djira.delivery import get_server, outbox
 
 logger = logging.getLogger("djira")
 
@@ -42,7 +42,7 @@ class ServerProxy:
 
     @property
     def server(self) -> Any:
-        return self._server if self._server is not None else transport.get_server()
+        return self._server if self._server is not None else get_server()
 
     def emit(self, event: str, data: Any = None, **kwargs: Any) -> _Done:
         """python-socketio's ``emit``, synchronous, leaving after the transaction commits.
@@ -50,9 +50,9 @@ class ServerProxy:
         Takes python-socketio's ``to``, ``room``, ``skip_sid``, ``namespace`` and
         ``ignore_queue`` (this process's sockets only); anything else, and ``callback``
         (nobody would be there to receive the acknowledgement after commit), is a
-        ``TypeError`` from ``djira.observers.transport.emit``, the one emit path.
+        ``TypeError`` from ``djira.delivery.outbox.emit``, the one emit path.
         """
-        transport.emit(event, data, server=self._server, using=self._using, **kwargs)
+        outbox.emit(event, data, server=self._server, using=self._using, **kwargs)
         return _Done()
 
     def __getattr__(self, name: str) -> Any:

@@ -16,7 +16,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.test import override_settings
 
-from djira.observers.redis import SILENCE, TIMEOUT
+from djira.delivery.redis import SILENCE, TIMEOUT
 from djira.testing import SocketCommunicator, free_port
 from tests.conftest import ROOT
 from tests.observers.blackhole import BlackHoleProxy
