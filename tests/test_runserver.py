@@ -19,12 +19,14 @@ from pathlib import Path
 
 import pytest
 import socketio
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 from django.test import override_settings
 
 from djira.asgi import FrameGuard
+from djira.management.commands import runserver as runserver_command
 from djira.management.devserver import (
     check_runserver,
-    get_asgi_application,
+    get_runserver_application,
     runserver_provider,
     serves_djira,
 )
@@ -241,14 +243,14 @@ def test_without_asgi_application_djiras_default_is_served_and_said(monkeypatch)
     default = FrameGuard(passed_on)
     monkeypatch.setattr("djira.asgi.get_asgi_application", lambda: default)
     with override_settings(ASGI_APPLICATION=None):
-        application, note = get_asgi_application()
+        application, note = get_runserver_application()
     assert application is default
     assert "ASGI_APPLICATION is not set" in note and "ASGI_APPLICATION = '" in note
 
 
 def test_an_asgi_application_without_djira_is_said():
     with override_settings(ASGI_APPLICATION="tests.test_runserver.passed_on"):
-        application, note = get_asgi_application()
+        application, note = get_runserver_application()
     assert application is passed_on
     assert "is not built by djira.asgi.get_asgi_application()" in note
 
@@ -264,3 +266,26 @@ def test_djiras_application_wrapped_in_middleware_is_recognised():
 
 async def passed_on(scope, receive, send):
     """An ASGI application that is not djira's."""
+
+
+@pytest.fixture
+def djiras_application(monkeypatch):
+    application = FrameGuard(passed_on)
+    monkeypatch.setattr(runserver_command, "get_runserver_application", lambda: (application, None))
+    return application
+
+
+def test_nostatic_says_the_application_serves_them_under_debug(djiras_application):
+    command = runserver_command.Command()
+    with override_settings(DEBUG=True):
+        handler = command.get_handler(use_static_handler=False, insecure_serving=False)
+    assert handler is djiras_application
+    assert any(note.startswith("--nostatic: ") for note in command.notes)
+
+
+def test_insecure_serves_static_files_with_debug_off(djiras_application):
+    command = runserver_command.Command()
+    with override_settings(DEBUG=False):
+        handler = command.get_handler(use_static_handler=True, insecure_serving=True)
+    assert isinstance(handler, ASGIStaticFilesHandler)
+    assert handler.application is djiras_application

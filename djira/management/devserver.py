@@ -66,7 +66,7 @@ def check_runserver(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
     ]
 
 
-def get_asgi_application() -> tuple[Any, str | None]:
+def get_runserver_application() -> tuple[Any, str | None]:
     """The application ``runserver`` serves, and a note for its start-up output.
 
     ``settings.ASGI_APPLICATION`` when set (the object your ASGI server serves too), else

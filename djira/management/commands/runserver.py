@@ -18,7 +18,7 @@ from django.contrib.staticfiles.management.commands.runserver import (
 )
 from django.urls import NoReverseMatch, reverse
 
-from djira.management.devserver import ASGIDevServer, get_asgi_application, serves_djira
+from djira.management.devserver import ASGIDevServer, get_runserver_application, serves_djira
 from djira.settings import jira_settings
 
 
@@ -32,12 +32,17 @@ class Command(StaticfilesRunserverCommand):
 
     def get_handler(self, *args: Any, **options: Any) -> Any:
         """The project's ASGI application (not Django's WSGI handler)."""
-        application, note = get_asgi_application()
+        application, note = get_runserver_application()
         self.notes = [note] if note else []
         if serves_djira(application):
             self.notes.append(self.djira_urls())
         # djira's application serves static files itself under DEBUG (as runserver does);
         # --insecure asks for them with DEBUG off too.
+        if not options["use_static_handler"] and settings.DEBUG and serves_djira(application):
+            self.notes.append(
+                "--nostatic: djira's application serves static files under DEBUG itself; "
+                "get_asgi_application(static_files=False) in your asgi.py turns that off."
+            )
         if (
             options["use_static_handler"]
             and options["insecure_serving"]
