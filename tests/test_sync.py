@@ -83,6 +83,61 @@ async def test_exceptions_reach_the_caller():
         await run_sync(fail)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+async def test_connections_take_turns_on_the_threads(threads):
+    gate = threading.Event()
+    order: list[str] = []
+
+    def hold() -> None:
+        gate.wait(5)
+
+    with override_settings(DJIRA_SETTINGS={"WORKER_THREADS": threads}):
+        held = [asyncio.create_task(run_sync(hold, sid="x")) for _ in range(threads)]
+        await asyncio.sleep(0.1)  # every thread is held: what follows queues up
+        busy = [asyncio.create_task(run_sync(order.append, "a", sid="a")) for _ in range(10)]
+        other = asyncio.create_task(run_sync(order.append, "b", sid="b"))
+        await asyncio.sleep(0.05)
+        gate.set()
+        await asyncio.gather(*held, *busy, other)
+    # One first-come-first-served queue would run "b" last; in turns it runs in the first
+    # round, behind at most one of "a"'s units per thread.
+    assert order.index("b") <= threads, order
+
+
+class FakeConnection:
+    def __init__(self, usable: bool) -> None:
+        self.connection = object()
+        self.usable = usable
+        self.checks = 0
+        self.closed = False
+
+    def is_usable(self) -> bool:
+        self.checks += 1
+        return self.usable
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_once_a_thread_finds_a_broken_connection_the_others_check_theirs(monkeypatch):
+    from djira import sync
+
+    breakage = sync._Breakage()
+    dead, alive = FakeConnection(usable=False), FakeConnection(usable=True)
+    monkeypatch.setattr(sync.connections, "all", lambda initialized_only=False: [dead, alive])
+    breakage.check_if_needed()
+    assert dead.checks == alive.checks == 0  # nothing found: no query spent on checks
+
+    finder = threading.Thread(target=breakage.found)
+    finder.start()
+    finder.join()
+    breakage.check_if_needed()
+    assert (dead.checks, dead.closed) == (1, True)
+    assert (alive.checks, alive.closed) == (1, False)
+    breakage.check_if_needed()
+    assert alive.checks == 1  # once per finding, not before every unit
+
+
 # -- fairness over a real server ----------------------------------------------------------------
 
 
