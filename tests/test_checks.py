@@ -120,6 +120,8 @@ def test_the_default_paths_import():
         ("NUM_PROXIES", -1),
         ("NUM_PROXIES", "1"),
         ("SOCKETIO_PATH", ""),
+        ("HEALTH_PATH", "/"),
+        ("HEALTH_PATH", False),
         ("RECORD_TRAFFIC", "yes"),
         ("REDACT_KEYS", "password"),
     ],
@@ -147,6 +149,8 @@ def test_a_bad_value_is_an_error_naming_the_setting(key, value):
         ("NUM_PROXIES", 2),
         ("HEARTBEAT_INTERVAL", 0.5),
         ("PAGE_SIZE", 100),
+        ("HEALTH_PATH", None),
+        ("HEALTH_PATH", "ops/health"),
     ],
 )
 def test_good_values_pass(key, value):
