@@ -128,7 +128,7 @@ def create_server(**overrides: Any) -> DjiraServer:
     }
     if jira_settings.REDIS_URL:
         # AsyncRedisManager that logs Redis faults clearly on "djira.redis" (observers).
-        from djira.delivery.redis import DjiraAsyncRedisManager
+        from djira.delivery.redis_manager import DjiraAsyncRedisManager
 
         options["client_manager"] = DjiraAsyncRedisManager(jira_settings.REDIS_URL)
     if options["cors_allowed_origins"] is None:

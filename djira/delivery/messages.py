@@ -91,4 +91,3 @@ def from_wire(wire: Any) -> Message | None:
             wire["e"], data, wire.get("to"), wire.get("skip"), wire.get("ns") or "/", trace=trace
         )
     return None
-

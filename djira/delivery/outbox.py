@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("djira")
 
+
 class Outbox:
     """Per-server FIFO of messages, emitted one after another by a single task.
 

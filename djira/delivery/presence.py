@@ -302,9 +302,7 @@ def announces(observer: str) -> bool:
 
 def _push(server: DjiraServer, kind: str, changed: list[tuple[Key, Member]]) -> None:
     pushes = [
-        Push(uid, room, kind, {"user": member})
-        for (uid, room), member in changed
-        if announces(uid)
+        Push(uid, room, kind, {"user": member}) for (uid, room), member in changed if announces(uid)
     ]
     if pushes:
         outbox.send(pushes, server)

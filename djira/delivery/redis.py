@@ -1,24 +1,26 @@
-"""djira's Redis channel: how pushes cross processes, and how its faults are told.
+"""The redis backend's transport: how pushes cross processes, and how its faults are told.
 
-Why a channel of djira's own instead of python-socketio's ``RedisManager`` messages: a
+Why a stream of djira's own instead of python-socketio's ``RedisManager`` messages: a
 manager message is an emit whose event name and rooms the publisher has already decided.
 A push must be decided by each receiving server instead (the hook name and route its
-sockets subscribed through, which a shell or a worker cannot know), and python-socketio has
-no public way to hook into what a server does with a received message. So djira publishes
-its own messages (``transport.Push`` addressed by observer identity, ``transport.Emit``)
-on the channel ``djira:<db>`` and each server listens to it with one connection. Servers
-still use python-socketio's ``AsyncRedisManager`` for python-socketio's own cross-process
-features (``await sio.emit(...)`` in your code, ``disconnect`` of a remote socket); djira's
-emits go to local sockets with ``ignore_queue=True`` so they are never sent twice.
+sockets subscribed through, which a shell or a worker cannot know). So djira appends its
+own messages (``Push`` addressed by observer identity, ``Emit``) to the Redis Stream
+``djira:<db>:log`` and each server reads it on from the last entry it saw. Servers still
+use python-socketio's ``AsyncRedisManager`` for python-socketio's own cross-process
+features (``djira.delivery.redis_manager``); djira's emits go to local sockets with
+``ignore_queue=True`` so they are never sent twice.
 
-Delivery is at most once: Redis pub/sub keeps nothing for a listener that is away.
+Delivery between processes is at least once: a server that was away (a reconnect, a
+failover, an outage) reads what was appended meanwhile, within the stream's length
+(``STREAM_LENGTH`` entries). A server delivers a room's push once (by its position) and,
+when a room's offsets jump, first fetches the missing pushes from the room's history.
 
 Faults are said once: one warning when Redis becomes unreachable (naming the URL and the
 cause), one when it is reachable again (with how many messages were lost), whatever the
 number of pushes or reconnection attempts in between. A server's link (its client and its
 ``Health``) serves its pushes, rooms' history and presence alike, so they share that state.
-A listener that hears nothing pings, and a connection that leaves the ping unanswered is
-replaced: a connection that died without being closed is an outage too.
+A read blocks at most ``BLOCK`` seconds, under the client's ``TIMEOUT``: a connection that
+died without being closed times out and is replaced, an outage like any other.
 """
 
 from __future__ import annotations
@@ -30,22 +32,17 @@ import os
 import threading
 import time
 import uuid
-from collections import deque
-from collections.abc import AsyncIterator
+from collections import OrderedDict, deque
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-import socketio
-
 from djira import json as djira_json
 from djira.delivery.local import deliver_locally
 from djira.delivery.messages import Message, Push, from_wire, to_wire
-from djira.delivery.redis_history import redis_history, stamp_sync
+from djira.delivery.redis_history import read_entries, redis_history, stamp_sync
 
 if TYPE_CHECKING:
-    from redis.asyncio.client import PubSub
-
     from djira.server import DjiraServer
 
 logger = logging.getLogger("djira.redis")
@@ -64,6 +61,14 @@ FIRST_RETRY, LAST_RETRY = 0.5, 5.0
 #: failover, a NAT that dropped its state, a proxy that stopped forwarding) closes nothing, so
 #: only an unanswered ping tells. Noticed within ``SILENCE + TIMEOUT`` seconds.
 SILENCE = 3.0
+#: Entries the log stream keeps (approximately, ``XADD MAXLEN ~``): how far back a server
+#: that was away reads on. At 1 kB an entry, 100 MB of Redis memory at most.
+STREAM_LENGTH = 100_000
+#: How long one read waits for new entries (seconds); under ``TIMEOUT``, so a dead
+#: connection shows as a timeout.
+BLOCK = 1.0
+#: Rooms whose last delivered position a server remembers (least recently pushed go first).
+POSITIONS = 100_000
 
 _host: tuple[int, str] = (0, "")
 
@@ -81,9 +86,14 @@ def host_id() -> str:
 
 
 def channel_for(url: str) -> str:
-    """``djira:<db>``: pub/sub channels ignore database numbers; keep projects apart anyway."""
+    """``djira:<db>``: the prefix of djira's keys (and python-socketio's channel names)."""
     path = urlparse(url).path.strip("/") or "0"
     return f"djira:{path}"
+
+
+def log_for(url: str) -> str:
+    """The log stream every server reads: ``djira:<db>:log``."""
+    return f"{channel_for(url)}:log"
 
 
 def encode(messages: list[Message]) -> list[str]:
@@ -158,6 +168,7 @@ class Publisher:
 
         self.url = url
         self.channel = channel_for(url)
+        self.log = log_for(url)
         self.health = Health(url)
         self.client = redis.Redis.from_url(
             url, socket_connect_timeout=TIMEOUT, socket_timeout=TIMEOUT
@@ -190,7 +201,7 @@ class Publisher:
             try:
                 pipe = self.client.pipeline(transaction=False)
                 for payload in payloads:
-                    pipe.publish(self.channel, payload)
+                    pipe.xadd(self.log, {"m": payload}, maxlen=STREAM_LENGTH, approximate=True)
                 pipe.execute()
             except Exception as exc:  # redis' errors, OSError: never into the caller's save
                 self.health.failed(exc, len(messages))
@@ -238,6 +249,7 @@ class ServerLink:
         self.server = server
         self.url = url
         self.channel = channel_for(url)
+        self.log = log_for(url)
         self.health = Health(url)
         self.client = redis.asyncio.Redis.from_url(
             url, socket_connect_timeout=TIMEOUT, socket_timeout=TIMEOUT
@@ -249,6 +261,8 @@ class ServerLink:
         self.history = redis_history(url, self.channel)
         self.publisher: asyncio.Task[None] | None = None
         self.listener: asyncio.Task[None] | None = None
+        #: (observer, room) -> (epoch, offset) of the last push delivered here.
+        self.positions: OrderedDict[tuple[str, str], tuple[str, int]] = OrderedDict()
 
     # -- publishing ------------------------------------------------------------------------
 
@@ -281,7 +295,9 @@ class ServerLink:
                 try:
                     async with self.client.pipeline(transaction=False) as pipe:
                         for payload in payloads:
-                            pipe.publish(self.channel, payload)
+                            pipe.xadd(
+                                self.log, {"m": payload}, maxlen=STREAM_LENGTH, approximate=True
+                            )
                         await pipe.execute()
                 except Exception as exc:
                     self.health.failed(exc, len(batch))
@@ -298,34 +314,64 @@ class ServerLink:
             self.listener = asyncio.get_running_loop().create_task(self._listen())
 
     async def listening(self) -> None:
-        """Start listening if needed; return once subscribed (or Redis is known down)."""
+        """Start listening if needed; return once reading (or Redis is known down)."""
         self.listen()
         # Redis is slow: subscribing must not wait for it longer; the listener goes on.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.ready.wait(), TIMEOUT)
 
     async def _listen(self) -> None:
+        last: str | None = None  # the last entry read; None: start at the stream's end
         while True:
-            pubsub = self.client.pubsub()
             try:
-                await pubsub.subscribe(self.channel)
-                async for item in hear(pubsub):
-                    if item["type"] == "subscribe":
-                        # Listening from now on: a message published after the reply is heard.
-                        self.health.ok()
-                        self.ready.set()
-                    elif item["type"] == "message":
-                        await self._receive(item["data"])
+                if last is None:
+                    newest: Any = await self.client.xrevrange(self.log, count=1)
+                    last = _text(newest[0][0]) if newest else "0-0"
+                else:
+                    await self._check_kept(last)
+                self.health.ok()
+                self.ready.set()
+                while True:
+                    found: Any = await self.client.xread(
+                        {self.log: last}, count=CHUNK, block=int(BLOCK * 1000)
+                    )
+                    self.health.ok()
+                    for _, entries in found or ():
+                        for entry_id, fields in entries:
+                            last = _text(entry_id)
+                            await self._receive(fields.get(b"m") or fields.get("m") or b"")
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 self.health.failed(exc)
                 self.ready.set()  # known down: subscriptions go ahead without waiting
                 await asyncio.sleep(self.health.delay)
-            finally:
-                # Closing a broken connection may fail too; a new one is opened either way.
-                with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call,unused-ignore]
+
+    async def _check_kept(self, last: str) -> None:
+        """After an outage: say so if the stream no longer reaches back to ``last``."""
+        oldest: Any = await self.client.xrange(self.log, count=1)
+        if oldest and _stream_id(_text(oldest[0][0])) > _stream_id(last):
+            logger.warning(
+                "djira's log stream in Redis no longer holds what followed the last entry "
+                "this server read (Redis lost its data, or the server was away past the "
+                "stream's %d entries): other processes' pushes meanwhile were not delivered "
+                "here; rooms whose history still has them are caught up at their next push.",
+                STREAM_LENGTH,
+            )
+
+    def delivered(self, messages: list[Message]) -> None:
+        """Note the positions of pushes this server delivered itself."""
+        for message in messages:
+            if isinstance(message, Push) and message.offset is not None:
+                self._note(message)
+
+    def _note(self, push: Push) -> None:
+        key = (push.observer, push.room)
+        assert push.epoch is not None and push.offset is not None
+        self.positions[key] = (push.epoch, push.offset)
+        self.positions.move_to_end(key)
+        if len(self.positions) > POSITIONS:
+            self.positions.popitem(last=False)
 
     async def _receive(self, raw: bytes | str) -> None:
         try:
@@ -338,37 +384,48 @@ class ServerLink:
             message = from_wire(wire)
             if message is None:
                 continue
-            try:
-                await deliver_locally(self.server, message)
-            except Exception:
-                logger.exception("djira could not emit %r received from Redis", message)
+            for each in await self._in_order(message):
+                try:
+                    await deliver_locally(self.server, each)
+                except Exception:
+                    logger.exception("djira could not emit %r received from Redis", each)
+
+    async def _in_order(self, message: Message) -> list[Message]:
+        """``message``, after the pushes of its room this server missed; nothing if seen."""
+        if not isinstance(message, Push) or message.offset is None or message.epoch is None:
+            return [message]
+        seen = self.positions.get((message.observer, message.room))
+        if seen is not None and seen[0] == message.epoch and message.offset <= seen[1]:
+            return []  # delivered already: the log is read at least once
+        missed: list[Message] = []
+        if seen is not None and seen[0] == message.epoch and message.offset > seen[1] + 1:
+            missed = await self._missed(message, seen[1])
+        self._note(message)
+        return [*missed, message]
+
+    async def _missed(self, push: Push, after: int) -> list[Message]:
+        """The pushes of ``push``'s room between ``after`` and it, from the room's history."""
+        if self.history is None:
+            return []
+        try:
+            entries = await read_entries(self.client, self.history, push.observer, push.room)
+        except Exception as exc:
+            self.health.failed(exc)
+            return []
+        return [
+            Push(push.observer, push.room, e.type, e.data, epoch=push.epoch, offset=e.offset)
+            for e in entries
+            if after < e.offset < (push.offset or 0)
+        ]
 
 
-async def hear(pubsub: PubSub) -> AsyncIterator[dict[str, Any]]:
-    """What a just-subscribed ``pubsub`` brings (its confirmation, messages, pongs); raises
-    ``ConnectionError`` once Redis leaves a question unanswered.
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
-    redis-py's ``listen()`` waits for ever on a connection that died silently, and its
-    ``health_check_interval`` pings without checking for the answer: so read with a
-    deadline, and ping when it passes.
-    """
-    loop = asyncio.get_running_loop()
-    # The subscription's confirmation is the first answer awaited.
-    asked, deadline = "SUBSCRIBE", loop.time() + TIMEOUT
-    while True:
-        wait = deadline - loop.time()
-        item = await pubsub.get_message(timeout=wait) if wait > 0 else None
-        if item is None:
-            if loop.time() < deadline:
-                continue
-            if asked:
-                raise ConnectionError(f"no answer to {asked} within {TIMEOUT:g} s")
-            await pubsub.ping()
-            asked, deadline = "PING", loop.time() + TIMEOUT
-            continue
-        yield item
-        # Any answer (a pong too) shows the connection alive; handling it took a while.
-        asked, deadline = "", loop.time() + SILENCE
+
+def _stream_id(value: str) -> tuple[int, int]:
+    ms, _, seq = value.partition("-")
+    return int(ms), int(seq or 0)
 
 
 def get_server_link(server: DjiraServer) -> ServerLink | None:
@@ -383,67 +440,3 @@ def get_server_link(server: DjiraServer) -> ServerLink | None:
         link = ServerLink(server, url)
         server.djira_link = link
     return link
-
-
-# -- python-socketio's manager, for python-socketio's own cross-process features ----------
-
-
-class QuietLogger(logging.LoggerAdapter):  # type: ignore[type-arg,unused-ignore]
-    """python-socketio's Redis messages at debug level: djira's link tells outages once."""
-
-    def __init__(self) -> None:
-        super().__init__(logger, {})
-
-    def log(self, level: int, msg: Any, *args: Any, **kwargs: Any) -> None:
-        # ``error``, ``warning``... all end here (logging.LoggerAdapter).
-        kwargs.pop("extra", None)
-        super().log(logging.DEBUG, msg, *args, **kwargs)
-
-
-class DjiraAsyncRedisManager(socketio.AsyncRedisManager):
-    """``AsyncRedisManager`` for djira servers (``create_server`` uses it for ``REDIS_URL``).
-
-    Also starts djira's listener with the server (python-socketio initializes its manager on
-    the first connection, on the server's loop): sockets that joined rooms by hand
-    (``enter_room``) get the emits of workers and shells without subscribing to an observer.
-    """
-
-    def __init__(self, url: str, **kwargs: Any) -> None:
-        kwargs.setdefault("logger", QuietLogger())
-        super().__init__(url, **kwargs)
-
-    def initialize(self) -> None:
-        super().initialize()
-        if not self.write_only:
-            link = get_server_link(self.server)
-            if link is not None:
-                link.listen()
-
-    async def _redis_listen_with_retries(self) -> AsyncIterator[dict[str, Any]]:
-        """python-socketio's listening loop, through ``hear``: its own waits on ``listen()``
-        for ever, so a connection that died silently would stop ``await sio.emit(...)`` from
-        other processes and remote disconnects from arriving, without a word. Retries back
-        off as djira's link does (python-socketio's grow to 60 s); djira's link says outages.
-        """
-        delay = FIRST_RETRY
-        while True:
-            pubsub = None
-            try:
-                self._redis_connect()
-                # Subscription confirmations and pongs too: ``hear`` waits for them. Kept in
-                # a local: python-socketio's ``_publish`` may reconnect and replace
-                # ``self.pubsub`` meanwhile.
-                pubsub = self.pubsub = self.redis.pubsub()
-                await pubsub.subscribe(self.channel)
-                async for item in hear(pubsub):
-                    delay = FIRST_RETRY
-                    yield item  # python-socketio's ``_listen`` keeps the channel's messages
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                logger.debug("python-socketio's Redis listener reconnects (%s)", exc)
-                if pubsub is not None:
-                    with contextlib.suppress(Exception):
-                        await pubsub.aclose()
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, LAST_RETRY)

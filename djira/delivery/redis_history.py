@@ -27,28 +27,28 @@ if TYPE_CHECKING:
     from djira.delivery.messages import Push
 
 
-# KEYS: (meta, list) per push. ARGV: size, ttl, meta ttl, now, new epoch, then one encoded
-# [type, data] per push. Returns epoch, offset per push. One script: numbering and storing
-# are one atomic step, so every server's pushes to a room get distinct, gapless offsets.
+# KEYS: one room's meta and list (one hash slot: the keys share a ``{tag}``). ARGV: size,
+# ttl, meta ttl, now, new epoch, then one encoded [type, data] per push. Returns the epoch,
+# then one offset per push. One script: numbering and storing are one atomic step, so every
+# server's pushes to a room get distinct, gapless offsets.
 APPEND = """
 local size, ttl, meta_ttl, now, fresh = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local out = {}
-for i = 1, #KEYS, 2 do
-  local meta, list = KEYS[i], KEYS[i + 1]
-  local epoch = redis.call('HGET', meta, 'e')
-  if not epoch then
-    epoch = fresh
-    redis.call('HSET', meta, 'e', epoch)
-    redis.call('DEL', list)
-  end
+local meta, list = KEYS[1], KEYS[2]
+local epoch = redis.call('HGET', meta, 'e')
+if not epoch then
+  epoch = fresh
+  redis.call('HSET', meta, 'e', epoch)
+  redis.call('DEL', list)
+end
+local out = {epoch}
+for i = 6, #ARGV do
   local offset = redis.call('HINCRBY', meta, 'o', 1)
-  redis.call('RPUSH', list, offset .. ':' .. now .. ':' .. ARGV[5 + (i + 1) / 2])
-  redis.call('LTRIM', list, -size, -1)
-  redis.call('EXPIRE', list, ttl)
-  redis.call('EXPIRE', meta, meta_ttl)
-  out[#out + 1] = epoch
+  redis.call('RPUSH', list, offset .. ':' .. now .. ':' .. ARGV[i])
   out[#out + 1] = offset
 end
+redis.call('LTRIM', list, -size, -1)
+redis.call('EXPIRE', list, ttl)
+redis.call('EXPIRE', meta, meta_ttl)
 return out
 """
 
@@ -103,6 +103,12 @@ class RedisHistory:
     def reset_keys(self) -> list[str]:
         return [key for stream in self.broken for key in self.keys(*stream)]
 
+    def resets(self, streams: set[tuple[str, str]]) -> list[Push]:
+        """The pushes that tell a reset stream's live subscribers to reload (``reset``)."""
+        from djira.delivery.messages import Push
+
+        return [Push(observer, room, "reset", None) for observer, room in sorted(streams)]
+
     def append_script(self, client: Any) -> Any:
         """``APPEND`` registered on ``client`` (one per store): sent by hash, not in full."""
         if self._append is None:
@@ -110,79 +116,117 @@ class RedisHistory:
         return self._append
 
     def keys(self, observer: str, room: str) -> tuple[str, str]:
-        base = f"{self.prefix}:h:{stream_key(observer, room)}"
+        # The stream's name in braces: Redis Cluster puts both keys in one hash slot (the
+        # first ``{...}`` of a key), so one script may touch them. Both keys are the same up
+        # to their suffix, so they share the slot whatever braces the room name holds.
+        base = f"{self.prefix}:h:{{{stream_key(observer, room)}}}"
         return f"{base}:m", f"{base}:l"
 
-    def append_args(self, pushes: Sequence[Push]) -> tuple[list[str], list[Any]]:
-        keys: list[str] = []
-        args: list[Any] = [self.size, max(1, int(self.ttl)), int(max(self.ttl, META_TTL))]
-        args += [repr(time.time()), new_epoch()]
-        for push in pushes:
-            keys += self.keys(push.observer, push.room)
-        args += [djira_json.dumps([push.type, push.data]) for push in pushes]
-        return keys, args
-
-    @staticmethod
-    def stamped(pushes: Sequence[Push], out: list[Any]) -> list[Push]:
+    def calls(self, pushes: Sequence[Push]) -> list[tuple[list[str], list[Any], list[int]]]:
+        """One ``APPEND`` per room: its keys, its arguments, and which pushes it numbers."""
+        head: list[Any] = [self.size, max(1, int(self.ttl)), int(max(self.ttl, META_TTL))]
+        head += [repr(time.time()), new_epoch()]
+        rooms: dict[tuple[str, str], list[int]] = {}
+        for i, push in enumerate(pushes):
+            rooms.setdefault((push.observer, push.room), []).append(i)
         return [
-            push._replace(epoch=_text(out[2 * i]), offset=int(out[2 * i + 1]))
-            for i, push in enumerate(pushes)
+            (
+                list(self.keys(*room)),
+                head + [djira_json.dumps([pushes[i].type, pushes[i].data]) for i in indexes],
+                indexes,
+            )
+            for room, indexes in rooms.items()
         ]
 
-    def read_result(self, since: Position | None, out: list[Any]) -> CatchUp:
+    @staticmethod
+    def stamped(
+        pushes: Sequence[Push], calls: list[tuple[list[str], list[Any], list[int]]], outs: list[Any]
+    ) -> list[Push]:
+        numbered = list(pushes)
+        for (_, _, indexes), out in zip(calls, outs, strict=True):
+            epoch = _text(out[0])
+            for i, offset in zip(indexes, out[1:], strict=True):
+                numbered[i] = pushes[i]._replace(epoch=epoch, offset=int(offset))
+        return numbered
+
+    def read_result(
+        self, stream: tuple[str, str], since: Position | None, out: list[Any]
+    ) -> CatchUp:
         epoch, top, raw = _text(out[0]), int(out[1]), out[2]
+        if stream in self.broken:
+            # Pushes of this room went out unnumbered (Redis was away): nobody positioned in
+            # its stream can be sure to have them.
+            return CatchUp(Position(epoch, top), since is None)
         entries = [e for e in map(parse_entry, raw) if e is not None]
         return catch_up(since, epoch, top, entries, self.ttl)
 
 
-async def reset_async(client: Any, history: RedisHistory) -> None:
-    """Give the broken streams a new epoch (their keys go); raises on Redis errors."""
-    if history.broken:
-        broken = set(history.broken)
-        async with client.pipeline(transaction=False) as pipe:
-            for key in history.reset_keys():
-                pipe.delete(key)  # one key per command: every key may be in another slot
-            await pipe.execute()
-        history.broken -= broken
-
-
-def reset_sync(client: Any, history: RedisHistory) -> None:
-    if history.broken:
-        broken = set(history.broken)
-        pipe = client.pipeline(transaction=False)
+async def reset_async(client: Any, history: RedisHistory) -> list[Push]:
+    """Give the broken streams a new epoch (their keys go); the ``reset`` pushes that tell
+    their live subscribers. Raises on Redis errors (the streams stay broken)."""
+    if not history.broken:
+        return []
+    broken = set(history.broken)
+    async with client.pipeline(transaction=False) as pipe:
         for key in history.reset_keys():
-            pipe.delete(key)
-        pipe.execute()
-        history.broken -= broken
+            pipe.delete(key)  # one key per command: every key may be in another slot
+        await pipe.execute()
+    history.broken -= broken
+    return history.resets(broken)
+
+
+def reset_sync(client: Any, history: RedisHistory) -> list[Push]:
+    if not history.broken:
+        return []
+    broken = set(history.broken)
+    pipe = client.pipeline(transaction=False)
+    for key in history.reset_keys():
+        pipe.delete(key)
+    pipe.execute()
+    history.broken -= broken
+    return history.resets(broken)
 
 
 async def stamp_async(client: Any, history: RedisHistory, pushes: list[Push]) -> list[Push]:
-    """Number and record ``pushes`` in Redis (one round trip); raises on Redis errors."""
-    await reset_async(client, history)
-    keys, args = history.append_args(pushes)
-    out = await history.append_script(client)(keys=keys, args=args)
-    return history.stamped(pushes, out)
+    """Number and record ``pushes`` in Redis (one round trip, one script per room), after
+    the ``reset`` pushes of streams that were broken; raises on Redis errors."""
+    pushes = [*await reset_async(client, history), *pushes]
+    calls = history.calls(pushes)
+    script = history.append_script(client)
+    async with client.pipeline(transaction=False) as pipe:
+        for keys, args, _ in calls:
+            await script(keys=keys, args=args, client=pipe)
+        outs = await pipe.execute()
+    return history.stamped(pushes, calls, outs)
 
 
 def stamp_sync(client: Any, history: RedisHistory, pushes: list[Push]) -> list[Push]:
-    reset_sync(client, history)
-    keys, args = history.append_args(pushes)
-    out = history.append_script(client)(keys=keys, args=args)
-    return history.stamped(pushes, out)
+    pushes = [*reset_sync(client, history), *pushes]
+    calls = history.calls(pushes)
+    script = history.append_script(client)
+    pipe = client.pipeline(transaction=False)
+    for keys, args, _ in calls:
+        script(keys=keys, args=args, client=pipe)
+    return history.stamped(pushes, calls, pipe.execute())
 
 
 async def read_async(
     client: Any, history: RedisHistory, observer: str, rooms: list[str], since: dict[str, Position]
 ) -> dict[str, CatchUp]:
-    await reset_async(client, history)
     async with client.pipeline(transaction=False) as pipe:
         for room in rooms:
             pipe.eval(READ, 2, *history.keys(observer, room), new_epoch(), META_TTL)
         outs = await pipe.execute()
     return {
-        room: history.read_result(since.get(room), out)
+        room: history.read_result((observer, room), since.get(room), out)
         for room, out in zip(rooms, outs, strict=True)
     }
+
+
+async def read_entries(client: Any, history: RedisHistory, observer: str, room: str) -> list[Entry]:
+    """The kept pushes of one room, oldest first."""
+    raw = await client.lrange(history.keys(observer, room)[1], 0, -1)
+    return [e for e in map(parse_entry, raw) if e is not None]
 
 
 def redis_history(url: str, prefix: str) -> RedisHistory | None:

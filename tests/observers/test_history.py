@@ -398,8 +398,8 @@ def test_a_new_process_without_redis_starts_another_epoch():
 def test_a_shells_unencodable_push_is_dropped_alone_not_taken_for_an_outage(redis_server, caplog):
     import redis
 
-    from djira.delivery.redis import Publisher
     from djira.delivery.messages import Push
+    from djira.delivery.redis import Publisher
 
     publisher = Publisher(redis_server.url)  # what a shell or a worker publishes through
     assert publisher.history is not None  # numbered in Redis, as with HISTORY_SIZE > 0
