@@ -12,7 +12,12 @@ export type Action = "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "SUBSCRIPTION
  * What happened to the instance a push is about; `join` and `leave` are presence pushes
  * (observers declared with `presence=True`), whose `data` is `{user: PresenceMember}`.
  */
-export type PushType = "create" | "update" | "delete" | "join" | "leave";
+/**
+ * `"reset"` is not a change: the server could not number some pushes of the room (its
+ * backend was unreachable), so subscribers may have missed them. The client calls
+ * {@link SubscribeOptions.onReset} instead of delivering it.
+ */
+export type PushType = "create" | "update" | "delete" | "join" | "leave" | "reset";
 
 /** A connection's user in presence: both `null` for an anonymous connection. */
 export interface PresenceMember {
@@ -118,7 +123,8 @@ export interface SubscribeOptions extends RequestOptions {
   /**
    * Called when a resubscription (after a reconnection) could not recover the pushes missed
    * meanwhile: the server's history of a room no longer reaches back that far (too many
-   * pushes, too old, or the server lost it). Reload the data. Without it, `onError` gets a
+   * pushes, too old, or the server lost it); or, while connected, when the server says a
+   * room's pushes may have been missed (a push of type `"reset"`). Reload the data. Without it, `onError` gets a
    * {@link DjiraError} of kind `"reset"`; without either, `console.warn` says so. When the
    * history reaches back, the missed pushes arrive through the callback, in order, once each,
    * before `onSubscribed(reply, true)` (with `reply.recovered` true).
@@ -407,16 +413,19 @@ class ServerSubscription {
     return event === this.hook && (this.fields.namespace ?? null) === (push.namespace ?? null);
   }
 
-  deliver(push: Push): void {
-    if (!this.rooms.includes(push.room)) return;
+  /** Deliver `push` to the members; false if it was not delivered (not ours, or seen). */
+  deliver(push: Push): boolean {
+    if (!this.rooms.includes(push.room)) return false;
     if (isNumbered(push)) {
       const stream = this.streams.get(push.room);
       if (!stream) this.streams.set(push.room, new RoomStream(push.epoch, push.offset));
-      else if (!stream.accept(push.epoch, push.offset)) return; // seen: sent twice around a catch-up
+      else if (!stream.accept(push.epoch, push.offset)) return false; // seen: sent twice around a catch-up
     }
+    if (push.type === "reset") return true; // the caller tells the members to reload
     for (const member of [...this.members]) {
       if (member.active) report(member.callback, push);
     }
+    return true;
   }
 
   /** The positions to resubscribe with: the last push seen of each room. */
@@ -865,7 +874,9 @@ export class Client {
         // Held until the reply: its rooms are known then (the server may push before replying),
         // and after a reconnection the missed pushes come first, which a live one may overtake.
         shared.early.push(push);
-      } else if (shared.reply && shared.rooms.includes(push.room)) shared.deliver(push);
+      } else if (shared.reply && shared.rooms.includes(push.room)) {
+        if (shared.deliver(push) && push.type === "reset") this.reset(shared, push);
+      }
     }
   }
 

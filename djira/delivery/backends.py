@@ -128,6 +128,7 @@ class RedisBackend(Backend):
         if link is not None:
             # Queued for another task: Redis never delays the local sockets.
             link.publish(_shared(messages))
+            link.delivered(messages)
 
     def publish_elsewhere(self, messages: list[Message], server: DjiraServer) -> None:
         from djira.delivery.redis import get_publisher

@@ -4,7 +4,12 @@ export type Action = "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "SUBSCRIPTION
  * What happened to the instance a push is about; `join` and `leave` are presence pushes
  * (observers declared with `presence=True`), whose `data` is `{user: PresenceMember}`.
  */
-export type PushType = "create" | "update" | "delete" | "join" | "leave";
+/**
+ * `"reset"` is not a change: the server could not number some pushes of the room (its
+ * backend was unreachable), so subscribers may have missed them. The client calls
+ * {@link SubscribeOptions.onReset} instead of delivering it.
+ */
+export type PushType = "create" | "update" | "delete" | "join" | "leave" | "reset";
 /** A connection's user in presence: both `null` for an anonymous connection. */
 export interface PresenceMember {
     id: string | number | null;
@@ -97,7 +102,8 @@ export interface SubscribeOptions extends RequestOptions {
     /**
      * Called when a resubscription (after a reconnection) could not recover the pushes missed
      * meanwhile: the server's history of a room no longer reaches back that far (too many
-     * pushes, too old, or the server lost it). Reload the data. Without it, `onError` gets a
+     * pushes, too old, or the server lost it); or, while connected, when the server says a
+     * room's pushes may have been missed (a push of type `"reset"`). Reload the data. Without it, `onError` gets a
      * {@link DjiraError} of kind `"reset"`; without either, `console.warn` says so. When the
      * history reaches back, the missed pushes arrive through the callback, in order, once each,
      * before `onSubscribed(reply, true)` (with `reply.recovered` true).
