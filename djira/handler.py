@@ -199,15 +199,23 @@ async def refuse_request(
 
     Nothing of the request runs (no middleware, no hook): its envelope's fields are read
     only to echo them (a malformed one still gets its 429), so that the client can match
-    the reply, and the console can count it against the connection.
+    the reply, and the console can count it against the connection. An unknown hook or
+    namespace still gets its 404: the console keys what it counts by hook and namespace,
+    and must not keep names a client made up (it files 404s under one key).
     """
     session = await consumer.sio.get_session(sid)
     scope = Scope(sid=sid, event=event, user=session.get("user"), server=consumer.sio)
     with contextlib.suppress(exceptions.ParseError):
         parse_request(scope, payload)
-    limit = jira_settings.MAX_REQUESTS_IN_FLIGHT
-    response = exception_response(exceptions.TooManyRequestsInFlight(limit), scope)
-    return scope, envelope(scope, response)
+    hook_class = consumer.hooks.get(event)
+    error: exceptions.APIException
+    if hook_class is None:
+        error = exceptions.UnknownHook(f"Unknown hook '{event}'.")
+    elif scope.namespace is not None and scope.namespace not in hook_class.get_routes():
+        error = exceptions.UnknownNamespace(f"Unknown namespace '{scope.namespace}' on '{event}'.")
+    else:
+        error = exceptions.TooManyRequestsInFlight(jira_settings.MAX_REQUESTS_IN_FLIGHT)
+    return scope, envelope(scope, exception_response(error, scope))
 
 
 async def answer(consumer: Consumer, event: str, sid: str, payload: Any) -> tuple[Scope, Reply]:
@@ -248,4 +256,3 @@ async def handle_event(consumer: Consumer, event: str, sid: str, payload: Any = 
     # The requester lives on this process: no need to publish through a Redis manager.
     await consumer.sio.emit(event, encoded, to=sid, ignore_queue=True)
     return None
-

@@ -126,6 +126,20 @@ async def test_a_malformed_request_past_the_cap_still_gets_its_429(application):
     assert (reply["status"], reply["requestId"]) == (429, "bad")
 
 
+async def test_an_unknown_hook_or_namespace_past_the_cap_still_gets_its_404(application):
+    async with InProcessCommunicator(application) as client:
+        slow = [
+            asyncio.create_task(client.request("tools", namespace="slow", query={"seconds": 0.3}))
+            for _ in range(CAP)
+        ]
+        await asyncio.sleep(0.1)
+        unknown_hook = await client.request("made-up", namespace="route")
+        unknown_namespace = await client.request("tools", namespace="made-up")
+        await asyncio.gather(*slow)
+    # Not 429: the console files 404s under one key, not under names a client chose.
+    assert unknown_hook["status"] == unknown_namespace["status"] == 404
+
+
 async def test_no_cap_when_the_setting_is_none(application, consumer):
     djira = {**settings.DJIRA_SETTINGS, "SOCKET_INSTANCE": consumer.sio}
     with override_settings(DJIRA_SETTINGS={**djira, "MAX_REQUESTS_IN_FLIGHT": None}):
