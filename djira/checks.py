@@ -88,6 +88,18 @@ VALUE_RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
         "None or a whole number >= 1",
         lambda v: v is None or (_is_int(v) and v >= 1),
     ),
+    "MAX_QUEUED_MESSAGES": (
+        "None or a whole number >= 1",
+        lambda v: v is None or (_is_int(v) and v >= 1),
+    ),
+    "MAX_QUEUED_BYTES": (
+        "None or a whole number of bytes >= 1",
+        lambda v: v is None or (_is_int(v) and v >= 1),
+    ),
+    "MAX_SUBSCRIPTIONS": (
+        "None or a whole number >= 1",
+        lambda v: v is None or (_is_int(v) and v >= 1),
+    ),
     "GC_FREEZE": ("True or False", lambda v: isinstance(v, bool)),
     "REUSE_SERIALIZER_FIELDS": ("True or False", lambda v: isinstance(v, bool)),
     "GC_THRESHOLD": (

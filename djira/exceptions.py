@@ -55,6 +55,19 @@ class TooManyRequestsInFlight(APIException):
         )
 
 
+class TooManySubscriptions(APIException):
+    """429: the connection already holds ``MAX_SUBSCRIPTIONS`` subscriptions."""
+
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "too_many_subscriptions"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"Too many subscriptions on this connection (at most {limit}): "
+            "unsubscribe from some before subscribing to more."
+        )
+
+
 class UnknownHook(NotFound):
     default_code = "unknown_hook"
 

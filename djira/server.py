@@ -1,8 +1,9 @@
 """The python-socketio server djira runs on.
 
 ``DjiraServer`` is an ``AsyncServer`` that tells djira's handlers whether the client asked
-for an acknowledgement, refuses client events named like connection events, and turns a
-malformed frame into one log line and a dropped connection instead of a traceback.
+for an acknowledgement, refuses client events named like connection events, turns a
+malformed frame into one log line and a dropped connection instead of a traceback, and gives
+each socket a bounded outgoing queue (djira.delivery.queues).
 """
 
 from __future__ import annotations
@@ -38,7 +39,17 @@ class DjiraServer(socketio.AsyncServer):
     """``socketio.AsyncServer`` with the few hooks djira's dispatch path needs.
 
     The overridden methods are private in python-socketio, so pyproject pins its version
-    range and ``tests/test_server.py`` fails if their behaviour changes.
+    range and ``tests/test_server.py`` fails if their behaviour changes:
+
+    - ``_handle_eio_connect``: python-engineio has created the socket (``eio.sockets[eio_sid]``,
+      its queue holding the OPEN packet) and nothing reads its queue yet: the one moment to
+      swap in a bounded queue (no public hook creates a socket's queue with its sid).
+    - ``_handle_event_internal``: whether the client asked for an acknowledgement.
+    - ``_handle_eio_message``: a malformed frame.
+
+    Pushes bypass ``AsyncManager.emit`` (a task per recipient): djira.delivery.local puts
+    one encoded packet on each member's ``eio.sockets[eio_sid].queue``, python-engineio's
+    per-socket queue, which has no public API either.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -67,6 +78,9 @@ class DjiraServer(socketio.AsyncServer):
         from djira.delivery.backends import get_backend
 
         get_backend().connected(self)
+        from djira.delivery.queues import install
+
+        install(self, eio_sid)
         return await super()._handle_eio_connect(eio_sid, environ)
 
     async def _handle_event_internal(

@@ -56,6 +56,12 @@ DEFAULTS: dict[str, Any] = {
     # Requests one connection may have waiting for their replies; past it a request is
     # answered 429 at once, without running. None: no cap.
     "MAX_REQUESTS_IN_FLIGHT": 64,
+    # Each socket's outgoing queue (djira.delivery.queues): past either bound, the socket is
+    # closed as a slow consumer (it reconnects and catches up). None: no bound.
+    "MAX_QUEUED_MESSAGES": 1000,
+    "MAX_QUEUED_BYTES": 1_048_576,
+    # Subscriptions one socket may hold; past it, subscribing answers 429. None: no cap.
+    "MAX_SUBSCRIPTIONS": 100,
     # A ModelSerializer's fields are built once per class and copied for each request
     # (djira.serializer_fields) instead of rebuilt from the model every time.
     "REUSE_SERIALIZER_FIELDS": True,

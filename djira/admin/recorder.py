@@ -66,6 +66,8 @@ _EMPTY_ROW: dict[str, Any] = dict.fromkeys(
 MAX_DELIVERIES = 100
 # Seconds over which requests left out by the recording budget are counted for the page.
 UNRECORDED_SECONDS = 60
+# Distinct disconnect reasons counted; others share "(other)" (reasons come from the server).
+MAX_REASONS = 32
 
 
 class Budget:
@@ -165,6 +167,9 @@ class TrafficRecorder:
         self.error_budget = Budget(rate)
         # [second, requests] pairs: requests a page was watching but the budget left out.
         self.unrecorded: deque[list[int]] = deque(maxlen=UNRECORDED_SECONDS)
+        # Disconnects since the process started, by reason ("slow consumer", "ping timeout",
+        # "client disconnect", ...): always counted, like the route counters.
+        self.disconnects: dict[str, int] = {}
 
     # -- watching -------------------------------------------------------------------------
 
@@ -240,6 +245,10 @@ class TrafficRecorder:
         now = time.time()
         stats = self.connections.pop(sid, None)
         self._tick(now)
+        label = str(reason or "unknown")
+        if label not in self.disconnects and len(self.disconnects) >= MAX_REASONS:
+            label = "(other)"
+        self.disconnects[label] = self.disconnects.get(label, 0) + 1
         if self.recording:
             self._add(
                 now,

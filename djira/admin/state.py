@@ -130,6 +130,7 @@ async def collect_local(
         "routes": recorder.route_summary() if recorder else [],
         "eps": recorder.events_per_second() if recorder else [],
         "unrecorded": recorder.unrecorded_recently() if recorder else 0,
+        "disconnects": dict(recorder.disconnects) if recorder else {},
     }
 
 
@@ -183,7 +184,16 @@ def merge(snapshots: list[dict[str, Any]]) -> dict[str, Any]:
         "eps": eps,
         # Older heartbeats (a process not yet upgraded) carry no count.
         "unrecorded": sum(s.get("unrecorded", 0) for s in snapshots),
+        "disconnects": _sum_counts(s.get("disconnects") or {} for s in snapshots),
     }
+
+
+def _sum_counts(counts: Any) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for each in counts:
+        for reason, count in each.items():
+            total[reason] = total.get(reason, 0) + int(count)
+    return dict(sorted(total.items(), key=lambda item: -item[1]))
 
 
 def find_trace(trace_id: str) -> dict[str, Any] | None:

@@ -377,6 +377,7 @@ def stats_context(state: dict[str, Any]) -> dict[str, Any]:
         "routes": charts.latency_rows(state["routes"]),
         "unrecorded": state["unrecorded"],
         "record_rate": jira_settings.TRAFFIC_RECORD_RATE,
+        "disconnects": state.get("disconnects") or {},
     }
 
 

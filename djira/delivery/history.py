@@ -130,26 +130,34 @@ def catch_up(
 class _Stream:
     __slots__ = ("epoch", "top", "entries", "touched")
 
-    def __init__(self, size: int) -> None:
-        self.epoch = new_epoch()
+    def __init__(self, size: int, epoch: str) -> None:
+        self.epoch = epoch
         self.top = 0
         self.entries: deque[Entry] = deque(maxlen=size)
         self.touched = time.monotonic()
 
 
 class MemoryHistory:
-    """The streams of one process's rooms. Used from the server's loop only (no lock)."""
+    """The streams of one process's rooms. Used from the server's loop only (no lock).
+
+    A room's stream exists once something was pushed to it: reading (subscribing) stores
+    nothing. A room never pushed to is at offset 0 of the history's ``epoch``, which every
+    stream starts in; it changes when idle streams are forgotten, so a client positioned
+    in a forgotten stream is told ``recovered: false`` rather than matched with a new one.
+    Memory: at most ``HISTORY_SIZE`` entries per room pushed to within ``META_TTL``.
+    """
 
     def __init__(self, size: int, ttl: float) -> None:
         self.size = size
         self.ttl = ttl
+        self.epoch = new_epoch()
         # Least recently pushed first: streams idle for ``META_TTL`` are forgotten.
         self.streams: OrderedDict[str, _Stream] = OrderedDict()
 
     def _stream(self, key: str) -> _Stream:
         stream = self.streams.get(key)
         if stream is None:
-            stream = self.streams[key] = _Stream(self.size)
+            stream = self.streams[key] = _Stream(self.size, self.epoch)
         return stream
 
     def _forget_idle(self, now: float) -> None:
@@ -159,6 +167,7 @@ class MemoryHistory:
             if stream.touched >= limit:
                 break
             del self.streams[key]
+            self.epoch = new_epoch()
 
     def stamp(self, push: Push) -> Push:
         """``push`` with its position; recorded in its room's history."""
@@ -176,7 +185,10 @@ class MemoryHistory:
     ) -> dict[str, CatchUp]:
         result = {}
         for room in rooms:
-            stream = self._stream(stream_key(observer, room))
+            stream = self.streams.get(stream_key(observer, room))
+            if stream is None:  # never pushed to (or forgotten): nothing to store for it
+                result[room] = catch_up(since.get(room), self.epoch, 0, (), self.ttl)
+                continue
             entries = list(stream.entries)
             result[room] = catch_up(since.get(room), stream.epoch, stream.top, entries, self.ttl)
         return result

@@ -10,20 +10,40 @@ whose rooms have no member costs a dict lookup per push.
 
 Every server that emits a message to its own sockets reports it to its monitor
 (``monitor.pushed``), whichever process published it.
+
+**One pass per push** (``fan_out``): python-socketio's room emit encodes the packet once, then
+creates an asyncio task per recipient, each putting the packet on that socket's Engine.IO
+queue. Here the Socket.IO packet is encoded once, wrapped in one Engine.IO packet (whose
+encoding python-engineio caches, so every writer sends the same string), and put straight
+onto each member's bounded queue (djira.delivery.queues) in one synchronous loop: no task,
+no await, so pushes keep their order per room and per socket, and a socket past its bound
+is refused there. Emits that need python-socketio's own path (binary attachments) still
+take it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import threading
+from collections.abc import AsyncIterator, Collection
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
+from engineio import packet as eio_packet
+from socketio import packet as sio_packet
+
 from djira.delivery.messages import Emit, Message, Push
+from djira.delivery.queues import SocketQueue
 
 if TYPE_CHECKING:
     from djira.server import DjiraServer
 
 logger = logging.getLogger("djira")
+
+_NO_SKIP: frozenset[str] = frozenset()
+
 
 def sio_room(event: str, namespace: str | None, observer: str, room: str) -> str:
     """The python-socketio room of ``room`` for sockets subscribed through ``event``/route."""
@@ -106,19 +126,116 @@ def push_payload(event: str, namespace: str | None, push: Push) -> dict[str, Any
     return payload
 
 
+def encode_event(server: DjiraServer, event: str, data: Any, namespace: str = "/") -> Any:
+    """``data`` on ``event`` as one Engine.IO message, or ``None`` if it has binary parts."""
+    args = list(data) if isinstance(data, tuple) else [] if data is None else [data]
+    encoded = server.packet_class(sio_packet.EVENT, namespace=namespace, data=[event, *args])
+    text = encoded.encode()
+    if not isinstance(text, str):  # binary attachments: several packets per message
+        return None
+    return eio_packet.Packet(eio_packet.MESSAGE, text)
+
+
+def fan_out(
+    server: DjiraServer,
+    event: str,
+    data: Any,
+    room: str | None,
+    namespace: str = "/",
+    skip: Collection[str] = _NO_SKIP,
+) -> int | None:
+    """Queue ``data`` on ``event`` for each of this process's sockets in ``room``.
+
+    Encoded once, put on every member's queue in one pass; returns how many sockets it
+    was queued for, or ``None`` when it has binary parts (use ``server.emit``).
+    """
+    members = server.manager.rooms.get(namespace, {}).get(room)
+    if not members:
+        return 0
+    pkt = encode_event(server, event, data, namespace)
+    if pkt is None:
+        return None
+    sockets = server.eio.sockets
+    queued = 0
+    # No await in this loop: the room cannot change under it, and a queue past its bound
+    # only schedules its socket's closing.
+    for sid, eio_sid in members.items():
+        if sid in skip:
+            continue
+        socket = sockets.get(eio_sid)
+        if socket is None or socket.closed or socket.closing:
+            continue
+        socket.queue.put_nowait(pkt)
+        queued += 1
+    return queued
+
+
+@asynccontextmanager
+async def catching_up(server: DjiraServer, sid: str) -> AsyncIterator[SocketQueue | None]:
+    """One catch-up at a time per socket: hold its queue's catch-up lock. A coroutine.
+
+    What a catch-up reads (a room's history) is then in memory for one request of the
+    socket at a time, however many it sends at once.
+    """
+    eio_sid = server.manager.eio_sid_from_sid(sid, "/")
+    socket = server.eio.sockets.get(eio_sid) if eio_sid is not None else None
+    queue = getattr(socket, "queue", None)
+    if not isinstance(queue, SocketQueue):
+        yield None
+        return
+    async with queue.catch_up_lock:
+        yield queue
+
+
+async def send_paced(
+    server: DjiraServer, sid: str, event: str, data: Any, queue: SocketQueue | None
+) -> bool:
+    """Queue ``data`` for socket ``sid`` once its queue is at most half full. A coroutine.
+
+    Returns ``False`` once the socket is gone or closing (stop sending). Without a bounded
+    queue (a socket connected some other way), ``server.emit`` to the socket.
+    """
+    if queue is None:
+        await server.emit(event, data, to=sid, ignore_queue=True)
+        return True
+    eio_sid = server.manager.eio_sid_from_sid(sid, "/")
+    while True:
+        socket = server.eio.sockets.get(eio_sid) if eio_sid is not None else None
+        if socket is None or socket.closed or socket.closing or queue.overflowed:
+            return False
+        if queue.room.is_set():
+            break
+        # Woken as the writer takes messages; re-checked every second in case the
+        # socket closed meanwhile (closing does not touch the queue's event).
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(queue.room.wait(), 1.0)
+    pkt = encode_event(server, event, data)
+    if pkt is None:
+        await server.emit(event, data, to=sid, ignore_queue=True)
+    else:
+        socket.queue.put_nowait(pkt)
+    return True
+
+
 async def deliver_locally(server: DjiraServer, message: Message) -> None:
     """Emit ``message`` to this process's sockets only, and report it. A coroutine."""
     if isinstance(message, Emit):
         if not _has_members(server, message.namespace, message.to):
             return
-        await server.emit(
-            message.event,
-            message.data,
-            to=message.to,
-            skip_sid=message.skip_sid,
-            namespace=message.namespace,
-            ignore_queue=True,  # djira publishes on its own channel (not python-socketio's)
+        skip = message.skip_sid
+        skipped = _NO_SKIP if skip is None else {skip} if isinstance(skip, str) else set(skip)
+        queued = fan_out(
+            server, message.event, message.data, message.to, message.namespace, skipped
         )
+        if queued is None:
+            await server.emit(
+                message.event,
+                message.data,
+                to=message.to,
+                skip_sid=message.skip_sid,
+                namespace=message.namespace,
+                ignore_queue=True,  # djira publishes on its own channel (not python-socketio's)
+            )
         _record(
             server,
             message.event,
@@ -133,6 +250,6 @@ async def deliver_locally(server: DjiraServer, message: Message) -> None:
         if not _has_members(server, "/", to):
             continue
         payload = push_payload(event, namespace, message)
-        await server.emit(event, payload, to=to, ignore_queue=True)
+        if fan_out(server, event, payload, to) is None:
+            await server.emit(event, payload, to=to, ignore_queue=True)
         _record(server, event, message.room, payload, message.trace, ("/", to))
-

@@ -1,17 +1,23 @@
 """Who subscribed to what, on this process: joining and leaving a subscription's rooms.
 
 Rooms and addresses are named in ``djira.delivery.local``. Each subscription is also kept in
-the socket's session under its parameters (observer, hook name, route, ``pk``, ``query``,
-``data``), so ``UNSUBSCRIPTION`` with the same parameters leaves exactly its rooms, except
-those another subscription of the socket still holds: two subscriptions on one route (two
-primary keys, two filters) never silence each other.
+the socket's session under a digest of its parameters (observer, hook name, route, ``pk``,
+``query``, ``data``), so ``UNSUBSCRIPTION`` with the same parameters leaves exactly its rooms,
+except those another subscription of the socket still holds: two subscriptions on one route
+(two primary keys, two filters) never silence each other.
+
+What a socket keeps is bounded: at most ``MAX_SUBSCRIPTIONS`` subscriptions (past it,
+subscribing answers 429), each under a 32-character digest whatever the size of its
+parameters, with the rooms it joined.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
+from djira import exceptions
 from djira.delivery import presence
 from djira.delivery.local import get_addresses, sio_room
 
@@ -23,10 +29,22 @@ SESSION_KEY = "djira.subscriptions"
 
 
 def subscription_key(observer: str, scope: Scope) -> str:
-    """What identifies a subscription on its socket: the request's parameters."""
+    """What identifies a subscription on its socket: a digest of the request's parameters.
+
+    128 bits of BLAKE2b: the same parameters give the same key, and a socket keeps 32
+    characters per subscription however large its ``data`` or ``query``.
+    """
     query = getattr(scope, "_raw_query", None)
     params = [observer, scope.event, scope.namespace, scope.pk, query or None, scope.data]
-    return json.dumps(params, sort_keys=True, default=str)
+    text = json.dumps(params, sort_keys=True, default=str)
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def max_subscriptions() -> int | None:
+    from djira.settings import jira_settings
+
+    limit = jira_settings.MAX_SUBSCRIPTIONS
+    return None if limit is None else int(limit)
 
 
 def _is_bare(scope: Scope) -> bool:
@@ -38,8 +56,11 @@ async def join(server: DjiraServer, scope: Scope, observer: str, rooms: list[str
     get_addresses(server).add(observer, scope.event, scope.namespace)
     key = subscription_key(observer, scope)
     names = [sio_room(scope.event, scope.namespace, observer, room) for room in rooms]
+    limit = max_subscriptions()
     async with server.session(scope.sid) as session:
         held = session.setdefault(SESSION_KEY, {})
+        if key not in held and limit is not None and len(held) >= limit:
+            raise exceptions.TooManySubscriptions(limit)
         entry = held.setdefault(key, {"observer": observer, "route": None, "rooms": {}})
         entry["route"] = [scope.event, scope.namespace]
         entry["rooms"].update(zip(names, rooms, strict=True))

@@ -29,7 +29,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from djira import exceptions
-from djira.delivery import get_server, history, outbox, presence, registry, subscriptions
+from djira.delivery import get_server, history, local, outbox, presence, registry, subscriptions
 from djira.delivery.backends import get_backend
 from djira.delivery.local import push_payload
 from djira.delivery.messages import Message, Push
@@ -284,23 +284,28 @@ class BoundObserver:
         de-duplicate by offset (protocol.md).
         """
         uid = self.observer.uid
-        found = await get_backend().read(server, uid, rooms, since)
-        if found is None:  # history off, or Redis unreachable: no position to give
-            if since:
-                scope.recovered = False
-            return
-        positions = scope.positions if scope.positions is not None else {}
-        recovered = scope.recovered is not False
-        for room, caught in found.items():
-            positions[room] = caught.position.as_wire()
-            if room not in since:
-                continue
-            recovered = recovered and caught.recovered
-            for entry in caught.entries:
-                push = Push(uid, room, entry.type, entry.data)
-                push = push._replace(epoch=caught.position.epoch, offset=entry.offset)
-                payload = push_payload(scope.event, scope.namespace, push)
-                await server.emit(scope.event, payload, to=scope.sid, ignore_queue=True)
+        # One catch-up at a time per socket, written no faster than it reads (paced by its
+        # queue's bound): 30 requests for an old ``since`` cost one history read at a time.
+        async with local.catching_up(server, scope.sid) as queue:
+            found = await get_backend().read(server, uid, rooms, since)
+            if found is None:  # history off, or Redis unreachable: no position to give
+                if since:
+                    scope.recovered = False
+                return
+            positions = scope.positions if scope.positions is not None else {}
+            recovered = scope.recovered is not False
+            for room, caught in found.items():
+                positions[room] = caught.position.as_wire()
+                if room not in since:
+                    continue
+                recovered = recovered and caught.recovered
+                for entry in caught.entries:
+                    push = Push(uid, room, entry.type, entry.data)
+                    push = push._replace(epoch=caught.position.epoch, offset=entry.offset)
+                    payload = push_payload(scope.event, scope.namespace, push)
+                    if not await local.send_paced(server, scope.sid, scope.event, payload, queue):
+                        break
+                caught.entries = []  # sent: not kept while the next room's are
         scope.positions = positions
         if since:
             # Rooms of ``since`` this observer does not join are another observer's (a route

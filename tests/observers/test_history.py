@@ -374,10 +374,32 @@ def test_memory_history_numbers_each_room_and_keeps_the_newest():
         ("a", 1), ("a", 2), ("b", 1), ("a", 3), ("a", 4), ("a", 5),
     ]  # fmt: skip
     epoch = pushes[0].epoch
-    assert epoch is not None and epoch != pushes[2].epoch  # one epoch per stream
+    assert epoch is not None and epoch == pushes[2].epoch  # the process's streams start in one
     caught = history.read(UID, ["a"], {"a": Position(epoch, 2)})["a"]
     assert caught.recovered and [e.data for e in caught.entries] == [3, 4, 5]
     assert not history.read(UID, ["a"], {"a": Position(epoch, 1)})["a"].recovered  # trimmed
+
+
+def test_reading_a_room_never_pushed_to_stores_nothing():
+    history = MemoryHistory(size=3, ttl=60)
+    for i in range(100):
+        assert history.read(UID, [f"never-{i}"], {})[f"never-{i}"].position.offset == 0
+    assert not history.streams  # subscribing to client-named rooms leaves nothing behind
+    before = history.read(UID, ["a"], {})["a"].position
+    push = history.stamp(Push(UID, "a", "update", 1))
+    assert (push.epoch, push.offset) == (before.epoch, 1)  # the position read still holds
+    caught = history.read(UID, ["a"], {"a": before})["a"]
+    assert caught.recovered and [e.data for e in caught.entries] == [1]
+
+
+def test_forgetting_idle_streams_starts_a_new_epoch_for_rooms_never_pushed_to():
+    history = MemoryHistory(size=3, ttl=60)
+    old = history.read(UID, ["quiet"], {})["quiet"].position
+    history.stamp(Push(UID, "a", "update", 1))
+    next(iter(history.streams.values())).touched = -1e12
+    history.stamp(Push(UID, "b", "update", 1))  # forgets "a", idle for ever
+    assert len(history.streams) == 1
+    assert not history.read(UID, ["quiet"], {"quiet": old})["quiet"].recovered
 
 
 def test_catch_up_drops_expired_entries_from_the_oldest():

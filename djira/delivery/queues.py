@@ -1,0 +1,214 @@
+"""Each socket's outgoing queue, bounded in messages and bytes, and what happens past it.
+
+python-engineio gives every socket an unbounded ``asyncio.Queue`` that its writer task
+empties into the transport. A client that stops reading would make it grow for ever (every
+push and reply kept until the connection dies). djira swaps it, as the socket connects
+(``DjiraServer._handle_eio_connect``), for a ``SocketQueue``: the same queue, which counts
+the Socket.IO messages waiting in it and their bytes.
+
+Past ``MAX_QUEUED_MESSAGES`` or ``MAX_QUEUED_BYTES`` the socket is a **slow consumer**
+(Centrifugo's word): what waits for it is dropped, it is sent one last event,
+``djira:disconnect``, an envelope with ``"status": 503`` and
+``"data": {"reason": "slow consumer", "detail": ..., "reconnect": true}``, and
+its transport is closed without a Socket.IO disconnect packet, so socket.io-client and
+python-socketio's ``AsyncClient`` both see a transport close and reconnect by themselves
+(djira's client then resubscribes with ``since`` and catches up from the rooms' history).
+The server's disconnect handlers get the reason ``"slow consumer"``: the console's
+disconnect row shows it, and its count of disconnects by reason counts it.
+
+Memory per socket is then at most twice the bound: what waits in the queue, and the batch
+python-engineio's writer took from it and is still sending (it takes all that waits at once).
+Control packets (ping, close, the writer's stop sentinel) are never refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from engineio import packet as eio_packet
+from socketio import packet as sio_packet
+
+if TYPE_CHECKING:
+    from djira.server import DjiraServer
+
+logger = logging.getLogger("djira")
+
+#: The reason disconnect handlers (and the console) get for a socket past its queue's bound.
+SLOW_CONSUMER = "slow consumer"
+#: The event a socket receives just before it is closed for a reason clients should know.
+DISCONNECT_EVENT = "djira:disconnect"
+
+_MESSAGE = eio_packet.MESSAGE
+
+
+def packet_size(item: Any) -> int:
+    """The bytes a queued Engine.IO packet holds (its encoded Socket.IO text or binary)."""
+    data = getattr(item, "data", None)
+    if isinstance(data, str | bytes | bytearray):
+        return len(data)
+    return 64
+
+
+class SocketQueue(asyncio.Queue[Any]):
+    """python-engineio's per-socket queue, counting the messages and bytes it holds.
+
+    ``put_nowait`` (and so ``put``, which never waits: the queue has no ``maxsize``) refuses
+    a Socket.IO message that would take it past ``max_messages`` or ``max_bytes``, and calls
+    ``on_overflow`` once; every message after that is dropped too, until the socket closes.
+    ``room`` is set while the queue holds at most half its bounds: what a paced sender
+    (a catch-up) waits for, so that live pushes keep the other half.
+    """
+
+    def __init__(
+        self,
+        max_messages: int | None,
+        max_bytes: int | None,
+        on_overflow: Callable[[SocketQueue], None] | None = None,
+    ) -> None:
+        super().__init__()
+        self.max_messages = max_messages if max_messages else 1 << 62
+        self.max_bytes = max_bytes if max_bytes else 1 << 62
+        self.on_overflow = on_overflow
+        self.messages = 0
+        self.bytes = 0
+        self.overflowed = False
+        self.room = asyncio.Event()
+        self.room.set()
+        # One catch-up at a time per socket (djira.delivery.local.paced).
+        self.catch_up_lock = asyncio.Lock()
+
+    def _has_room(self) -> bool:
+        return self.messages * 2 <= self.max_messages and self.bytes * 2 <= self.max_bytes
+
+    def put_nowait(self, item: Any) -> None:
+        if item is not None and getattr(item, "packet_type", None) == _MESSAGE:
+            if self.overflowed:
+                return
+            size = packet_size(item)
+            if self.messages >= self.max_messages or self.bytes + size > self.max_bytes:
+                self.overflowed = True
+                self.room.set()  # paced senders wake up and find the socket closing
+                if self.on_overflow is not None:
+                    self.on_overflow(self)
+                return
+            self.messages += 1
+            self.bytes += size
+            if self.room.is_set() and not self._has_room():
+                self.room.clear()
+        super().put_nowait(item)
+
+    def force_put(self, item: Any) -> None:
+        """Queue ``item`` whatever the bounds (the last event of a closing socket)."""
+        super().put_nowait(item)
+
+    # asyncio.Queue's storage hooks, as its PriorityQueue and LifoQueue define them (its
+    # ``empty()`` reads ``_queue`` directly).
+    _queue: deque[Any]
+
+    def _init(self, maxsize: int) -> None:
+        self._queue = deque()
+
+    def _get(self) -> Any:
+        item = self._queue.popleft()
+        if item is not None and getattr(item, "packet_type", None) == _MESSAGE:
+            self.messages = max(0, self.messages - 1)
+            self.bytes = max(0, self.bytes - packet_size(item))
+            if not self.room.is_set() and self._has_room():
+                self.room.set()
+        return item
+
+    def drop_messages(self) -> int:
+        """Forget the Socket.IO messages waiting (keeping control packets); return how many."""
+        queued = self._queue
+        kept = [i for i in queued if i is None or getattr(i, "packet_type", None) != _MESSAGE]
+        dropped = len(queued) - len(kept)
+        queued.clear()
+        queued.extend(kept)
+        for _ in range(dropped):
+            self.task_done()  # so that python-engineio's close(wait=True) does not hang
+        self.messages = self.bytes = 0
+        return dropped
+
+
+def install(server: DjiraServer, eio_sid: str) -> SocketQueue | None:
+    """Give the Engine.IO socket ``eio_sid`` a bounded queue (what it queued moves along)."""
+    from djira.settings import jira_settings
+
+    socket = server.eio.sockets.get(eio_sid)
+    if socket is None:
+        return None
+    queue = SocketQueue(
+        jira_settings.MAX_QUEUED_MESSAGES,
+        jira_settings.MAX_QUEUED_BYTES,
+        lambda q: overflowed(server, eio_sid, q),
+    )
+    old = socket.queue
+    while not old.empty():  # the OPEN packet: nothing reads the queue before connect returns
+        queue.put_nowait(old.get_nowait())
+        old.task_done()
+    socket.queue = queue
+    return queue
+
+
+def queue_of(server: DjiraServer, eio_sid: str) -> SocketQueue | None:
+    socket = server.eio.sockets.get(eio_sid)
+    queue = getattr(socket, "queue", None)
+    return queue if isinstance(queue, SocketQueue) else None
+
+
+def overflowed(server: DjiraServer, eio_sid: str, queue: SocketQueue) -> None:
+    """Called (synchronously, from a put) when ``eio_sid``'s queue went past its bound."""
+    logger.warning(
+        "djira: closing %s, a slow consumer: more than %s messages or %s bytes waited for it",
+        eio_sid,
+        queue.max_messages,
+        queue.max_bytes,
+    )
+    task = asyncio.get_running_loop().create_task(close(server, eio_sid, SLOW_CONSUMER, queue))
+    _closing.add(task)
+    task.add_done_callback(_closing.discard)
+
+
+_closing: set[asyncio.Task[None]] = set()
+
+
+def _detail(queue: SocketQueue) -> str:
+    return (
+        "The server stopped sending to this connection: it did not read fast enough "
+        f"(at most {queue.max_messages} messages or {queue.max_bytes} bytes may wait). "
+        "Reconnect and resubscribe with `since` to catch up."
+    )
+
+
+async def close(server: DjiraServer, eio_sid: str, reason: str, queue: SocketQueue) -> None:
+    """Drop what waits for ``eio_sid``, send it ``djira:disconnect``, close its transport.
+
+    A coroutine. Disconnect handlers run with ``reason``.
+    """
+    socket = server.eio.sockets.get(eio_sid)
+    queue.drop_messages()
+    if socket is None or socket.closed or socket.closing:
+        return
+    # An envelope (protocol.md), so djira's client hands it to ``client.on(DISCONNECT_EVENT)``.
+    payload = {
+        "status": 503,
+        "event": DISCONNECT_EVENT,
+        "namespace": None,
+        "action": None,
+        "data": {"reason": reason, "detail": _detail(queue), "reconnect": True},
+    }
+    pkt = server.packet_class(sio_packet.EVENT, namespace="/", data=[DISCONNECT_EVENT, payload])
+    encoded = pkt.encode()
+    if isinstance(encoded, str):
+        queue.force_put(eio_packet.Packet(_MESSAGE, encoded))
+    try:
+        # No Engine.IO CLOSE packet: python-socketio's client would take it for a final
+        # disconnect and not reconnect. The transport closes once the writer is done.
+        await socket.close(wait=False, abort=True, reason=reason)
+    finally:
+        queue.force_put(None)  # the writer sends the last event, then closes the websocket
+        server.eio.sockets.pop(eio_sid, None)
