@@ -1,5 +1,6 @@
 """Settings for djira's tests; the live server subprocess uses them too."""
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -90,7 +91,14 @@ elif DATABASE == "sqlite":
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": _DB,
             "TEST": {"NAME": _DB},
-            "OPTIONS": {"timeout": 20},
+            # As docs/deployment.md advises for SQLite with several processes: WAL, so
+            # readers (servers reading the outbox) never block the writer, and IMMEDIATE
+            # transactions, so a writer waits its turn instead of failing on a lock upgrade.
+            "OPTIONS": {
+                "timeout": 20,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
             "CONN_MAX_AGE": _CONN_MAX_AGE,
             "CONN_HEALTH_CHECKS": _CONN_HEALTH_CHECKS,
         }
@@ -129,6 +137,9 @@ if os.environ.get("DJIRA_TEST_HEALTH_PATH"):
     DJIRA_SETTINGS["HEALTH_PATH"] = None if _health == "none" else _health
 if os.environ.get("DJIRA_TEST_STRICT") == "1":
     DJIRA_SETTINGS["PERMISSION_CLASSES"] = ["djira.permissions.IsAuthenticated"]
+# Any other settings, as a JSON object (tests/observers/test_limits.py).
+if os.environ.get("DJIRA_TEST_SETTINGS"):
+    DJIRA_SETTINGS.update(json.loads(os.environ["DJIRA_TEST_SETTINGS"]))
 
 LOGGING = {
     "version": 1,
