@@ -27,6 +27,54 @@ def test_pinned_private_method_signature():
         ]
 
 
+def test_engineio_internals_the_push_path_relies_on():
+    # djira.delivery.queues and local.fan_out use python-engineio's per-socket queue, which
+    # has no public API: these fail if a release changes what they rely on.
+    import engineio
+    from engineio import async_socket, packet
+
+    connect = inspect.getsource(engineio.AsyncServer._handle_connect)
+    # The socket is registered, then the connect handler runs (where the queue is swapped).
+    assert connect.index("self.sockets[sid] = s") < connect.index("_trigger_event('connect'")
+    assert "self.queue = self.server.create_queue()" in inspect.getsource(
+        __import__("engineio.base_socket", fromlist=["x"]).BaseSocket.__init__
+    )
+    poll = inspect.getsource(async_socket.AsyncSocket.poll)
+    assert "self.queue.get()" in poll and "self.queue.get_nowait()" in poll
+    params = list(inspect.signature(async_socket.AsyncSocket.close).parameters)
+    assert params == ["self", "wait", "abort", "reason"]
+    pkt = packet.Packet(packet.MESSAGE, "2[]")
+    assert pkt.encode() == "42[]" and pkt.encode_cache == "42[]"  # encoded once, shared
+
+
+def test_socketio_rooms_map_sids_to_engineio_sids():
+    # local.fan_out reads ``manager.rooms[namespace][room]`` as {sid: eio_sid}.
+    manager = socketio.AsyncManager()
+    manager.set_server(socketio.AsyncServer())
+    manager.initialize()
+    sid = manager.basic_enter_room("s1", "/", None, eio_sid="e1") or "s1"
+    manager.basic_enter_room(sid, "/", "room", eio_sid="e1")
+    assert dict(manager.rooms["/"]["room"].items()) == {"s1": "e1"}
+    assert manager.eio_sid_from_sid("s1", "/") == "e1"
+
+
+async def test_socket_queue_bounds_messages_and_bytes():
+    from engineio import packet
+
+    from djira.delivery.queues import SocketQueue
+
+    overflowed = []
+    queue = SocketQueue(3, 10, overflowed.append)
+    for text in ("2a", "2b", "2c"):
+        queue.put_nowait(packet.Packet(packet.MESSAGE, text))
+    assert not queue.room.is_set()  # more than half full: paced senders wait
+    queue.put_nowait(packet.Packet(packet.MESSAGE, "2d"))  # the fourth: past the bound
+    assert overflowed == [queue] and queue.qsize() == 3
+    queue.put_nowait(packet.Packet(packet.PING))  # control packets always pass
+    queue.put_nowait(None)
+    assert queue.drop_messages() == 3 and queue.qsize() == 2 and queue.bytes == 0
+
+
 def test_settings_defaults_and_override():
     assert jira_settings.PAGE_SIZE == 16
     with override_settings(
