@@ -44,3 +44,18 @@ class TouchHook(APIHook):
 
 
 from example.asgi import application  # noqa: E402, F401 - discovers TouchHook too
+
+if os.environ.get("BENCH_PROFILE"):
+    # bench/fanout.py --profile PATH: cProfile of the event loop's thread, written when the
+    # benchmark sends SIGUSR1 (uvicorn owns SIGTERM).
+    import cProfile
+    import signal
+
+    _profile = cProfile.Profile()
+    _profile.enable()
+
+    def _dump(*args: Any) -> None:
+        _profile.disable()
+        _profile.dump_stats(os.environ["BENCH_PROFILE"])
+
+    signal.signal(signal.SIGUSR1, _dump)

@@ -29,7 +29,9 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from engineio import exceptions as eio_exceptions
 from engineio import packet as eio_packet
+from engineio.async_socket import AsyncSocket
 from socketio import packet as sio_packet
 
 if TYPE_CHECKING:
@@ -134,6 +136,38 @@ class SocketQueue(asyncio.Queue[Any]):
         return dropped
 
 
+class DjiraSocket(AsyncSocket):
+    """python-engineio's socket, whose writer waits for its queue without a task per wake.
+
+    ``AsyncSocket.poll`` waits with ``asyncio.wait_for(queue.get(), timeout)``, which on
+    Python 3.11 wraps the wait in a new task every time the writer goes idle: one task per
+    socket per push under fan-out. ``poll`` here waits under ``asyncio.timeout`` instead,
+    with the same result (the packets waiting, ``[]`` at the stop sentinel, ``QueueEmpty``
+    on timeout). The class of a socket is swapped as it connects (``install``): python-
+    engineio builds ``AsyncSocket`` itself, with no factory to override.
+    """
+
+    async def poll(self) -> list[Any]:
+        queue = self.queue
+        try:
+            async with asyncio.timeout(self.server.ping_interval + self.server.ping_timeout):
+                first = await queue.get()
+        except (TimeoutError, asyncio.CancelledError):
+            raise eio_exceptions.QueueEmpty() from None
+        queue.task_done()
+        if first is None:
+            return []
+        packets = [first]
+        while not queue.empty():
+            item = queue.get_nowait()
+            queue.task_done()
+            if item is None:
+                queue.put_nowait(None)
+                break
+            packets.append(item)
+        return packets
+
+
 def install(server: DjiraServer, eio_sid: str) -> SocketQueue | None:
     """Give the Engine.IO socket ``eio_sid`` a bounded queue (what it queued moves along)."""
     from djira.settings import jira_settings
@@ -151,6 +185,8 @@ def install(server: DjiraServer, eio_sid: str) -> SocketQueue | None:
         queue.put_nowait(old.get_nowait())
         old.task_done()
     socket.queue = queue
+    if type(socket) is AsyncSocket:
+        socket.__class__ = DjiraSocket
     return queue
 
 
