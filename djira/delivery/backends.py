@@ -103,7 +103,7 @@ class RedisBackend(Backend):
         offset). While Redis is down, pushes go out unnumbered and their streams are marked:
         a client positioned before them is told it could not recover."""
         from djira.delivery.redis import get_server_link
-        from djira.delivery.redis_history import stamp_async
+        from djira.delivery.redis_history import merge, stamp_async
 
         pushes = [m for m in messages if isinstance(m, Push)]
         link = get_server_link(server)
@@ -114,12 +114,12 @@ class RedisBackend(Backend):
             store.mark_broken(pushes)
             return messages
         try:
-            numbered = iter(await stamp_async(link.client, store, pushes))
+            numbered = await stamp_async(link.client, store, pushes)
         except Exception as exc:  # redis' errors, OSError: the pushes still go out, unnumbered
             store.mark_broken(pushes)
             link.health.failed(exc)
             return messages
-        return [next(numbered) if isinstance(m, Push) else m for m in messages]
+        return merge(messages, numbered)
 
     def carry(self, server: DjiraServer, messages: list[Message]) -> None:
         from djira.delivery.redis import get_server_link

@@ -40,7 +40,7 @@ from urllib.parse import urlparse
 from djira import json as djira_json
 from djira.delivery.local import deliver_locally
 from djira.delivery.messages import Message, Push, from_wire, to_wire
-from djira.delivery.redis_history import read_entries, redis_history, stamp_sync
+from djira.delivery.redis_history import merge, read_entries, redis_history, stamp_sync
 
 if TYPE_CHECKING:
     from djira.server import DjiraServer
@@ -69,6 +69,9 @@ STREAM_LENGTH = 100_000
 BLOCK = 1.0
 #: Rooms whose last delivered position a server remembers (least recently pushed go first).
 POSITIONS = 100_000
+#: How long (seconds) a server waits for a room's missing push before fetching it from the
+#: room's history.
+REPAIR_AFTER = 1.0
 
 _host: tuple[int, str] = (0, "")
 
@@ -219,8 +222,7 @@ class Publisher:
     def _stamped(self, messages: list[Message]) -> list[Message]:
         assert self.history is not None
         pushes = [m for m in messages if isinstance(m, Push)]
-        numbered = iter(stamp_sync(self.client, self.history, pushes))
-        return [next(numbered) if isinstance(m, Push) else m for m in messages]
+        return merge(messages, stamp_sync(self.client, self.history, pushes))
 
 
 @lru_cache(maxsize=4)
@@ -262,7 +264,9 @@ class ServerLink:
         self.publisher: asyncio.Task[None] | None = None
         self.listener: asyncio.Task[None] | None = None
         #: (observer, room) -> (epoch, offset) of the last push delivered here.
-        self.positions: OrderedDict[tuple[str, str], tuple[str, int]] = OrderedDict()
+        self.positions: OrderedDict[tuple[str, str], Seen] = OrderedDict()
+        #: Rooms with offsets missing here (a push overtook another, or one was lost).
+        self.gaps: set[tuple[str, str]] = set()
 
     # -- publishing ------------------------------------------------------------------------
 
@@ -340,6 +344,7 @@ class ServerLink:
                         for entry_id, fields in entries:
                             last = _text(entry_id)
                             await self._receive(fields.get(b"m") or fields.get("m") or b"")
+                    await self._repair()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -365,13 +370,16 @@ class ServerLink:
             if isinstance(message, Push) and message.offset is not None:
                 self._note(message)
 
-    def _note(self, push: Push) -> None:
+    def _seen(self, push: Push) -> Seen:
         key = (push.observer, push.room)
-        assert push.epoch is not None and push.offset is not None
-        self.positions[key] = (push.epoch, push.offset)
+        seen = self.positions.get(key)
+        if seen is None or seen.epoch != push.epoch:
+            # A room new here (or a new epoch): it starts just before this push.
+            seen = self.positions[key] = Seen(str(push.epoch), (push.offset or 1) - 1)
         self.positions.move_to_end(key)
         if len(self.positions) > POSITIONS:
             self.positions.popitem(last=False)
+        return seen
 
     async def _receive(self, raw: bytes | str) -> None:
         try:
@@ -384,39 +392,89 @@ class ServerLink:
             message = from_wire(wire)
             if message is None:
                 continue
-            for each in await self._in_order(message):
-                try:
-                    await deliver_locally(self.server, each)
-                except Exception:
-                    logger.exception("djira could not emit %r received from Redis", each)
+            if isinstance(message, Push) and message.offset is not None and not self._note(message):
+                continue  # delivered already: the log is read at least once
+            await self._deliver(message)
 
-    async def _in_order(self, message: Message) -> list[Message]:
-        """``message``, after the pushes of its room this server missed; nothing if seen."""
-        if not isinstance(message, Push) or message.offset is None or message.epoch is None:
-            return [message]
-        seen = self.positions.get((message.observer, message.room))
-        if seen is not None and seen[0] == message.epoch and message.offset <= seen[1]:
-            return []  # delivered already: the log is read at least once
-        missed: list[Message] = []
-        if seen is not None and seen[0] == message.epoch and message.offset > seen[1] + 1:
-            missed = await self._missed(message, seen[1])
-        self._note(message)
-        return [*missed, message]
+    def _note(self, push: Push) -> bool:
+        """Note ``push``'s offset; ``False`` if this server delivered it already."""
+        seen = self._seen(push)
+        new = seen.add(push.offset or 0)
+        if seen.ahead:
+            self.gaps.add((push.observer, push.room))
+        return new
 
-    async def _missed(self, push: Push, after: int) -> list[Message]:
-        """The pushes of ``push``'s room between ``after`` and it, from the room's history."""
-        if self.history is None:
-            return []
+    async def _deliver(self, message: Message) -> None:
         try:
-            entries = await read_entries(self.client, self.history, push.observer, push.room)
-        except Exception as exc:
-            self.health.failed(exc)
-            return []
-        return [
-            Push(push.observer, push.room, e.type, e.data, epoch=push.epoch, offset=e.offset)
-            for e in entries
-            if after < e.offset < (push.offset or 0)
-        ]
+            await deliver_locally(self.server, message)
+        except Exception:
+            logger.exception("djira could not emit %r received from Redis", message)
+
+    async def _repair(self) -> None:
+        """Deliver, from the rooms' history, pushes still missing here after ``REPAIR_AFTER``.
+
+        Another process's push may come later than the next one (each process appends its
+        own entries): a gap is waited for a moment before it is taken for a loss.
+        """
+        if self.history is None:
+            return
+        due = time.monotonic() - REPAIR_AFTER
+        for observer, room in list(self.gaps):
+            seen = self.positions.get((observer, room))
+            if seen is None or seen.gap_since is None:
+                self.gaps.discard((observer, room))
+                continue
+            if seen.gap_since > due:
+                continue
+            try:
+                entries = await read_entries(self.client, self.history, observer, room)
+            except Exception as exc:
+                self.health.failed(exc)
+                return
+            for entry in entries:
+                if entry.offset <= seen.top or not seen.add(entry.offset):
+                    continue
+                push = Push(observer, room, entry.type, entry.data)
+                await self._deliver(push._replace(epoch=seen.epoch, offset=entry.offset))
+            seen.give_up()  # what the history no longer has, nobody can deliver
+            if not seen.ahead:
+                self.gaps.discard((observer, room))
+
+
+class Seen:
+    """The offsets of one room's stream delivered by this server: all up to ``top``, and
+    those in ``ahead`` (past a gap)."""
+
+    __slots__ = ("epoch", "top", "ahead", "gap_since")
+
+    def __init__(self, epoch: str, top: int) -> None:
+        self.epoch = epoch
+        self.top = top
+        self.ahead: set[int] = set()
+        self.gap_since: float | None = None
+
+    def add(self, offset: int) -> bool:
+        """Note ``offset``; ``False`` if it was delivered already."""
+        if offset <= self.top or offset in self.ahead:
+            return False
+        self.ahead.add(offset)
+        while self.top + 1 in self.ahead:
+            self.top += 1
+            self.ahead.discard(self.top)
+        if not self.ahead:
+            self.gap_since = None
+        elif self.gap_since is None:
+            self.gap_since = time.monotonic()
+        return True
+
+    def give_up(self) -> None:
+        """Stop waiting for the offsets below the first one past the gap."""
+        if self.ahead:
+            self.top = min(self.ahead) - 1
+            while self.top + 1 in self.ahead:
+                self.top += 1
+                self.ahead.discard(self.top)
+        self.gap_since = time.monotonic() if self.ahead else None
 
 
 def _text(value: bytes | str) -> str:

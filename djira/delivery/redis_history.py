@@ -187,6 +187,16 @@ def reset_sync(client: Any, history: RedisHistory) -> list[Push]:
     return history.resets(broken)
 
 
+def merge(messages: list[Any], numbered: list[Push]) -> list[Any]:
+    """``messages`` with their pushes replaced by ``numbered`` ones, after the extra
+    ``reset`` pushes numbering put first (``stamp_async``)."""
+    from djira.delivery.messages import Push
+
+    count = sum(isinstance(m, Push) for m in messages)
+    extra, rest = numbered[: len(numbered) - count], iter(numbered[len(numbered) - count :])
+    return [*extra, *(next(rest) if isinstance(m, Push) else m for m in messages)]
+
+
 async def stamp_async(client: Any, history: RedisHistory, pushes: list[Push]) -> list[Push]:
     """Number and record ``pushes`` in Redis (one round trip, one script per room), after
     the ``reset`` pushes of streams that were broken; raises on Redis errors."""
