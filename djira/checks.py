@@ -360,6 +360,22 @@ def check_redis(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
 
 
 @register(TAG)
+def check_delivery(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """``DELIVERY_BACKEND``: the redis backend needs ``REDIS_URL``."""
+    user = _user_settings()
+    if user is None or _value(user, "DELIVERY_BACKEND") != "redis" or _value(user, "REDIS_URL"):
+        return []
+    return [
+        Error(
+            "DJIRA_SETTINGS['DELIVERY_BACKEND'] is 'redis' but REDIS_URL is not set.",
+            hint="Set REDIS_URL (e.g. 'redis://127.0.0.1:6379/0'), or use the 'database' "
+            "backend (the default without REDIS_URL).",
+            id="djira.E011",
+        )
+    ]
+
+
+@register(TAG)
 def check_open_writes(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """Hooks that change data while the default permission lets anyone in."""
     user = _user_settings()

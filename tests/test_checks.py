@@ -229,6 +229,32 @@ def test_a_redis_url_of_another_scheme_is_an_error(url):
     assert "redis://" in error.hint
 
 
+# -- delivery backend -----------------------------------------------------------------------
+
+
+def test_the_redis_backend_without_a_redis_url_is_an_error():
+    with djira_settings(DELIVERY_BACKEND="redis"):
+        [error] = checks.check_delivery()
+    assert error.id == "djira.E011"
+    assert "REDIS_URL" in error.hint and "'database'" in error.hint
+
+
+@pytest.mark.parametrize(
+    "values",
+    [{}, {"DELIVERY_BACKEND": "database"}, {"DELIVERY_BACKEND": "redis", "REDIS_URL": "redis://r"}],
+)
+def test_a_backend_with_what_it_needs_passes(values):
+    with djira_settings(**values):
+        assert checks.check_delivery() == []
+
+
+@pytest.mark.parametrize("value", ["postgres", "djira.delivery.database", 1])
+def test_an_unknown_backend_is_an_error(value):
+    with djira_settings(DELIVERY_BACKEND=value):
+        errors = [e for e in checks.check_values() if "DELIVERY_BACKEND" in e.msg]
+    assert [e.id for e in errors] == ["djira.E006"]
+
+
 # -- writes open to anyone ------------------------------------------------------------------
 
 

@@ -178,15 +178,17 @@ def _write(change: Change) -> None:
     """(Re)write ``change``'s pushes in the open transaction (database backend)."""
     from djira.delivery import database, publishing
 
+    if not database.ready():
+        return  # not migrated: said once; nothing is written into the caller's transaction
     try:
-        # In a savepoint: a failed write (the outbox's tables not migrated yet) must not
-        # abort the caller's transaction, as a failed statement does on PostgreSQL.
-        with transaction.atomic(using=database.ALIAS):
-            database.discard(change.outbox)
-            pushes = change.observer.pushes_of([change]) if change.type is not None else []
-            change.outbox = publishing.write(pushes)
+        pushes = change.observer.pushes_of([change]) if change.type is not None else []
     except Exception:
-        logger.exception("djira observer %r could not write its pushes", change.observer)
+        logger.exception("djira observer %r failed on a %s change", change.observer, change.type)
+        return
+    # Not in a savepoint (two more statements a save): the tables exist, and a statement
+    # that fails on them means the caller's transaction fails too, as it should.
+    database.discard(change.outbox)
+    change.outbox = publishing.write(pushes)
 
 
 def deliver(changes: list[Change]) -> None:
