@@ -120,8 +120,14 @@ if os.environ.get("DJIRA_TEST_WORKER_THREADS"):
 if os.environ.get("DJIRA_TEST_MAX_IN_FLIGHT"):
     _in_flight = os.environ["DJIRA_TEST_MAX_IN_FLIGHT"]
     DJIRA_SETTINGS["MAX_REQUESTS_IN_FLIGHT"] = None if _in_flight == "none" else int(_in_flight)
-if os.environ.get("DJIRA_TEST_DELIVERY_BACKEND"):
-    DJIRA_SETTINGS["DELIVERY_BACKEND"] = os.environ["DJIRA_TEST_DELIVERY_BACKEND"]
+# The delivery backend: DJIRA_TEST_DELIVERY_BACKEND for one server (a test's choice), else
+# DJIRA_TEST_SUITE_BACKEND for a whole run (`make test` runs tests/observers once more with
+# "memory"), except in processes a test gave a Redis (they use the redis backend).
+_backend = os.environ.get("DJIRA_TEST_DELIVERY_BACKEND")
+if not _backend and not os.environ.get("DJIRA_REDIS_URL"):
+    _backend = os.environ.get("DJIRA_TEST_SUITE_BACKEND")
+if _backend:
+    DJIRA_SETTINGS["DELIVERY_BACKEND"] = _backend
 if os.environ.get("DJIRA_TEST_HISTORY_SIZE"):
     DJIRA_SETTINGS["HISTORY_SIZE"] = int(os.environ["DJIRA_TEST_HISTORY_SIZE"])
 if os.environ.get("DJIRA_TEST_HISTORY_TTL"):

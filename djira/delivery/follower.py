@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from djira import json as djira_json
@@ -33,6 +34,8 @@ logger = logging.getLogger("djira")
 #: How often (seconds) a follower numbers orphans and trims old rows.
 ORPHANS_EVERY = 1.0
 TRIM_EVERY = 30.0
+#: Seconds between reads while PostgreSQL's NOTIFY wakes the follower.
+LISTENING_POLL = 2.0
 
 
 def settings() -> tuple[float, int, float]:
@@ -61,6 +64,7 @@ class Follower:
         self.failing = False
         #: ``settled`` callers: (the ``seq`` they wait for, their future).
         self.waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self.executor = ThreadPoolExecutor(1, thread_name_prefix="djira-outbox")
 
     # -- rows in ---------------------------------------------------------------------------
 
@@ -82,12 +86,10 @@ class Follower:
         A subscription waits for it before joining its rooms, so the pushes it receives are
         the ones numbered after its reply's positions, not older ones delivered late.
         """
-        from djira.sync import run_sync
-
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(limit):
                 await self.ready.wait()
-                _, top = await run_sync(database.head)
+                _, top = await self._call(database.head)
                 assert self.delivered is not None
                 if top <= self.delivered:
                     return
@@ -109,9 +111,13 @@ class Follower:
 
     # -- the loop --------------------------------------------------------------------------
 
-    async def _run(self) -> None:
-        from djira.sync import run_sync
+    async def _call(self, fn: Any, *args: Any) -> Any:
+        """``fn(*args)`` on the follower's own thread, whose database connection stays open
+        between reads (a connection per poll would cost more than the poll); a failure
+        closes it, so the next call connects anew (a database restart costs one read)."""
+        return await self.loop.run_in_executor(self.executor, _unit, fn, *args)
 
+    async def _run(self) -> None:
         _, top = await self._retrying(database.head)
         # Rows of this process handed over while starting are its own: delivered all the same.
         self.delivered = min([top, *(seq - 1 for seq in self.buffer)])
@@ -121,6 +127,8 @@ class Follower:
         while True:
             await self._drain()
             poll, size, ttl = settings()
+            if self.listener is not None and not self.listener.done():
+                poll = max(poll, LISTENING_POLL)  # NOTIFY wakes it; the poll is a safety net
             gap = bool(self.buffer)
             if not gap:
                 with contextlib.suppress(TimeoutError):
@@ -131,16 +139,16 @@ class Follower:
             try:
                 if now >= orphans_at:
                     orphans_at = now + ORPHANS_EVERY
-                    self.accept(await run_sync(database.number, None, size))
+                    self.accept(await self._call(database.number, None, size))
                 if now >= trim_at:
                     trim_at = now + TRIM_EVERY
-                    await run_sync(database.trim, ttl)
-                _, top, rows = await run_sync(database.read_after, self.delivered)
+                    await self._call(database.trim, ttl)
+                _, top, rows = await self._call(database.read_after, self.delivered)
                 if top < self.delivered:
                     # The table was emptied (a test's flush, a restored backup): every row
                     # in it now is new. Read them all.
                     self.delivered, self.buffer = 0, {}
-                    _, top, rows = await run_sync(database.read_after, 0)
+                    _, top, rows = await self._call(database.read_after, 0)
             except Exception as exc:
                 self._failed(exc)
                 await asyncio.sleep(poll)
@@ -185,11 +193,9 @@ class Follower:
             logger.exception("djira could not emit %r", message)
 
     async def _retrying(self, fn: Any) -> Any:
-        from djira.sync import run_sync
-
         while True:
             try:
-                result = await run_sync(fn)
+                result = await self._call(fn)
             except Exception as exc:
                 self._failed(exc)
                 await asyncio.sleep(settings()[0] + 1)
@@ -210,6 +216,13 @@ class Follower:
         if self.failing:
             self.failing = False
             logger.warning("djira reads its outbox again; delayed pushes follow.")
+
+    def close(self) -> None:
+        """Let go of the follower's thread and its database connection."""
+        from django.db import connections
+
+        self.executor.submit(connections[database.ALIAS].close)
+        self.executor.shutdown(wait=False)
 
     # -- PostgreSQL NOTIFY -----------------------------------------------------------------
 
@@ -243,9 +256,21 @@ class Follower:
             await asyncio.sleep(1.0)
 
 
+def _unit(fn: Any, *args: Any) -> Any:
+    from django.db import connections
+
+    try:
+        return fn(*args)
+    except Exception:
+        connections[database.ALIAS].close()
+        raise
+
+
 def get_follower(server: DjiraServer) -> Follower:
     """The server's follower, started on first use; must run on the server's loop."""
     follower: Follower | None = getattr(server, "djira_follower", None)
     if follower is None or follower.loop is not asyncio.get_running_loop():
+        if follower is not None:
+            follower.close()  # its loop is gone (tests give each test a loop of its own)
         follower = server.djira_follower = Follower(server)
     return follower

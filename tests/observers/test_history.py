@@ -162,7 +162,8 @@ def book_offsets(pushes: list[dict[str, Any]]) -> list[int]:
 
 @pytest.fixture(scope="module")
 def memory_server(live_server_factory):
-    """One server, no Redis: its history is in its memory (5 pushes per room)."""
+    """One server, no Redis, 5 pushes kept per room: in the outbox table (the default
+    database backend), or in its memory (the suite's memory run)."""
     return live_server_factory(DJIRA_TEST_HISTORY_SIZE="5")
 
 
