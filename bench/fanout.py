@@ -112,6 +112,8 @@ class Subscribers:
         self.done: dict[tuple[int, int], asyncio.Event] = {}
         self.sockets: list[Any] = []
         self.tasks: list[asyncio.Task[None]] = []
+        #: Subscribers whose connection ended before the end of the run.
+        self.closed = 0
 
     def expect(self, key: tuple[int, int]) -> asyncio.Event:
         self.arrivals[key] = []
@@ -133,7 +135,9 @@ class Subscribers:
             )
 
     async def _open_one(self, session: Any, subscribe: str) -> None:
-        ws = await session.ws_connect(self.ws_url, autoping=False, max_msg_size=0)
+        # autoping: aiohttp answers uvicorn's websocket pings (every 20 s; unanswered, uvicorn
+        # closes the connection: at 5,000 subscribers opening them all takes longer).
+        ws = await session.ws_connect(self.ws_url, autoping=True, max_msg_size=0)
         assert (await ws.receive_str()).startswith("0")  # Engine.IO open
         await ws.send_str("40")
         assert (await ws.receive_str()).startswith("40")  # Socket.IO connect
@@ -148,6 +152,12 @@ class Subscribers:
         self.tasks.append(asyncio.create_task(self._listen(ws)))
 
     async def _listen(self, ws: Any) -> None:
+        try:
+            await self._receive(ws)
+        finally:
+            self.closed += 1  # the server closed it (or close() cancelled it)
+
+    async def _receive(self, ws: Any) -> None:
         async for message in ws:
             arrived = time.time()
             frame = message.data
@@ -241,6 +251,8 @@ async def measure(
             span = max(max(times) for times in got) - subscribers.saved_at(keys[0])
             run.rate = burst / span if span > 0 else 0.0
         cpu_end = cpu_seconds(pid)
+        if subscribers.closed:
+            print(f"{app}, {count} subscribers: {subscribers.closed} connections closed early")
         if cpu_start is not None and cpu_end is not None and run.delivered:
             run.cpu_us = (cpu_end - cpu_start) * 1e6 / run.delivered
         run.latencies.sort()
