@@ -12,8 +12,10 @@ lifecycle listener.
   throttles (keyed by its pk) and ``can_connect`` apply exactly as to its own sockets; the
   connection's ``auth`` is an ``ActingAs`` saying who acts.
 - ``ActAsAudit`` writes one admin ``LogEntry`` per request (and one per connection) made on
-  such a socket: the superuser, the user acted as, the request and its status. The write runs
-  on a worker thread (``djira.sync.run_sync``), never on the event loop.
+  such a socket: the superuser, the user acted as, the request and its status, in its own
+  wording ("Inspector request as bob: tasks POST -> 201") and with its own action flag, not
+  as a change of anything. The write runs on a worker thread (``djira.sync.run_sync``), never
+  on the event loop.
 """
 
 from __future__ import annotations
@@ -98,10 +100,19 @@ def load_user(pk: Any) -> Any:
     return user
 
 
-def write_log_entry(acting: ActingAs, message: str) -> None:
-    """One admin ``LogEntry``: ``acting.actor`` acted as ``acting.user`` (a CHANGE of the
-    inspector, the object being the user acted as)."""
-    from django.contrib.admin.models import CHANGE, LogEntry
+#: ``LogEntry.action_flag`` of an act-as entry. Django's flags are 1 to 3 (addition, change,
+#: deletion); the admin's "Recent actions" then shows it without their icons, as what it is.
+ACT_AS_FLAG = 4
+
+
+def write_log_entry(acting: ActingAs, summary: str, message: str) -> None:
+    """One admin ``LogEntry``: ``acting.actor`` acted as ``acting.user``.
+
+    :param summary: what "Recent actions" shows, e.g. "Inspector request as bob: tasks POST".
+    :param message: the request and its status, kept in ``change_message`` with who was acted
+        as (their pk too); the entry's object is the inspector, its id the user's pk.
+    """
+    from django.contrib.admin.models import LogEntry
     from django.contrib.contenttypes.models import ContentType
     from django.db import IntegrityError
 
@@ -114,8 +125,8 @@ def write_log_entry(acting: ActingAs, message: str) -> None:
                 models.Inspector, for_concrete_model=False
             ),
             object_id=str(acting.user_id),
-            object_repr=acting.user[:200],
-            action_flag=CHANGE,
+            object_repr=summary[:200],
+            action_flag=ACT_AS_FLAG,
             change_message=f"Acted as {acting.user} (pk {acting.user_id}): {message}",
         )
 
@@ -144,24 +155,30 @@ class ActAsAudit:
 
     def connected(self, scope: Scope) -> None:
         if type(scope.auth) is ActingAs:
-            self._log(scope.auth, f"connected (session {scope.sid})")
+            acting = scope.auth
+            self._log(
+                acting,
+                f"Inspector connected as {acting.user}",
+                f"connected (session {scope.sid})",
+            )
 
     def disconnected(self, sid: str, reason: Any) -> None:
         pass
 
     def request(self, scope: Scope, reply: Mapping[str, Any], duration: float) -> None:
         if type(scope.auth) is ActingAs:
-            self._log(scope.auth, describe(scope, int(reply["status"])))
+            message = describe(scope, int(reply["status"]))
+            self._log(scope.auth, f"Inspector request as {scope.auth.user}: {message}", message)
 
     def pushed(self, event: str, room: str, payload: dict[str, Any]) -> None:
         pass
 
-    def _log(self, acting: ActingAs, message: str) -> None:
+    def _log(self, acting: ActingAs, summary: str, message: str) -> None:
         from djira.sync import run_sync
 
         async def write() -> None:
             try:
-                await run_sync(write_log_entry, acting, message)
+                await run_sync(write_log_entry, acting, summary, message)
             except Exception:
                 logger.exception("djira: cannot write the act-as LogEntry (%s)", message)
 

@@ -12,10 +12,11 @@ import asyncio
 import pytest
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.admin.models import LogEntry
 from django.core import checks
 from django.test import Client
 
+from djira.admin.actas import ACT_AS_FLAG
 from djira.testing import ConnectionRefused
 from tests.admin.conftest import make_user
 
@@ -86,9 +87,14 @@ async def test_a_superuser_acts_with_the_users_permissions(act_as_server, connec
     refused = await acting.request("books", namespace="admin_only", request_id="a-admin")
     assert refused["status"] == 403
     entries = await eventually_logged(boss, 3)
-    assert [e.action_flag for e in entries] == [CHANGE] * 3
+    # Their own flag and wording: not a change of the user (nor of anything).
+    assert [e.action_flag for e in entries] == [ACT_AS_FLAG] * 3
     assert {e.object_id for e in entries} == {str(user.pk)}
-    assert entries[0].object_repr == user.username
+    assert sorted(e.object_repr for e in entries) == [
+        f"Inspector connected as {user.username}",
+        f"Inspector request as {user.username}: books GET -> 200",
+        f"Inspector request as {user.username}: books admin_only GET -> 403",
+    ]
     # Written on worker threads, so in any order; the superuser's own socket wrote nothing.
     prefix = f"Acted as {user.username} (pk {user.pk}): "
     assert sorted(e.change_message.removeprefix(prefix) for e in entries) == [
