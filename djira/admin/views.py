@@ -28,6 +28,7 @@ from django.http import (
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.timesince import timesince
 
 from djira.admin import charts, cluster
 from djira.admin.catalog import get_catalog
@@ -57,6 +58,52 @@ MAX_TRAFFIC_ROWS = 200
 
 def when(ts: float | None) -> datetime | None:
     return timezone.localtime(datetime.fromtimestamp(ts, tz=UTC)) if ts else None
+
+
+def ago(moment: datetime | None) -> str:
+    """How long ago ``moment`` was, to the second under a minute ("12 s ago", "3 minutes ago").
+
+    Django's ``timesince`` says "0 minutes" for the first minute of a connection.
+    """
+    if moment is None:
+        return ""
+    seconds = (timezone.now() - moment).total_seconds()
+    if seconds < 60:
+        return f"{max(0, int(seconds))} s ago"
+    return f"{timesince(moment)} ago"
+
+
+def lasted(seconds: float) -> str:
+    """A connection's lifetime, short enough for the traffic log's ms column."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min"
+    return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60)} min"
+
+
+def is_htmx(request: HttpRequest) -> bool:
+    # Read the header, not django-htmx's ``request.htmx``: the middleware may not be installed.
+    return request.headers.get("HX-Request") == "true"
+
+
+def not_found(
+    admin: ConsoleAdmin, request: HttpRequest, title: str, message: str, **extra: Any
+) -> HttpResponse:
+    """A console page (404) saying what was not found and why, instead of Django's 404 page."""
+    ctx = context(admin, request, title, message=message, **extra)
+    return render(request, "djira/admin/not_found.html", ctx, status=404)
+
+
+def list_link(admin: ConsoleAdmin) -> dict[str, str]:
+    """The breadcrumb of the page a detail page belongs to (Connections, Traffic)."""
+    return {
+        "title": str(admin.opts.verbose_name_plural).capitalize(),
+        "url": reverse(
+            f"admin:{admin.opts.app_label}_{admin.opts.model_name}_changelist",
+            current_app=admin.admin_site.name,
+        ),
+    }
 
 
 def watch() -> None:
@@ -101,9 +148,11 @@ def breakable(name: str) -> dict[str, Any]:
 
 
 def decorate_connection(conn: dict[str, Any]) -> dict[str, Any]:
+    connected = when(conn["connected_at"])
     return {
         **conn,
-        "connected": when(conn["connected_at"]),
+        "connected": connected,
+        "connected_ago": ago(connected),
         "last": when(conn["last_activity"]),
         "room_names": [breakable(room) for room in conn["rooms"]],
     }
@@ -137,7 +186,10 @@ def find_connection(state: dict[str, Any], sid: str) -> dict[str, Any]:
     for conn in state["connections"]:
         if conn["sid"] == sid:
             return decorate_connection(conn)
-    raise Http404("No such connection (it may have disconnected).")
+    raise Http404(
+        "No such connection: it has disconnected, or it never existed here"
+        + (" or in any process sending heartbeats." if jira_settings.REDIS_URL else ".")
+    )
 
 
 # -- hooks --------------------------------------------------------------------------------
@@ -162,7 +214,10 @@ def connections_page(admin: ConsoleAdmin, request: HttpRequest) -> HttpResponse:
 def connections_context(request: HttpRequest) -> dict[str, Any]:
     state = live_state(request)
     conns = filter_connections(state["connections"], request.GET)
-    processes = [{**p, "started": when(p["started_at"])} for p in state["processes"]]
+    processes = [
+        {**p, "started": when(p["started_at"]), "started_ago": ago(when(p["started_at"]))}
+        for p in state["processes"]
+    ]
     return {
         "connections": conns,
         "total": len(state["connections"]),
@@ -182,9 +237,22 @@ def connections_rows(admin: ConsoleAdmin, request: HttpRequest) -> HttpResponse:
 
 
 def connection_detail(admin: ConsoleAdmin, request: HttpRequest, sid: str) -> HttpResponse:
-    conn = connection_context(request, sid)
+    try:
+        conn = connection_context(request, sid)
+    except Http404 as missing:
+        shown = sid if SID.match(sid) else "?"
+        return not_found(
+            admin,
+            request,
+            f"Connection {shown}",
+            str(missing),
+            parent=list_link(admin),
+            sid=shown,
+        )
     return render(
-        request, "djira/admin/connection.html", context(admin, request, f"Connection {sid}", **conn)
+        request,
+        "djira/admin/connection.html",
+        context(admin, request, f"Connection {sid}", parent=list_link(admin), **conn),
     )
 
 
@@ -293,12 +361,16 @@ def rooms_rows(admin: ConsoleAdmin, request: HttpRequest) -> HttpResponse:
 def decorate_row(row: dict[str, Any]) -> dict[str, Any]:
     status = row.get("status")
     payload = row.get("payload")
+    duration = row.get("duration")
+    # A disconnect's duration is the connection's lifetime, not a request's milliseconds.
+    lifetime = row["direction"] == "disconnect"
     return {
         **row,
         "key": f"{row.get('process', '')}-{row['seq']}",
         "time": when(row["ts"]),
         "status_class": f"{status // 100}xx" if isinstance(status, int) else "",
-        "ms": None if row.get("duration") is None else row["duration"] * 1000,
+        "ms": None if duration is None or lifetime else duration * 1000,
+        "lasted": lasted(duration) if duration is not None and lifetime else "",
         "payload_json": json.dumps(payload, indent=2, default=str) if payload is not None else "",
     }
 
@@ -426,22 +498,33 @@ def decorate_trace(trace: dict[str, Any]) -> dict[str, Any]:
 
 
 def traffic_trace(admin: ConsoleAdmin, request: HttpRequest, trace_id: str) -> HttpResponse:
-    """The story of one request (a row of the traffic log), as a panel."""
+    """The story of one request (a row of the traffic log): the panel the row opens (htmx),
+    or, opened on its own (a bookmark, a link), a console page around that panel."""
     if not TRACE_ID.match(trace_id):
-        raise Http404("Not a trace id.")
-    watch()
-    trace = find_trace(trace_id)
-    return render(
-        request,
-        "djira/admin/partials/_trace.html",
-        context(
+        if is_htmx(request):
+            raise Http404("Not a trace id.")
+        return not_found(
             admin,
             request,
-            "Trace",
-            trace=decorate_trace(trace) if trace is not None else None,
-            trace_id=trace_id,
-        ),
+            "Trace ?",
+            "Not a trace id: a trace's id is its process's id and a number, as in the "
+            "traffic log's links.",
+            parent=list_link(admin),
+        )
+    watch()
+    trace = find_trace(trace_id)
+    ctx = context(
+        admin,
+        request,
+        f"Trace {trace_id}",
+        trace=decorate_trace(trace) if trace is not None else None,
+        trace_id=trace_id,
+        parent=list_link(admin),
+        standalone=not is_htmx(request),
     )
+    if is_htmx(request):
+        return render(request, "djira/admin/partials/_trace.html", ctx)
+    return render(request, "djira/admin/trace.html", ctx, status=200 if trace else 404)
 
 
 # -- inspector ----------------------------------------------------------------------------

@@ -79,8 +79,16 @@ def panel_url(panel: str) -> str:
 
 async def test_an_unknown_trace_says_so(server, admin_user):
     async with await admin_session(server.url, admin_user) as http:
-        text = await get_text(http, "/admin/djira/traffic/trace/ffff-1/")
-        assert "No trace ffff-1" in text
+        # The panel a row opens (htmx) says so in place.
+        async with http.get(
+            "/admin/djira/traffic/trace/ffff-1/", headers={"HX-Request": "true"}
+        ) as response:
+            assert response.status == 200
+            assert "No trace ffff-1" in await response.text()
+        # Opened on its own: a console page that says so, with a 404.
+        async with http.get("/admin/djira/traffic/trace/ffff-1/") as response:
+            assert response.status == 404
+            assert "No trace ffff-1" in await response.text()
         async with http.get("/admin/djira/traffic/trace/not-a-trace/") as response:
             assert response.status == 404
 

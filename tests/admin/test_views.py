@@ -130,14 +130,85 @@ def test_pages_extend_the_admin_base(client, viewer):
     assert b"htmx" in response.content
 
 
-def test_connection_detail_of_unknown_sid_is_404(client, viewer):
+def test_connection_detail_of_unknown_sid_is_a_console_page_saying_so(client, viewer):
     client.force_login(viewer)
-    assert client.get(url("admin:djira_connection_detail", {"sid": "nope"})).status_code == 404
+    response = client.get(url("admin:djira_connection_detail", {"sid": "nope"}))
+    assert response.status_code == 404
+    assert "djira/admin/base.html" in [t.name for t in response.templates]
+    assert b"No such connection: it has disconnected" in response.content
+    assert url("admin:djira_connection_changelist").encode() in response.content
 
 
 def test_connection_detail_rejects_malformed_sids(client, viewer):
     client.force_login(viewer)
-    assert client.get("/admin/djira/connection/a%20b%3Cscript%3E/").status_code == 404
+    response = client.get("/admin/djira/connection/a%20b%3Cscript%3E/")
+    assert response.status_code == 404
+    assert b"Not a Socket.IO session id" in response.content
+    assert b"<script>" not in response.content
+
+
+def test_an_unknown_trace_opened_on_its_own_is_a_console_page(client, viewer):
+    client.force_login(viewer)
+    response = client.get(url("admin:djira_traffic_trace", {"trace_id": "ffff-1"}))
+    assert response.status_code == 404
+    assert "djira/admin/trace.html" in [t.name for t in response.templates]
+    assert b"No trace ffff-1" in response.content
+    assert b'id="djira-trace"' in response.content  # Refresh and Close have their target
+
+
+def test_an_unknown_trace_in_its_panel_says_so_in_place(client, viewer):
+    client.force_login(viewer)
+    response = client.get(
+        url("admin:djira_traffic_trace", {"trace_id": "ffff-1"}), headers={"HX-Request": "true"}
+    )
+    assert response.status_code == 200
+    assert [t.name for t in response.templates] == ["djira/admin/partials/_trace.html"]
+    assert b"No trace ffff-1" in response.content
+
+
+def test_a_malformed_trace_id_is_a_console_page(client, viewer):
+    client.force_login(viewer)
+    response = client.get(url("admin:djira_traffic_trace", {"trace_id": "nope"}))
+    assert response.status_code == 404
+    assert b"Not a trace id" in response.content
+    assert "djira/admin/not_found.html" in [t.name for t in response.templates]
+
+
+def test_a_disconnect_row_shows_how_long_the_connection_lasted():
+    from djira.admin.views import decorate_row
+
+    row = {"seq": 1, "ts": 1.0, "direction": "disconnect", "sid": "s", "duration": 125.0}
+    shown = decorate_row(row)
+    assert shown["ms"] is None
+    assert shown["lasted"] == "2 min"
+    request = decorate_row({**row, "direction": "out", "duration": 0.0123})
+    assert request["lasted"] == "" and round(request["ms"], 1) == 12.3
+
+
+def test_a_new_connection_is_seconds_old_not_zero_minutes():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from djira.admin.views import ago
+
+    assert ago(timezone.now() - timedelta(seconds=12)) == "12 s ago"
+    assert ago(timezone.now() - timedelta(minutes=3, seconds=5)) == "3\xa0minutes ago"
+
+
+def test_act_as_entries_read_as_themselves_in_recent_actions(client, superuser):
+    from djira.admin.actas import ActingAs, write_log_entry
+
+    acting = ActingAs(superuser.pk, superuser.username, 42, "bob")
+    write_log_entry(acting, "Inspector request as bob: tasks POST -> 201", "tasks POST -> 201")
+    client.force_login(superuser)
+    content = client.get(url("admin:index")).content.decode()
+    entry = content[content.index("Inspector request as bob") - 300 :]
+    entry = entry[: entry.index("</li>")]
+    assert "Inspector request as bob: tasks POST -&gt; 201" in entry
+    # Not a change of the user (the admin's pencil), nor an addition or a deletion.
+    assert "changelink" not in entry and "addlink" not in entry and "deletelink" not in entry
+    assert "<a " not in entry.split("<li")[-1]  # no link to an object to edit
 
 
 def test_connection_panel_of_a_gone_connection_says_so(client, viewer):

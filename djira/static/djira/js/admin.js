@@ -40,6 +40,8 @@ function setupTraffic() {
     if (!(event.target instanceof Element) || !event.target.closest(".djira-trace-close")) return;
     const panel = document.getElementById("djira-trace");
     if (!panel) return;
+    // A trace opened on its own page: closing it goes to the traffic log.
+    if (panel.dataset.closeUrl) { window.location.assign(panel.dataset.closeUrl); return; }
     panel.replaceChildren();
     panel.dataset.closed = "true";  // a refresh still in flight must not reopen it
   });
