@@ -230,3 +230,19 @@ def test_the_board_says_when_its_script_did_not_load(browser, example_server):
         expect(page.locator("#board-state")).to_have_text("connecting")
     finally:
         context.close()
+
+
+def test_each_demo_user_starts_with_a_board_of_their_own(sam_tab):
+    # demo's starter projects are Website and Home (the demo command).
+    expect(sam_tab.locator("#project-list li", has_text="Conference talk")).to_have_count(1)
+    expect(sam_tab.locator("#project-list li", has_text="Website")).to_have_count(0)
+    demos = sam_tab.locator(".task-title", has_text="Write the launch announcement")
+    expect(demos).to_have_count(0)
+
+
+def test_no_page_asks_for_a_missing_favicon(demo_tabs):
+    first, _ = demo_tabs
+    icon = first.request.get("/favicon.ico")
+    assert icon.status == 200 and icon.headers["content-type"] == "image/svg+xml"
+    declared = first.locator("link[rel=icon]").get_attribute("href")
+    assert first.request.get(declared).status == 200

@@ -1,4 +1,4 @@
-from board.views import board
+from board.views import board, favicon
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path
@@ -11,6 +11,7 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("favicon.ico", favicon),
     path("", board, name="index"),
 ]
 # No static files line: with DEBUG on, djira.asgi.get_asgi_application serves them under

@@ -15,17 +15,31 @@ ACCOUNTS = [
     ("sam", "sam", False, "another task board user (sees none of demo's tasks)"),
 ]
 
-# A few projects and tasks for each board user, created with the account.
-SAMPLE_BOARD = {
-    "Website": [
-        ("Write the launch announcement", 2, False),
-        ("Fix the broken footer links", 1, False),
-        ("Compress the hero images", 0, True),
-    ],
-    "Home": [
-        ("Renew the car insurance", 2, False),
-        ("Book a plumber for the kitchen sink", 1, False),
-    ],
+# Each board user's own starter projects and tasks, created with the account: two boards
+# side by side show whose is whose at a glance.
+SAMPLE_BOARDS = {
+    "demo": {
+        "Website": [
+            ("Write the launch announcement", 2, False),
+            ("Fix the broken footer links", 1, False),
+            ("Compress the hero images", 0, True),
+        ],
+        "Home": [
+            ("Renew the car insurance", 2, False),
+            ("Book a plumber for the kitchen sink", 1, False),
+        ],
+    },
+    "sam": {
+        "Conference talk": [
+            ("Send the abstract to the organisers", 2, False),
+            ("Rehearse with a timer", 1, False),
+            ("Book the train tickets", 1, True),
+        ],
+        "Garden": [
+            ("Plant the tomato seedlings", 1, False),
+            ("Fix the leaking hose", 0, False),
+        ],
+    },
 }
 
 
@@ -81,9 +95,8 @@ class Command(BaseCommand):
     def sample_board(self, user) -> None:
         # bulk_create sends no signals: before the server starts nobody could receive pushes,
         # and djira would warn that this process has no way to deliver them.
-        projects = Project.objects.bulk_create(
-            [Project(owner=user, name=name) for name in SAMPLE_BOARD]
-        )
+        sample = SAMPLE_BOARDS.get(user.get_username(), SAMPLE_BOARDS["demo"])
+        projects = Project.objects.bulk_create([Project(owner=user, name=name) for name in sample])
         now = timezone.now()
         Task.objects.bulk_create(
             [
@@ -95,7 +108,7 @@ class Command(BaseCommand):
                     done=done,
                     completed_at=now if done else None,
                 )
-                for project, tasks in zip(projects, SAMPLE_BOARD.values(), strict=True)
+                for project, tasks in zip(projects, sample.values(), strict=True)
                 for title, priority, done in tasks
             ]
         )
