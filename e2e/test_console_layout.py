@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import expect
 
-from e2e.conftest import login
+from djira.testing import LiveServer
+from e2e.conftest import EXAMPLE, login
 
 WIDTH = 1280
 PAGES = {
@@ -76,11 +78,32 @@ def scheme(request):
     return request.param
 
 
+@pytest.fixture(scope="module")
+def single_server(example_env) -> Iterator[LiveServer]:
+    """The example without Redis: no processes table, no process under each sid."""
+    env = {**example_env, "DJIRA_REDIS_URL": ""}
+    server = LiveServer("example.asgi:application", env=env, cwd=str(EXAMPLE)).start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def console(browser, example_server, scheme):
+def server(request, redis_server):
+    """The server a console page is read from: the example with Redis (when installed), or,
+    parametrized ``"no-redis"``, without (indirect parametrization)."""
+    wanted = getattr(request, "param", None)
+    if wanted == "no-redis":
+        return request.getfixturevalue("single_server")
+    if wanted == "redis" and redis_server is None:
+        pytest.skip("redis-server is not installed")
+    return request.getfixturevalue("example_server")
+
+
+@pytest.fixture
+def console(browser, server, scheme):
     """An admin's page at 1280 px in ``scheme``, with the admin's theme left on "auto"."""
     context = browser.new_context(
-        base_url=example_server.url,
+        base_url=server.url,
         viewport={"width": WIDTH, "height": 800},
         color_scheme=scheme,
     )
@@ -96,9 +119,9 @@ def console(browser, example_server, scheme):
 
 
 @pytest.fixture
-def busy_client(sio_client):
+def busy_client(sio_client, server):
     """A client in long-named rooms."""
-    client = sio_client("demo")
+    client = sio_client("demo", server.url)
     for hook in ("tasks", "projects"):
         reply = client.call(hook, {"namespace": "subscribe", "action": "SUBSCRIPTION"})
         assert reply["status"] == 200, reply
@@ -111,9 +134,21 @@ def make_traffic(client) -> None:
     client.call("tasks", {"namespace": "a-namespace-nobody-declared-" + "x" * 30})
 
 
+# Tables wider than the content column overflow it without widening the document.
+OVERFLOWING = """() => {
+  const main = document.getElementById("content-main").getBoundingClientRect();
+  return [...document.querySelectorAll("#content-main table")]
+    .filter((table) => table.checkVisibility())  // not inside a closed <details>
+    .filter((table) => table.getBoundingClientRect().right > main.right + 0.5)
+    .map((table) => `${table.className}: ${Math.round(table.getBoundingClientRect().right)}`
+      + ` > ${Math.round(main.right)} px`);
+}"""
+
+
 def fits(page) -> None:
     width = page.evaluate("document.scrollingElement.scrollWidth")
     assert width <= WIDTH, f"{page.url} is {width} px wide at {WIDTH} px"
+    assert page.evaluate(OVERFLOWING) == [], f"{page.url}: a table overflows the content"
 
 
 def readable(page, selector: str) -> None:
@@ -145,6 +180,7 @@ def open_page(page, name: str, client) -> None:
 
 
 @pytest.mark.parametrize("name", list(PAGES))
+@pytest.mark.parametrize("server", ["redis", "no-redis"], indirect=True)
 def test_every_page_fits_1280_px_and_its_text_is_readable(console, busy_client, name):
     open_page(console, name, busy_client)
     fits(console)
@@ -152,6 +188,7 @@ def test_every_page_fits_1280_px_and_its_text_is_readable(console, busy_client, 
         readable(console, selector)
 
 
+@pytest.mark.parametrize("server", ["redis", "no-redis"], indirect=True)
 def test_a_connection_page_fits_with_long_rooms(console, busy_client):
     console.goto(f"/admin/djira/connection/{busy_client.sid}/")
     expect(console.locator(".djira-connection-detail")).to_contain_text("demo")
@@ -231,3 +268,123 @@ def test_the_inspector_resets_what_the_route_and_verb_do_not_take(admin_page):
     expect(page.locator("#djira-pk")).to_have_value("")
     page.select_option("#djira-action", "POST")
     expect(page.locator("#djira-query")).to_have_value("{}")
+
+
+# -- rough edges --------------------------------------------------------------------------
+
+
+def traced_row_id(page, client) -> str:
+    """Open the traffic page, make a request, and return its trace id (from its row)."""
+    page.goto(PAGES["traffic"])
+    request_id = "traced-" + uuid.uuid4().hex[:8]
+    client.call("tasks", {"requestId": request_id})
+    row = page.locator("tr.djira-dir-out.djira-has-trace", has_text=request_id)
+    expect(row).to_have_count(1)
+    return row.get_attribute("data-trace")
+
+
+def test_a_trace_opened_on_its_own_is_a_console_page(console, busy_client):
+    trace_id = traced_row_id(console, busy_client)
+    response = console.goto(f"/admin/djira/traffic/trace/{trace_id}/")
+    assert response is not None and response.status == 200
+    expect(console.locator(".djira-tabs a[aria-current=page]")).to_have_text("Traffic")
+    expect(console.locator(".breadcrumbs")).to_contain_text(f"Traffic › Trace {trace_id}")
+    expect(console.locator("#djira-script-notice")).to_be_hidden()  # the console's script ran
+    panel = console.locator("#djira-trace .djira-trace-panel")
+    expect(panel).to_contain_text("Trace of tasks")
+    expect(panel.locator("code.djira-sql").first).to_be_visible()
+    fits(console)
+    readable(console, ".djira-trace-panel h2 .djira-status")
+    # Refresh swaps the panel in place; Close goes to the traffic log.
+    with console.expect_response(re.compile(re.escape(f"/trace/{trace_id}/"))) as refreshed:
+        panel.locator("button", has_text="Refresh").click()
+    assert refreshed.value.status == 200
+    expect(panel).to_contain_text("Trace of tasks")
+    expect(console).to_have_url(re.compile(re.escape(trace_id) + "/$"))
+    panel.locator(".djira-trace-close").click()
+    expect(console).to_have_url(re.compile(r"/admin/djira/traffic/$"))
+
+
+@pytest.mark.parametrize(
+    ("path", "says"),
+    [
+        ("/admin/djira/connection/nope/", "No such connection: it has disconnected"),
+        ("/admin/djira/traffic/trace/ffff-1/", "No trace ffff-1"),
+        ("/admin/djira/traffic/trace/nonsense/", "Not a trace id"),
+    ],
+)
+def test_an_unknown_id_gets_a_console_page_that_says_so(console, path, says):
+    response = console.goto(path)
+    assert response is not None and response.status == 404
+    expect(console.locator(".djira-tabs")).to_be_visible()
+    expect(console.locator("#content-main")).to_contain_text(says)
+    fits(console)
+
+
+def test_a_connection_page_says_traffic_is_recorded_while_watched(console, busy_client):
+    console.goto(f"/admin/djira/connection/{busy_client.sid}/")
+    note = console.locator(".djira-recording-note")
+    expect(note).to_contain_text("recorded only while a console page is open")
+    readable(console, ".djira-recording-note")
+
+
+def test_connections_say_seconds_not_zero_minutes(console, busy_client):
+    console.goto(PAGES["connections"])
+    row = console.locator(f'tr[data-sid="{busy_client.sid}"]')
+    expect(row.locator("td").nth(5)).to_have_text(re.compile(r"^\d+ s ago$"))
+
+
+def test_a_disconnect_row_says_how_long_the_connection_lasted(console, sio_client, server):
+    console.goto(PAGES["traffic"])
+    expect(console.locator("#djira-script-notice")).to_be_hidden()
+    client = sio_client("demo", server.url)
+    sid = client.sid
+    client.disconnect()
+    row = console.locator(f'tr.djira-dir-disconnect:has(td[title="{sid}"])')
+    expect(row.locator("td").nth(3)).to_have_text(re.compile(r"^lasted \d+(\.\d)? s$"))
+    expect(row.locator("td").nth(6)).to_have_text("")  # the ms column is a request's
+
+
+def heights(page, *selectors: str) -> list[float]:
+    return [page.locator(s).first.bounding_box()["height"] for s in selectors]
+
+
+def test_controls_side_by_side_are_as_tall_as_each_other(console):
+    console.goto(PAGES["traffic"])
+    select, pause, clear = heights(
+        console, "#djira-traffic-filters select", "#djira-pause", "#djira-clear"
+    )
+    assert abs(pause - select) <= 2 and abs(clear - select) <= 2, (select, pause, clear)
+    console.goto(PAGES["inspector"])
+    expect(console.locator("#djira-state")).to_have_text("connected")
+    send, copy_js, copy_py = heights(console, "#djira-send", "#djira-copy-js", "#djira-copy-py")
+    assert abs(copy_js - send) <= 1 and abs(copy_py - send) <= 1, (send, copy_js, copy_py)
+
+
+# The vertical middle of a label's text and of its control (single-line controls).
+MIDDLES = """(row) => {
+  const middle = (node) => { const r = node.getBoundingClientRect(); return r.top + r.height / 2; };
+  const range = document.createRange();
+  range.selectNodeContents(row.querySelector("label"));
+  const text = range.getBoundingClientRect();
+  return [text.top + text.height / 2, middle(row.querySelector("select, input"))];
+}"""
+
+# Whether an input shows its whole placeholder.
+PLACEHOLDER_FITS = """(input) => {
+  const style = getComputedStyle(input);
+  const context = document.createElement("canvas").getContext("2d");
+  context.font = style.font;
+  const room = input.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+  return context.measureText(input.placeholder).width <= room;
+}"""
+
+
+def test_the_inspectors_labels_sit_on_their_controls_line(console):
+    console.goto(PAGES["inspector"])
+    expect(console.locator("#djira-state")).to_have_text("connected")
+    for control in ("#djira-req-hook", "#djira-namespace", "#djira-action", "#djira-pk"):
+        row = console.locator(".form-row", has=console.locator(control))
+        label, box = row.evaluate(MIDDLES)
+        assert abs(label - box) <= 3, f"{control}: label middle {label:.1f}, control {box:.1f}"
+    assert console.locator("#djira-pk").evaluate(PLACEHOLDER_FITS), "the pk placeholder is cut"

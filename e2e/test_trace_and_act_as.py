@@ -77,7 +77,8 @@ def acted_as_log(env: dict[str, str]) -> list[str]:
         "-c",
         (
             "from django.contrib.admin.models import LogEntry;"
-            "[print('LOG', e.user.username, '|', e.change_message) for e in "
+            "[print('LOG', e.user.username, '|', e.action_flag, '|', e.object_repr, '|',"
+            " e.change_message) for e in "
             "LogEntry.objects.filter(change_message__startswith='Acted as')]"
         ),
     )
@@ -115,7 +116,17 @@ def test_a_superuser_acts_as_a_user_in_the_inspector(browser, act_as_server, exa
     finally:
         page.context.close()
     log = acted_as_log(example_env)
-    assert any(
-        line.startswith("admin | Acted as demo") and "users me GET -> 200" in line for line in log
-    ), log
+    # Their own flag (not a change: 2) and wording, the request and its status in the message.
+    summary = "Inspector request as demo: users me GET -> 200"
+    assert any(line.startswith(f"admin | 4 | {summary} | Acted as demo") for line in log), log
     assert any("articles PATCH pk=" in line and line.endswith("-> 403") for line in log), log
+    # The admin's "Recent actions": that wording, without the pencil of a change or a link.
+    page = login(browser, act_as_server, "admin", "admin")
+    try:
+        entry = page.locator("#recent-actions-module li", has_text=summary).first
+        expect(entry).to_be_visible()
+        assert "changelink" not in (entry.get_attribute("class") or "")
+        expect(entry.locator("a")).to_have_count(0)
+        expect(entry).to_contain_text("Inspector")  # the content type, below
+    finally:
+        page.context.close()
