@@ -69,11 +69,18 @@ class Follower:
     # -- rows in ---------------------------------------------------------------------------
 
     def accept(self, rows: list[Row]) -> None:
-        """Take numbered rows (this process's, or read); must run on the server's loop."""
+        """Take this process's numbered rows; must run on the server's loop."""
+        if self._take(rows):
+            self.wakeup.set()
+
+    def _take(self, rows: list[Row]) -> bool:
+        """Buffer the rows not delivered yet; whether there was any."""
+        fresh = False
         for row in rows:
             if self.delivered is None or row.seq > self.delivered:
                 self.buffer[row.seq] = row
-        self.wakeup.set()
+                fresh = True
+        return fresh
 
     def accept_soon(self, rows: list[Row]) -> None:
         """``accept`` from any thread."""
@@ -139,7 +146,7 @@ class Follower:
             try:
                 if now >= orphans_at:
                     orphans_at = now + ORPHANS_EVERY
-                    self.accept(await self._call(database.number, None, size))
+                    self._take(await self._call(database.number, None, size))
                 if now >= trim_at:
                     trim_at = now + TRIM_EVERY
                     await self._call(database.trim, ttl)
@@ -154,7 +161,7 @@ class Follower:
                 await asyncio.sleep(poll)
                 continue
             self._ok()
-            self.accept(rows)
+            self._take(rows)
             if gap and not rows and self.buffer:
                 # Ahead of a gap that nothing fills: this process numbered rows in a
                 # transaction that was rolled back (a test's). Nobody else will see them.

@@ -52,16 +52,13 @@ redis.call('EXPIRE', meta, meta_ttl)
 return out
 """
 
-# KEYS: meta, list. ARGV: new epoch, meta ttl. Returns epoch, top offset, the history.
-# Starts the stream if needed, so the position a first subscriber gets is the one its next
-# pushes continue.
+# KEYS: meta, list. ARGV: the database's epoch. Returns epoch, top offset, the history.
+# Writes nothing: a room nobody pushed to is at offset 0 of the database's epoch, which its
+# first push starts (``APPEND``), so reading rooms (subscribing) stores no state.
 READ = """
 local epoch = redis.call('HGET', KEYS[1], 'e')
 if not epoch then
-  epoch = ARGV[1]
-  redis.call('HSET', KEYS[1], 'e', epoch, 'o', 0)
-  redis.call('EXPIRE', KEYS[1], ARGV[2])
-  redis.call('DEL', KEYS[2])
+  return {ARGV[1], '0', {}}
 end
 local top = redis.call('HGET', KEYS[1], 'o') or '0'
 return {epoch, top, redis.call('LRANGE', KEYS[2], 0, -1)}
@@ -91,6 +88,10 @@ class RedisHistory:
         self.size = size
         self.ttl = ttl
         self._append: Any = None
+        #: The database's epoch (``<prefix>:epoch``, set once): a new room's stream starts in
+        #: it. Read once per process; a process that read another value (Redis lost its
+        #: data meanwhile) only makes clients reload, never miss a push.
+        self.epoch: str | None = None
         #: Streams a push could not be numbered in (Redis was unreachable): they are reset
         #: (a new epoch) before anything else reads or numbers them, so a client whose
         #: position lies before the failure is told ``recovered: false``, never that nothing
@@ -100,8 +101,16 @@ class RedisHistory:
     def mark_broken(self, pushes: Sequence[Push]) -> None:
         self.broken.update((push.observer, push.room) for push in pushes)
 
-    def reset_keys(self) -> list[str]:
-        return [key for stream in self.broken for key in self.keys(*stream)]
+    def epoch_key(self) -> str:
+        return f"{self.prefix}:epoch"
+
+    def reset(self, pipe: Any) -> None:
+        """Queue on ``pipe``: each broken stream restarts at offset 0 of a new epoch."""
+        for observer, room in self.broken:
+            meta, entries = self.keys(observer, room)
+            pipe.delete(entries)
+            pipe.hset(meta, mapping={"e": new_epoch(), "o": 0})
+            pipe.expire(meta, int(max(self.ttl, META_TTL)))
 
     def resets(self, streams: set[tuple[str, str]]) -> list[Push]:
         """The pushes that tell a reset stream's live subscribers to reload (``reset``)."""
@@ -125,7 +134,7 @@ class RedisHistory:
     def calls(self, pushes: Sequence[Push]) -> list[tuple[list[str], list[Any], list[int]]]:
         """One ``APPEND`` per room: its keys, its arguments, and which pushes it numbers."""
         head: list[Any] = [self.size, max(1, int(self.ttl)), int(max(self.ttl, META_TTL))]
-        head += [repr(time.time()), new_epoch()]
+        head += [repr(time.time()), self.epoch or new_epoch()]
         rooms: dict[tuple[str, str], list[int]] = {}
         for i, push in enumerate(pushes):
             rooms.setdefault((push.observer, push.room), []).append(i)
@@ -168,11 +177,17 @@ async def reset_async(client: Any, history: RedisHistory) -> list[Push]:
         return []
     broken = set(history.broken)
     async with client.pipeline(transaction=False) as pipe:
-        for key in history.reset_keys():
-            pipe.delete(key)  # one key per command: every key may be in another slot
+        history.reset(pipe)  # one key per command: every room may be in another slot
         await pipe.execute()
     history.broken -= broken
     return history.resets(broken)
+
+
+async def epoch_async(client: Any, history: RedisHistory) -> str:
+    if history.epoch is None:
+        await client.set(history.epoch_key(), new_epoch(), nx=True)
+        history.epoch = _text(await client.get(history.epoch_key()))
+    return history.epoch
 
 
 def reset_sync(client: Any, history: RedisHistory) -> list[Push]:
@@ -180,11 +195,17 @@ def reset_sync(client: Any, history: RedisHistory) -> list[Push]:
         return []
     broken = set(history.broken)
     pipe = client.pipeline(transaction=False)
-    for key in history.reset_keys():
-        pipe.delete(key)
+    history.reset(pipe)
     pipe.execute()
     history.broken -= broken
     return history.resets(broken)
+
+
+def epoch_sync(client: Any, history: RedisHistory) -> str:
+    if history.epoch is None:
+        client.set(history.epoch_key(), new_epoch(), nx=True)
+        history.epoch = _text(client.get(history.epoch_key()))
+    return history.epoch
 
 
 def merge(messages: list[Any], numbered: list[Push]) -> list[Any]:
@@ -200,6 +221,7 @@ def merge(messages: list[Any], numbered: list[Push]) -> list[Any]:
 async def stamp_async(client: Any, history: RedisHistory, pushes: list[Push]) -> list[Push]:
     """Number and record ``pushes`` in Redis (one round trip, one script per room), after
     the ``reset`` pushes of streams that were broken; raises on Redis errors."""
+    await epoch_async(client, history)
     pushes = [*await reset_async(client, history), *pushes]
     calls = history.calls(pushes)
     script = history.append_script(client)
@@ -211,6 +233,7 @@ async def stamp_async(client: Any, history: RedisHistory, pushes: list[Push]) ->
 
 
 def stamp_sync(client: Any, history: RedisHistory, pushes: list[Push]) -> list[Push]:
+    epoch_sync(client, history)
     pushes = [*reset_sync(client, history), *pushes]
     calls = history.calls(pushes)
     script = history.append_script(client)
@@ -223,9 +246,10 @@ def stamp_sync(client: Any, history: RedisHistory, pushes: list[Push]) -> list[P
 async def read_async(
     client: Any, history: RedisHistory, observer: str, rooms: list[str], since: dict[str, Position]
 ) -> dict[str, CatchUp]:
+    epoch = await epoch_async(client, history)
     async with client.pipeline(transaction=False) as pipe:
         for room in rooms:
-            pipe.eval(READ, 2, *history.keys(observer, room), new_epoch(), META_TTL)
+            pipe.eval(READ, 2, *history.keys(observer, room), epoch)
         outs = await pipe.execute()
     return {
         room: history.read_result((observer, room), since.get(room), out)
