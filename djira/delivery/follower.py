@@ -64,6 +64,8 @@ class Follower:
         self.failing = False
         #: ``settled`` callers: (the ``seq`` they wait for, their future).
         self.waiters: list[tuple[int, asyncio.Future[None]]] = []
+        #: The epoch of the numbering the follower reads ("" before anything was numbered).
+        self.epoch = ""
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="djira-outbox")
 
     # -- rows in ---------------------------------------------------------------------------
@@ -77,10 +79,23 @@ class Follower:
         """Buffer the rows not delivered yet; whether there was any."""
         fresh = False
         for row in rows:
+            if self.epoch and row.epoch != self.epoch:
+                self._restart(row.epoch)
             if self.delivered is None or row.seq > self.delivered:
                 self.buffer[row.seq] = row
                 fresh = True
         return fresh
+
+    def _restart(self, epoch: str) -> None:
+        """The table was emptied and numbering started again (a test's flush, a restored
+        backup; the global row's epoch says so): every row numbered in ``epoch`` is new."""
+        self.epoch, self.buffer = epoch, {}
+        if self.delivered is not None:
+            self.delivered = 0
+        for _, future in self.waiters:
+            if not future.done():
+                future.set_result(None)
+        self.waiters = []
 
     def accept_soon(self, rows: list[Row]) -> None:
         """``accept`` from any thread."""
@@ -96,7 +111,9 @@ class Follower:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(limit):
                 await self.ready.wait()
-                _, top = await self._call(database.head)
+                epoch, top = await self._call(database.head)
+                if epoch != self.epoch:
+                    self._restart(epoch)
                 assert self.delivered is not None
                 if top <= self.delivered:
                     return
@@ -125,7 +142,7 @@ class Follower:
         return await self.loop.run_in_executor(self.executor, _unit, fn, *args)
 
     async def _run(self) -> None:
-        _, top = await self._retrying(database.head)
+        self.epoch, top = await self._retrying(database.head)
         # Rows of this process handed over while starting are its own: delivered all the same.
         self.delivered = min([top, *(seq - 1 for seq in self.buffer)])
         self.ready.set()
@@ -150,12 +167,12 @@ class Follower:
                 if now >= trim_at:
                     trim_at = now + TRIM_EVERY
                     await self._call(database.trim, ttl)
-                _, top, rows = await self._call(database.read_after, self.delivered)
-                if top < self.delivered:
+                epoch, top, rows = await self._call(database.read_after, self.delivered)
+                if epoch != self.epoch or top < self.delivered:
                     # The table was emptied (a test's flush, a restored backup): every row
                     # in it now is new. Read them all.
-                    self.delivered, self.buffer = 0, {}
-                    _, top, rows = await self._call(database.read_after, 0)
+                    self._restart(epoch)
+                    epoch, top, rows = await self._call(database.read_after, 0)
             except Exception as exc:
                 self._failed(exc)
                 await asyncio.sleep(poll)
