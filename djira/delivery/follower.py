@@ -79,7 +79,7 @@ class Follower:
         """Buffer the rows not delivered yet; whether there was any."""
         fresh = False
         for row in rows:
-            if self.epoch and row.epoch != self.epoch:
+            if row.epoch != self.epoch:
                 self._restart(row.epoch)
             if self.delivered is None or row.seq > self.delivered:
                 self.buffer[row.seq] = row
@@ -88,7 +88,14 @@ class Follower:
 
     def _restart(self, epoch: str) -> None:
         """The table was emptied and numbering started again (a test's flush, a restored
-        backup; the global row's epoch says so): every row numbered in ``epoch`` is new."""
+        backup; the global row's epoch says so): every row numbered in ``epoch`` is new.
+
+        Nothing to restart while the follower knew no epoch (nothing was numbered when it
+        started): ``epoch`` is the numbering it has been reading.
+        """
+        if not self.epoch:
+            self.epoch = epoch
+            return
         self.epoch, self.buffer = epoch, {}
         if self.delivered is not None:
             self.delivered = 0
