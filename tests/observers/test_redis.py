@@ -129,7 +129,11 @@ async def test_emit_from_a_process_without_a_server_loop_goes_through_redis(
 
     server_a, _ = redis_servers
     async with SocketCommunicator(server_a.url) as client:
-        redis_settings = {**settings.DJIRA_SETTINGS, "REDIS_URL": redis_server.url}
+        redis_settings = {
+            **settings.DJIRA_SETTINGS,
+            "DELIVERY_BACKEND": "redis",
+            "REDIS_URL": redis_server.url,
+        }
         with override_settings(DJIRA_SETTINGS=redis_settings):
             # This test process serves no sockets: both publish on djira's channel.
             await sync_to_async(emit)("broadcast", {"via": "observers.emit"})
@@ -155,7 +159,11 @@ async def test_redis_outage_is_logged_once_each_way_and_delivery_resumes():
                 push = await client.receive("observed", match=on("subscribe", type="create"))
                 assert push["data"]["title"] == f"while down {i}"
             restarted.start()
-            redis_settings = {**settings.DJIRA_SETTINGS, "REDIS_URL": redis.url}
+            redis_settings = {
+                **settings.DJIRA_SETTINGS,
+                "DELIVERY_BACKEND": "redis",
+                "REDIS_URL": redis.url,
+            }
             # The server listens again after its back-off (0.5 s, doubling): save from this
             # process (no socket server, so through Redis) until a push comes through.
             with override_settings(DJIRA_SETTINGS=redis_settings):
@@ -208,7 +216,11 @@ async def test_emit_from_a_worker_reaches_sockets_that_subscribed_to_no_observer
     try:
         # Only connected: the server listens to djira's channel from its first connection.
         async with SocketCommunicator(server.url) as client:
-            redis_settings = {**settings.DJIRA_SETTINGS, "REDIS_URL": redis_server.url}
+            redis_settings = {
+                **settings.DJIRA_SETTINGS,
+                "DELIVERY_BACKEND": "redis",
+                "REDIS_URL": redis_server.url,
+            }
             with override_settings(DJIRA_SETTINGS=redis_settings):
                 # Its listener subscribes to Redis in the background: send until it is heard.
                 for attempt in range(20):
@@ -228,7 +240,11 @@ async def test_emit_from_a_worker_reaches_sockets_that_subscribed_to_no_observer
 async def saved_until_pushed(client, redis_url: str, title: str, within: float) -> None:
     """Save books from this process (through Redis) until one reaches ``client``."""
     start = time.monotonic()
-    redis_settings = {**settings.DJIRA_SETTINGS, "REDIS_URL": redis_url}
+    redis_settings = {
+        **settings.DJIRA_SETTINGS,
+        "DELIVERY_BACKEND": "redis",
+        "REDIS_URL": redis_url,
+    }
     with override_settings(DJIRA_SETTINGS=redis_settings):
         attempt = 0
         while time.monotonic() - start < within:
