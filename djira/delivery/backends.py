@@ -216,6 +216,8 @@ class DatabaseBackend(Backend):
             epoch, top, rows = found[key]
             entries = []
             for offset, created, payload in rows:
+                if offset <= top - size:
+                    continue  # past HISTORY_SIZE: kept only until the next trim
                 wire: Any = djira_json.loads(payload)
                 entries.append(Entry(offset, created, str(wire.get("t")), wire.get("d")))
             result[room] = catch_up(since.get(room), epoch, top, entries, ttl)
