@@ -174,6 +174,7 @@ async def drop_network(proxy: Proxy, subscriber: Subscriber) -> None:
     os.environ.get("DJIRA_TEST_SUITE_BACKEND", "database") != "database",
     reason="the database backend's guarantee",
 )
+@pytest.mark.timeout(480)  # 3,000 commits and their numbering: ~90 s here on SQLite
 async def test_database_backend_loses_nothing_under_faults(live_server_factory):
     env = HISTORY
     one, two = live_server_factory(**env), live_server_factory(**env)
@@ -205,6 +206,7 @@ async def test_database_backend_loses_nothing_under_faults(live_server_factory):
 
 
 @pytest.mark.usefixtures("redis_server")
+@pytest.mark.timeout(300)
 async def test_redis_backend_loses_nothing_silently_under_faults(live_server_factory):
     redis = RedisProcess().start()
     try:
