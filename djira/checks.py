@@ -58,6 +58,11 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _optional_whole(value: Any) -> bool:
+    """``None`` (no bound) or a whole number >= 1: the per-connection limits."""
+    return value is None or (_is_int(value) and value >= 1)
+
+
 def _is_str_list(value: Any) -> bool:
     return isinstance(value, list | tuple) and all(isinstance(v, str) for v in value)
 
@@ -86,19 +91,19 @@ VALUE_RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "WORKER_THREADS": ("a whole number >= 1", lambda v: _is_int(v) and v >= 1),
     "MAX_REQUESTS_IN_FLIGHT": (
         "None or a whole number >= 1",
-        lambda v: v is None or (_is_int(v) and v >= 1),
+        _optional_whole,
     ),
     "MAX_QUEUED_MESSAGES": (
         "None or a whole number >= 1",
-        lambda v: v is None or (_is_int(v) and v >= 1),
+        _optional_whole,
     ),
     "MAX_QUEUED_BYTES": (
         "None or a whole number of bytes >= 1",
-        lambda v: v is None or (_is_int(v) and v >= 1),
+        _optional_whole,
     ),
     "MAX_SUBSCRIPTIONS": (
         "None or a whole number >= 1",
-        lambda v: v is None or (_is_int(v) and v >= 1),
+        _optional_whole,
     ),
     "GC_FREEZE": ("True or False", lambda v: isinstance(v, bool)),
     "REUSE_SERIALIZER_FIELDS": ("True or False", lambda v: isinstance(v, bool)),

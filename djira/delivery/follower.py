@@ -86,7 +86,7 @@ class Follower:
                 fresh = True
         return fresh
 
-    def _restart(self, epoch: str) -> None:
+    def _restart(self, epoch: str) -> bool:
         """The table was emptied and numbering started again (a test's flush, a restored
         backup; the global row's epoch says so): every row numbered in ``epoch`` is new.
 
@@ -95,7 +95,7 @@ class Follower:
         """
         if not self.epoch:
             self.epoch = epoch
-            return
+            return False
         self.epoch, self.buffer = epoch, {}
         if self.delivered is not None:
             self.delivered = 0
@@ -103,6 +103,7 @@ class Follower:
             if not future.done():
                 future.set_result(None)
         self.waiters = []
+        return True
 
     def accept_soon(self, rows: list[Row]) -> None:
         """``accept`` from any thread."""
@@ -175,10 +176,9 @@ class Follower:
                     trim_at = now + TRIM_EVERY
                     await self._call(database.trim, ttl)
                 epoch, top, rows = await self._call(database.read_after, self.delivered)
-                if epoch != self.epoch or top < self.delivered:
+                if (epoch != self.epoch or top < self.delivered) and self._restart(epoch):
                     # The table was emptied (a test's flush, a restored backup): every row
                     # in it now is new. Read them all.
-                    self._restart(epoch)
                     epoch, top, rows = await self._call(database.read_after, 0)
             except Exception as exc:
                 self._failed(exc)

@@ -172,7 +172,9 @@ def emit(
         return
     from django.db import transaction
 
-    if get_backend().writes_in_transaction and using in (None, "default") and not message.local:
+    from djira.delivery.database import ALIAS
+
+    if get_backend().writes_in_transaction and using in (None, ALIAS) and not message.local:
         # Written in the open transaction (if any) and numbered once it commits: the emit
         # exists if and only if the transaction committed.
         _safely([message], server)
