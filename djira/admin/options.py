@@ -15,17 +15,9 @@ from django.urls import URLPattern, path, reverse
 from django_htmx.http import HttpResponseClientRedirect
 
 from djira import models
-from djira.admin import asyncapi_view, views
-
-VIEW = "djira.view_dashboard"
-INSPECT = "djira.use_inspector"
-DISCONNECT = "djira.disconnect_client"
-
-
-def has_console_perm(request: HttpRequest, *perms: str) -> bool:
-    """An active staff user holding every one of ``perms`` (superusers hold all)."""
-    user = request.user
-    return bool(user.is_active and user.is_staff and user.has_perms(perms))
+from djira.admin import asyncapi_view
+from djira.admin.access import DISCONNECT, INSPECT, VIEW, has_console_perm
+from djira.admin.views import connections, hooks, inspector, rooms, trace, traffic
 
 
 def page_path(request: HttpRequest) -> str:
@@ -45,7 +37,7 @@ class ConsoleAdmin(admin.ModelAdmin):
 
     #: Permissions a user needs for every URL of this admin.
     required_perms: tuple[str, ...] = (VIEW,)
-    page: Callable[..., HttpResponse] = staticmethod(views.hooks_page)
+    page: Callable[..., HttpResponse] = staticmethod(hooks.hooks_page)
     extra: tuple[tuple[str, str, Callable[..., HttpResponse], tuple[str, ...]], ...] = ()
 
     def has_module_permission(self, request: HttpRequest) -> bool:
@@ -113,38 +105,38 @@ class ConsoleAdmin(admin.ModelAdmin):
 
 @admin.register(models.Hook)
 class HookAdmin(ConsoleAdmin):
-    page = staticmethod(views.hooks_page)
+    page = staticmethod(hooks.hooks_page)
     extra = (("asyncapi.json", "asyncapi", asyncapi_view.asyncapi_download, ()),)
 
 
 @admin.register(models.Connection)
 class ConnectionAdmin(ConsoleAdmin):
-    page = staticmethod(views.connections_page)
+    page = staticmethod(connections.connections_page)
     extra = (
-        ("rows/", "rows", views.connections_rows, ()),
-        ("<str:sid>/", "detail", views.connection_detail, ()),
-        ("<str:sid>/panel/", "panel", views.connection_panel, ()),
-        ("<str:sid>/disconnect/", "disconnect", views.connection_disconnect, (DISCONNECT,)),
+        ("rows/", "rows", connections.connections_rows, ()),
+        ("<str:sid>/", "detail", connections.connection_detail, ()),
+        ("<str:sid>/panel/", "panel", connections.connection_panel, ()),
+        ("<str:sid>/disconnect/", "disconnect", connections.connection_disconnect, (DISCONNECT,)),
     )
 
 
 @admin.register(models.Room)
 class RoomAdmin(ConsoleAdmin):
-    page = staticmethod(views.rooms_page)
-    extra = (("rows/", "rows", views.rooms_rows, ()),)
+    page = staticmethod(rooms.rooms_page)
+    extra = (("rows/", "rows", rooms.rooms_rows, ()),)
 
 
 @admin.register(models.Traffic)
 class TrafficAdmin(ConsoleAdmin):
-    page = staticmethod(views.traffic_page)
+    page = staticmethod(traffic.traffic_page)
     extra = (
-        ("rows/", "rows", views.traffic_rows, ()),
-        ("stats/", "stats", views.traffic_stats, ()),
-        ("trace/<str:trace_id>/", "trace", views.traffic_trace, ()),
+        ("rows/", "rows", traffic.traffic_rows, ()),
+        ("stats/", "stats", traffic.traffic_stats, ()),
+        ("trace/<str:trace_id>/", "trace", trace.traffic_trace, ()),
     )
 
 
 @admin.register(models.Inspector)
 class InspectorAdmin(ConsoleAdmin):
     required_perms = (VIEW, INSPECT)
-    page = staticmethod(views.inspector_page)
+    page = staticmethod(inspector.inspector_page)

@@ -175,7 +175,7 @@ def test_a_malformed_trace_id_is_a_console_page(client, viewer):
 
 
 def test_a_disconnect_row_shows_how_long_the_connection_lasted():
-    from djira.admin.views import decorate_row
+    from djira.admin.views.formatting import decorate_row
 
     row = {"seq": 1, "ts": 1.0, "direction": "disconnect", "sid": "s", "duration": 125.0}
     shown = decorate_row(row)
@@ -190,7 +190,7 @@ def test_a_new_connection_is_seconds_old_not_zero_minutes():
 
     from django.utils import timezone
 
-    from djira.admin.views import ago
+    from djira.admin.views.formatting import ago
 
     assert ago(timezone.now() - timedelta(seconds=12)) == "12 s ago"
     assert ago(timezone.now() - timedelta(minutes=3, seconds=5)) == "3\xa0minutes ago"
