@@ -77,6 +77,14 @@ VALUE_RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
         "a number of seconds > 0",
         lambda v: (_is_int(v) or isinstance(v, float)) and v > 0,
     ),
+    "IDEMPOTENCY_TTL": (
+        "a number of seconds > 0",
+        lambda v: (_is_int(v) or isinstance(v, float)) and v > 0,
+    ),
+    "IDEMPOTENCY_WAIT": (
+        "a number of seconds >= 0",
+        lambda v: (_is_int(v) or isinstance(v, float)) and v >= 0,
+    ),
     "TRAFFIC_BUFFER_SIZE": ("a whole number >= 1", lambda v: _is_int(v) and v >= 1),
     "TRACE_BUFFER_SIZE": ("a whole number >= 1", lambda v: _is_int(v) and v >= 1),
     "TRAFFIC_RECORD_RATE": (

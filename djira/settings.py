@@ -47,6 +47,11 @@ DEFAULTS: dict[str, Any] = {
     # and for how many seconds. HISTORY_SIZE 0 keeps none and numbers no push.
     "HISTORY_SIZE": 100,
     "HISTORY_TTL": 300,
+    # Requests applied once (djira.idempotency): seconds a write's reply is kept under its
+    # idempotencyKey, and how long a repeat of a key whose request still runs waits for it
+    # before its 409 (0: at once, as Stripe).
+    "IDEMPOTENCY_TTL": 3600,
+    "IDEMPOTENCY_WAIT": 10.0,
     "SOCKETIO_PATH": "socket.io",
     # Liveness and readiness endpoints under this path (djira.health); None turns them off.
     "HEALTH_PATH": "djira/health",
