@@ -77,6 +77,14 @@ DEFAULTS: dict[str, Any] = {
     # Proxies in front of the server whose X-Forwarded-For (handshake headers) is trusted
     # to name the client, as DRF's NUM_PROXIES; None trusts none (the ASGI peer address).
     "NUM_PROXIES": None,
+    # Prometheus metrics (djira.telemetry.metrics; needs prometheus_client), served by the
+    # view djira.telemetry.views.metrics to staff users and to requests carrying
+    # ``Authorization: Bearer <METRICS_TOKEN>``.
+    "METRICS": False,
+    "METRICS_TOKEN": None,
+    # OpenTelemetry spans for handshakes, requests and pushes (djira.telemetry.tracing; needs
+    # opentelemetry-api, and the SDK configured by the project to record anything).
+    "TRACING": False,
     # Admin traffic recording (djira.admin).
     "RECORD_TRAFFIC": True,
     "TRAFFIC_BUFFER_SIZE": 1000,
