@@ -133,6 +133,12 @@ VALUE_RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
         lambda v: v is None or (isinstance(v, str) and bool(v.strip("/"))),
     ),
     "RECORD_TRAFFIC": ("True or False", lambda v: isinstance(v, bool)),
+    "METRICS": ("True or False", lambda v: isinstance(v, bool)),
+    "METRICS_TOKEN": (
+        "None or a non-empty string",
+        lambda v: v is None or (isinstance(v, str) and bool(v.strip())),
+    ),
+    "TRACING": ("True or False", lambda v: isinstance(v, bool)),
     "DELIVERY_BACKEND": (
         "None, 'database', 'redis' or 'memory'",
         lambda v: v is None or v in ("database", "redis", "memory"),
