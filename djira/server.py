@@ -12,13 +12,17 @@ import asyncio
 import contextvars
 import logging
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import socketio
 from socketio import packet
 
 from djira import json as djira_json
+from djira.delivery.state import Delivery
 from djira.types import Reply, is_id
+
+if TYPE_CHECKING:
+    from djira.consumer import Consumer
 
 logger = logging.getLogger("djira")
 
@@ -59,18 +63,10 @@ class DjiraServer(socketio.AsyncServer):
         # Captured on the first connection: signal handlers running in other threads hand
         # their emits to this loop.
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.djira_consumer: Any = None
-        # djira.delivery.outbox.Outbox: pushes handed over from other threads, emitted
-        # in order on this server's loop (created on first use).
-        self.djira_outbox: Any = None
-        # djira.delivery.subscriptions: observer uid -> this server's subscribed addresses;
-        # djira.delivery.redis.ServerLink: the listener on djira's Redis channel. Both are
-        # created on first use.
-        self.djira_addresses: Any = None
-        self.djira_link: Any = None
-        # djira.delivery.follower.Follower: reads the database backend's outbox (started
-        # with the first connection).
-        self.djira_follower: Any = None
+        # The djira.consumer.Consumer whose hooks this server routes to (set by Consumer).
+        self.djira_consumer: Consumer | None = None
+        # Outbox, addresses, history, presence and the backend's reader (djira.delivery).
+        self.delivery = Delivery()
 
     async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> Any:
         if self.loop is None:

@@ -69,11 +69,15 @@ class Backend:
             return messages
         return [memory.stamp(m) if isinstance(m, Push) else m for m in messages]
 
+    def admit(self, server: DjiraServer, messages: list[Message]) -> list[Message]:
+        """What of the stamped ``messages`` this server's sockets get now (all, here)."""
+        return messages
+
     def carry(self, server: DjiraServer, messages: list[Message]) -> None:
         """Nothing leaves the process."""
 
     def publish_elsewhere(self, messages: list[Message], server: DjiraServer) -> None:
-        if getattr(server, "djira_consumer", None) is not None:
+        if server.djira_consumer is not None:
             # A server process that no socket has reached yet: nobody to tell, nothing wrong.
             logger.debug("djira: no socket connected to this process yet; push dropped")
         elif _shared(messages) and not self.warned:
@@ -128,7 +132,13 @@ class RedisBackend(Backend):
         if link is not None:
             # Queued for another task: Redis never delays the local sockets.
             link.publish(_shared(messages))
-            link.delivered(messages)
+
+    def admit(self, server: DjiraServer, messages: list[Message]) -> list[Message]:
+        from djira.delivery.redis import get_server_link
+
+        link = get_server_link(server)
+        # Each room in offset order, also when another process numbered a push before ours.
+        return messages if link is None else link.admit(messages)
 
     def publish_elsewhere(self, messages: list[Message], server: DjiraServer) -> None:
         from djira.delivery.redis import get_publisher
@@ -148,10 +158,13 @@ class RedisBackend(Backend):
         if not rooms:
             return {}
         try:
-            return await read_async(link.client, link.history, observer, rooms, since)
+            found = await read_async(link.client, link.history, observer, rooms, since)
         except Exception as exc:
             link.health.failed(exc)
             return None
+        for room, caught in found.items():
+            link.known(observer, room, caught.position)
+        return found
 
     async def prepare(self, server: DjiraServer) -> None:
         from djira.delivery.redis import get_server_link

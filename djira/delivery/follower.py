@@ -299,9 +299,9 @@ def _unit(fn: Any, *args: Any) -> Any:
 
 def get_follower(server: DjiraServer) -> Follower:
     """The server's follower, started on first use; must run on the server's loop."""
-    follower: Follower | None = getattr(server, "djira_follower", None)
+    follower = server.delivery.follower
     if follower is None or follower.loop is not asyncio.get_running_loop():
         if follower is not None:
             follower.close()  # its loop is gone (tests give each test a loop of its own)
-        follower = server.djira_follower = Follower(server)
+        follower = server.delivery.follower = Follower(server)
     return follower

@@ -205,7 +205,7 @@ def get_memory_history(server: DjiraServer) -> MemoryHistory | None:
     size, ttl = settings_size_ttl()
     if size <= 0:
         return None
-    history: MemoryHistory | None = getattr(server, "djira_history", None)
+    history = server.delivery.history
     if history is None or (history.size, history.ttl) != (size, ttl):
-        history = server.djira_history = MemoryHistory(size, ttl)
+        history = server.delivery.history = MemoryHistory(size, ttl)
     return history

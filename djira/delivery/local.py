@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
 from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -66,18 +65,13 @@ class Addresses:
         return self._by_observer.get(observer, ())
 
 
-_addresses_lock = threading.Lock()
-
-
 def get_addresses(server: DjiraServer) -> Addresses:
-    addresses = getattr(server, "djira_addresses", None)
-    if addresses is None:
-        with _addresses_lock:
-            addresses = getattr(server, "djira_addresses", None)
-            if addresses is None:
-                addresses = Addresses()
-                server.djira_addresses = addresses
-    return addresses
+    state = server.delivery
+    if state.addresses is None:
+        with state.lock:
+            if state.addresses is None:
+                state.addresses = Addresses()
+    return state.addresses
 
 
 def _has_members(server: DjiraServer, namespace: str, room: str | None) -> bool:
@@ -93,7 +87,7 @@ def _record(
     trace: str | None = None,
     to: tuple[str, str | None] = ("/", None),
 ) -> None:
-    consumer = getattr(server, "djira_consumer", None)
+    consumer = server.djira_consumer
     if consumer is None:
         return
     if not isinstance(payload, dict):

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from collections import deque
 from collections.abc import Iterable
 from functools import partial
@@ -63,7 +62,7 @@ class Outbox:
                 backend = get_backend()
                 # Numbered here, in the order the sockets get them (``history``).
                 messages = await backend.stamp(server, self.queue.popleft())
-                for message in messages:
+                for message in backend.admit(server, messages):
                     try:
                         await deliver_locally(server, message)
                     except Exception:
@@ -74,18 +73,14 @@ class Outbox:
             await self.wakeup.wait()
 
 
-_outbox_lock = threading.Lock()
-
-
 def get_outbox(server: DjiraServer) -> Outbox:
     """The server's outbox, created once even when several threads commit at the same time."""
-    outbox = getattr(server, "djira_outbox", None)
-    if outbox is None:
-        with _outbox_lock:
-            outbox = getattr(server, "djira_outbox", None)
-            if outbox is None:
-                outbox = server.djira_outbox = Outbox(server)
-    return outbox
+    state = server.delivery
+    if state.outbox is None:
+        with state.lock:
+            if state.outbox is None:
+                state.outbox = Outbox(server)
+    return state.outbox
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:

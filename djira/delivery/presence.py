@@ -36,7 +36,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import threading
 import time
 import uuid
 from collections.abc import Iterable
@@ -224,18 +223,13 @@ class LocalPresence:
         link.health.ok()
 
 
-_lock = threading.Lock()
-
-
 def get_local(server: DjiraServer) -> LocalPresence:
-    local: LocalPresence | None = getattr(server, "djira_presence", None)
-    if local is None:
-        with _lock:
-            local = getattr(server, "djira_presence", None)
-            if local is None:
-                local = LocalPresence(server)
-                server.djira_presence = local
-    return local
+    state = server.delivery
+    if state.presence is None:
+        with state.lock:
+            if state.presence is None:
+                state.presence = LocalPresence(server)
+    return state.presence
 
 
 # -- Redis layout (shared by the async and sync readers) ---------------------------------------
@@ -329,7 +323,7 @@ async def left(server: DjiraServer, sid: str, keys: list[Key]) -> None:
 
 async def disconnected(server: DjiraServer, sid: str) -> None:
     """``sid`` disconnected: it leaves every room it was present in. A coroutine."""
-    local: LocalPresence | None = getattr(server, "djira_presence", None)
+    local = server.delivery.presence
     if local is not None and sid in local.of_sid:
         await left(server, sid, list(local.of_sid[sid]))
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 
@@ -80,7 +80,7 @@ def hand_over(rows: list[database.Row], server: DjiraServer | None = None) -> No
     if not rows:
         return
     server = server if server is not None else get_server()
-    follower: Any = getattr(server, "djira_follower", None)
+    follower = server.delivery.follower
     if follower is not None:
         follower.accept_soon(rows)
 

@@ -12,8 +12,11 @@ features (``djira.delivery.redis_manager``); djira's emits go to local sockets w
 
 Delivery between processes is at least once: a server that was away (a reconnect, a
 failover, an outage) reads what was appended meanwhile, within the stream's length
-(``STREAM_LENGTH`` entries). A server delivers a room's push once (by its position) and,
-when a room's offsets jump, first fetches the missing pushes from the room's history.
+(``STREAM_LENGTH`` entries). A server delivers each room's pushes once and in offset order
+(``Seen``): a push whose predecessor has not arrived yet (another process numbered it
+first, and its entry is still on the way) waits; after ``REPAIR_AFTER`` the missing pushes
+are fetched from the room's history, and those it no longer has are announced to the
+room's sockets with a ``reset`` push, never skipped silently.
 
 Faults are said once: one warning when Redis becomes unreachable (naming the URL and the
 cause), one when it is reachable again (with how many messages were lost), whatever the
@@ -43,6 +46,7 @@ from djira.delivery.messages import Message, Push, from_wire, to_wire
 from djira.delivery.redis_history import merge, read_entries, redis_history, stamp_sync
 
 if TYPE_CHECKING:
+    from djira.delivery.history import Position
     from djira.server import DjiraServer
 
 logger = logging.getLogger("djira.redis")
@@ -336,8 +340,10 @@ class ServerLink:
                 self.health.ok()
                 self.ready.set()
                 while True:
+                    # Shorter while pushes wait behind a gap: its repair is due soon.
+                    block = REPAIR_AFTER / 4 if self.gaps else BLOCK
                     found: Any = await self.client.xread(
-                        {self.log: last}, count=CHUNK, block=int(BLOCK * 1000)
+                        {self.log: last}, count=CHUNK, block=int(block * 1000)
                     )
                     self.health.ok()
                     for _, entries in found or ():
@@ -364,11 +370,27 @@ class ServerLink:
                 STREAM_LENGTH,
             )
 
-    def delivered(self, messages: list[Message]) -> None:
-        """Note the positions of pushes this server delivered itself."""
+    def admit(self, messages: list[Message]) -> list[Message]:
+        """What of ``messages`` this server's sockets may get now, in each room's order.
+
+        A numbered push whose room has an offset missing here waits for it (another
+        process numbered it first but its entry is still on the way): sockets get each
+        room's pushes in offset order, and each push once.
+        """
+        out: list[Message] = []
         for message in messages:
             if isinstance(message, Push) and message.offset is not None:
-                self._note(message)
+                out.extend(self._order(message))
+            else:
+                out.append(message)
+        return out
+
+    def known(self, observer: str, room: str, position: Position) -> None:
+        """A subscription read the room at ``position``: pushes after it are new here."""
+        key = (observer, room)
+        seen = self.positions.get(key)
+        if seen is None or seen.epoch != position.epoch:
+            self.positions[key] = Seen(position.epoch, position.offset)
 
     def _seen(self, push: Push) -> Seen:
         key = (push.observer, push.room)
@@ -387,22 +409,18 @@ class ServerLink:
         except ValueError:
             return
         if not isinstance(envelope, dict) or envelope.get("h") == host_id():
-            return  # ours: delivered locally before it was published
-        for wire in envelope.get("m") or ():
-            message = from_wire(wire)
-            if message is None:
-                continue
-            if isinstance(message, Push) and message.offset is not None and not self._note(message):
-                continue  # delivered already: the log is read at least once
+            return  # ours: admitted locally before it was published
+        messages = [m for m in map(from_wire, envelope.get("m") or ()) if m is not None]
+        # The log is read at least once: a push admitted already is not delivered again.
+        for message in self.admit(messages):
             await self._deliver(message)
 
-    def _note(self, push: Push) -> bool:
-        """Note ``push``'s offset; ``False`` if this server delivered it already."""
+    def _order(self, push: Push) -> list[Push]:
         seen = self._seen(push)
-        new = seen.add(push.offset or 0)
-        if seen.ahead:
+        ready = seen.take(push)
+        if seen.held:
             self.gaps.add((push.observer, push.room))
-        return new
+        return ready
 
     async def _deliver(self, message: Message) -> None:
         try:
@@ -431,50 +449,67 @@ class ServerLink:
             except Exception as exc:
                 self.health.failed(exc)
                 return
+            ready: list[Push] = []
             for entry in entries:
-                if entry.offset <= seen.top or not seen.add(entry.offset):
-                    continue
-                push = Push(observer, room, entry.type, entry.data)
-                await self._deliver(push._replace(epoch=seen.epoch, offset=entry.offset))
-            seen.give_up()  # what the history no longer has, nobody can deliver
-            if not seen.ahead:
-                self.gaps.discard((observer, room))
+                if entry.offset > seen.top and entry.offset not in seen.held:
+                    push = Push(observer, room, entry.type, entry.data)
+                    ready += seen.take(push._replace(epoch=seen.epoch, offset=entry.offset))
+            if seen.held:
+                # The history no longer has them (or never had: a writer died between
+                # numbering and appending): nobody can deliver them. The room's sockets
+                # are told to reload, then get what follows.
+                logger.warning(
+                    "djira: pushes %d-%d of room %r (%s) are lost; its subscribers are told "
+                    "to reload",
+                    seen.top + 1,
+                    min(seen.held) - 1,
+                    room,
+                    observer,
+                )
+                ready += [Push(observer, room, "reset", None), *seen.give_up()]
+            for push in ready:
+                await self._deliver(push)
+            self.gaps.discard((observer, room))
 
 
 class Seen:
-    """The offsets of one room's stream delivered by this server: all up to ``top``, and
-    those in ``ahead`` (past a gap)."""
+    """One room's stream on this server: every offset up to ``top`` was delivered; pushes
+    in ``held`` wait behind a gap (since ``gap_since``)."""
 
-    __slots__ = ("epoch", "top", "ahead", "gap_since")
+    __slots__ = ("epoch", "top", "held", "gap_since")
 
     def __init__(self, epoch: str, top: int) -> None:
         self.epoch = epoch
         self.top = top
-        self.ahead: set[int] = set()
+        self.held: dict[int, Push] = {}
         self.gap_since: float | None = None
 
-    def add(self, offset: int) -> bool:
-        """Note ``offset``; ``False`` if it was delivered already."""
-        if offset <= self.top or offset in self.ahead:
-            return False
-        self.ahead.add(offset)
-        while self.top + 1 in self.ahead:
+    def take(self, push: Push) -> list[Push]:
+        """``push`` and the held pushes it lets through, in order; ``[]`` if it was
+        delivered already or must wait."""
+        offset = push.offset or 0
+        if offset <= self.top or offset in self.held:
+            return []
+        self.held[offset] = push
+        return self._release()
+
+    def give_up(self) -> list[Push]:
+        """Skip the offsets missing below the first held push; what that lets through."""
+        if self.held:
+            self.top = min(self.held) - 1
+        self.gap_since = None
+        return self._release()
+
+    def _release(self) -> list[Push]:
+        ready = []
+        while self.top + 1 in self.held:
             self.top += 1
-            self.ahead.discard(self.top)
-        if not self.ahead:
+            ready.append(self.held.pop(self.top))
+        if not self.held:
             self.gap_since = None
         elif self.gap_since is None:
             self.gap_since = time.monotonic()
-        return True
-
-    def give_up(self) -> None:
-        """Stop waiting for the offsets below the first one past the gap."""
-        if self.ahead:
-            self.top = min(self.ahead) - 1
-            while self.top + 1 in self.ahead:
-                self.top += 1
-                self.ahead.discard(self.top)
-        self.gap_since = time.monotonic() if self.ahead else None
+        return ready
 
 
 def _text(value: bytes | str) -> str:
@@ -493,8 +528,7 @@ def get_server_link(server: DjiraServer) -> ServerLink | None:
     url = jira_settings.REDIS_URL
     if not url:
         return None
-    link: ServerLink | None = getattr(server, "djira_link", None)
+    link = server.delivery.link
     if link is None or link.url != url:
-        link = ServerLink(server, url)
-        server.djira_link = link
+        link = server.delivery.link = ServerLink(server, url)
     return link

@@ -61,7 +61,7 @@ def bind_to_running_loop(server: Any) -> None:
     loop = asyncio.get_running_loop()
     if server.loop is not loop:
         server.loop = loop
-        server.djira_outbox = None  # its queue and task belong to the old loop
+        server.delivery.outbox = None  # its queue and task belong to the old loop
 
 
 class InProcessCommunicator(BaseCommunicator):

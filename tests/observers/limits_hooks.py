@@ -58,7 +58,7 @@ class BlobHook(APIHook):
                     status[name] = int(value.split()[0])
         server = scope.server
         recorder = get_recorder(server.djira_consumer)
-        history = getattr(server, "djira_history", None)
+        history = server.delivery.history
         return {
             **status,
             "disconnects": dict(recorder.disconnects) if recorder else {},

@@ -1,0 +1,41 @@
+"""One server's delivery state: the typed object a server holds as ``server.delivery``.
+
+Each part is built on first use by the module that owns it (``outbox.get_outbox``,
+``local.get_addresses``, ``presence.get_local``, ``follower.get_follower``,
+``redis.get_server_link``, ``history.get_memory_history``), under this object's lock where
+threads race (two threads committing at once build one outbox). Nothing here is class
+state: two servers in one process (tests run several) keep separate parts.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from djira.delivery.follower import Follower
+    from djira.delivery.history import MemoryHistory
+    from djira.delivery.local import Addresses
+    from djira.delivery.outbox import Outbox
+    from djira.delivery.presence import LocalPresence
+    from djira.delivery.redis import ServerLink
+
+
+@dataclass(eq=False)
+class Delivery:
+    """What one server needs to deliver pushes; every part ``None`` until first used."""
+
+    #: Pushes handed over by any thread, sent in order on the server's loop.
+    outbox: Outbox | None = None
+    #: Observer uid -> the (event, namespace) addresses this server's sockets subscribed to.
+    addresses: Addresses | None = None
+    #: The memory backend's per-room history (the other backends keep theirs in storage).
+    history: MemoryHistory | None = None
+    #: Who is present in which room, on this server.
+    presence: LocalPresence | None = None
+    #: The database backend's reader of the outbox table.
+    follower: Follower | None = None
+    #: The redis backend's link: its client, stream reader and health state.
+    link: ServerLink | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
