@@ -15,6 +15,7 @@ class DJiraConfig(AppConfig):
     def ready(self) -> None:
         from djira import checks  # noqa: F401 - registers the system checks
         from djira.management import devserver  # noqa: F401 - runserver's check (W201)
+        from djira.telemetry import checks as telemetry_checks  # noqa: F401 - E030, E031
 
         if apps.is_installed("django.contrib.admin"):
             from djira.admin import checks as console_checks  # noqa: F401 - the console's

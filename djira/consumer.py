@@ -23,6 +23,7 @@ from djira.scope import Scope
 from djira.server import RESERVED_EVENTS, DjiraServer
 from djira.settings import jira_settings
 from djira.sync import run_sync
+from djira.telemetry import attach as attach_telemetry
 
 logger = logging.getLogger("djira")
 
@@ -52,6 +53,8 @@ class Consumer:
         )
         self.hooks: dict[str, type[APIHook]] = {}
         self.monitor = Monitor()
+        # Prometheus metrics and OpenTelemetry spans, when configured (djira.telemetry).
+        self.telemetry = attach_telemetry(self)
         # Requests of each connection not answered yet (djira.handler.answer): a
         # connection's entry exists only while it has some.
         self.in_flight: dict[str, int] = {}
@@ -126,6 +129,13 @@ class Consumer:
         address = client_address(environ)
         environ = {k: v for k, v in environ.items() if k not in _FORWARDING_META}
         environ["REMOTE_ADDR"] = address
+        if self.telemetry is None:
+            return await self._accept(sid, environ, auth)
+        with self.telemetry.handshake(sid, environ):
+            return await self._accept(sid, environ, auth)
+
+    async def _accept(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
+        """Authenticate the connection and keep its user in the session, or refuse it."""
         scope = Scope(sid=sid, event="connect", action="CONNECT", auth=auth, environ=environ)
         scope.handshake_auth = auth
         scope.server = self.sio

@@ -244,6 +244,8 @@ async def answer(consumer: Consumer, event: str, sid: str, payload: Any) -> tupl
 async def handle_event(consumer: Consumer, event: str, sid: str, payload: Any = None) -> Any:
     """The server's handler for every client event: the reply, as an ack or an emit."""
     started = time.perf_counter()
+    if consumer.telemetry is not None:  # its span ends in the monitor's ``request`` below
+        consumer.telemetry.request_started(event, sid, payload)
     scope, reply = await answer(consumer, event, sid, payload)
     encoded = encode_reply(scope, reply)
     scope.reply_size = len(encoded)

@@ -1,0 +1,137 @@
+"""Prometheus metrics of a djira server: connections, requests, replies, pushes.
+
+Recorded by ``MetricsListener``, a lifecycle listener (djira.lifecycle) that
+``djira.telemetry.attach`` gives each server when ``METRICS`` is on. The metric objects are
+prometheus_client's, created once per process in its default registry: a project that
+already exposes that registry (django-prometheus, its own ``/metrics``) shows them there
+too, and djira.telemetry.views exposes them otherwise.
+
+Under several worker processes, prometheus_client's multiprocess mode adds them up: set
+``PROMETHEUS_MULTIPROC_DIR`` to an empty directory before the workers start (each writes
+its values there) and the view reads every worker's files (docs/observability.md).
+
+No label takes a per-connection value (sid, user id, room name): hooks, routes and verbs
+are what the server serves, statuses and reasons are few.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from prometheus_client import Counter, Gauge, Histogram
+from socketio import AsyncServer
+
+from djira.telemetry import labels, transport_of
+
+if TYPE_CHECKING:
+    from djira.consumer import Consumer
+    from djira.scope import Scope
+
+# Request latencies of a realtime API: most replies take a few milliseconds.
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+SIZE_BUCKETS = (64, 256, 1024, 4096, 16384, 65536, 262144, 1048576)
+
+# python-socketio's disconnect reasons ("client disconnect", "ping timeout"...); any other
+# value is counted as "other", so a listener bug or a new release cannot grow the label set.
+REASONS = frozenset(value for name, value in vars(AsyncServer.reason).items() if name.isupper())
+
+
+class Metrics(NamedTuple):
+    connections: Gauge
+    handshakes: Counter
+    disconnects: Counter
+    requests: Counter
+    latency: Histogram
+    reply_size: Histogram
+    pushes: Counter
+    catchups: Counter
+
+
+@lru_cache(maxsize=1)
+def get_metrics() -> Metrics:
+    """The process's djira metrics, registered once in prometheus_client's registry."""
+    return Metrics(
+        connections=Gauge(
+            "djira_connections",
+            "Open Socket.IO connections, by transport at the handshake and namespace.",
+            ["transport", "namespace"],
+            multiprocess_mode="livesum",
+        ),
+        handshakes=Counter(
+            "djira_handshakes",
+            "Connection attempts by outcome: 200 accepted, 401/403 refused, 500 failed.",
+            ["status"],
+        ),
+        disconnects=Counter(
+            "djira_disconnects", "Closed connections, by python-socketio's reason.", ["reason"]
+        ),
+        requests=Counter(
+            "djira_requests",
+            "Requests answered, by hook, route, verb and reply status.",
+            ["hook", "route", "verb", "status"],
+        ),
+        latency=Histogram(
+            "djira_request_duration_seconds",
+            "From a request's arrival to its encoded reply.",
+            ["hook", "route", "verb"],
+            buckets=LATENCY_BUCKETS,
+        ),
+        reply_size=Histogram(
+            "djira_reply_size_bytes",
+            "Encoded reply envelopes' sizes.",
+            ["hook", "route"],
+            buckets=SIZE_BUCKETS,
+        ),
+        pushes=Counter(
+            "djira_pushes",
+            "Pushes and emits sent to this process's sockets, by event (hook name) and type.",
+            ["event", "type"],
+        ),
+        catchups=Counter(
+            "djira_catchups",
+            "Subscriptions that asked to catch up (sent `since`), by whether history had "
+            "everything they missed.",
+            ["recovered"],
+        ),
+    )
+
+
+class MetricsListener:
+    """Counts a server's lifecycle events into the process's Prometheus metrics."""
+
+    def __init__(self, consumer: Consumer) -> None:
+        self.consumer = consumer
+        self.metrics = get_metrics()
+        # Open connections' gauge labels, to take them off again at disconnect.
+        self._open: dict[str, tuple[str, str]] = {}
+
+    def handshake(self, status: int) -> None:
+        self.metrics.handshakes.labels(str(status)).inc()
+
+    def connected(self, scope: Scope) -> None:
+        key = (transport_of(scope.environ), "/")
+        self._open[scope.sid] = key
+        self.metrics.connections.labels(*key).inc()
+
+    def disconnected(self, sid: str, reason: Any) -> None:
+        key = self._open.pop(sid, None)
+        if key is None:  # connected before this listener existed, or refused
+            return
+        self.metrics.connections.labels(*key).dec()
+        self.metrics.disconnects.labels(reason if reason in REASONS else "other").inc()
+
+    def request(self, scope: Scope, reply: Mapping[str, Any], duration: float) -> None:
+        metrics = self.metrics
+        hook, route, verb = labels(self.consumer, scope)
+        metrics.requests.labels(hook, route, verb, str(reply["status"])).inc()
+        metrics.latency.labels(hook, route, verb).observe(duration)
+        if scope.reply_size is not None:
+            metrics.reply_size.labels(hook, route).observe(scope.reply_size)
+        if scope.since is not None and scope.recovered is not None:
+            metrics.catchups.labels("true" if scope.recovered else "false").inc()
+
+    def pushed(self, event: str, room: str, payload: dict[str, Any]) -> None:
+        kind = payload.get("type") if payload.get("action") == "SUBSCRIPTION" else "emit"
+        self.metrics.pushes.labels(event[:64], str(kind)[:16]).inc()

@@ -1,0 +1,270 @@
+"""OpenTelemetry spans of a djira server: handshakes, requests and the pushes they caused.
+
+Spans go to the tracer provider the project configures (the OpenTelemetry SDK and an
+exporter, docs/observability.md); with none, opentelemetry-api's spans record nothing.
+
+- **A request** is a ``SERVER`` span from its arrival to its encoded reply, named
+  ``"<hook>/<route> <verb>"`` (``"books/list GET"``) and carrying RPC attributes
+  (``rpc.system`` ``djira``, ``rpc.service`` the hook, ``rpc.method`` the route) and
+  ``djira.*`` ones: status, sid, request id, user id, payload and reply sizes, never the
+  payloads. A W3C ``traceparent`` field in the request makes it a child of the client's
+  span. It is the current span while the request runs, in its worker thread too, so a
+  project's own instrumentation (Django's database spans, ``requests``...) nests under it.
+- **Permission and throttle decisions** become span events, and **each SQL query** a child
+  span, from the request's djira trace (djira.trace): a recording span asks for one, like
+  the admin's recorder does.
+- **A push** the request caused is a ``PRODUCER`` span linked to the request's span, with
+  the number of this process's sockets it reached.
+- **A handshake** is a ``SERVER`` span around authentication and ``can_connect``
+  (a ``traceparent`` handshake header makes it a child).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import json
+import time
+from collections import OrderedDict
+from collections.abc import Mapping
+from contextvars import Token
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import Link, Span, SpanContext, SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from djira.telemetry import labels, transport_of
+
+if TYPE_CHECKING:
+    from djira.consumer import Consumer
+    from djira.scope import Scope
+
+# W3C trace context: "00-<32 hex>-<16 hex>-<2 hex>" is 55 characters; later versions may
+# append fields. Anything longer is not parsed at all.
+MAX_TRACEPARENT = 256
+# Request span contexts kept for pushes delivered after their request's reply, and pushes
+# waiting for their request's reply (a push is usually delivered just before it).
+KEPT_LINKS = 1024
+KEPT_PENDING = 256
+
+_propagator = TraceContextTextMapPropagator()
+
+
+class _Open(NamedTuple):
+    span: Span
+    token: Token[otel_context.Context]  # to detach
+    started_ns: int  # the span's start, on both clocks: trace events are perf_counter times
+    started_perf: float
+    request_size: int | None
+
+
+# The request whose event handler is running (set and cleared on its own task).
+_request: contextvars.ContextVar[_Open | None] = contextvars.ContextVar(
+    "djira_otel_request", default=None
+)
+_handshake: contextvars.ContextVar[Span | None] = contextvars.ContextVar(
+    "djira_otel_handshake", default=None
+)
+
+
+def parent_context(traceparent: Any) -> otel_context.Context | None:
+    """The remote parent a W3C ``traceparent`` names, or ``None`` (invalid values ignored)."""
+    if not isinstance(traceparent, str) or len(traceparent) > MAX_TRACEPARENT:
+        return None
+    found = _propagator.extract({"traceparent": traceparent})
+    return found if trace.get_current_span(found).get_span_context().is_valid else None
+
+
+def user_id(scope: Scope) -> str | None:
+    user = scope.user
+    return str(user.pk) if user is not None and user.is_authenticated else None
+
+
+class TracingListener:
+    """Turns a server's requests, handshakes and pushes into OpenTelemetry spans."""
+
+    def __init__(self, consumer: Consumer) -> None:
+        from djira import __version__
+
+        self.consumer = consumer
+        self.tracer = trace.get_tracer("djira", __version__)
+        self._links: OrderedDict[str, SpanContext] = OrderedDict()
+        self._pending: OrderedDict[str, list[tuple[int, str, str, int]]] = OrderedDict()
+
+    # -- requests --------------------------------------------------------------------------
+
+    def request_started(self, event: str, sid: str, payload: Any) -> None:
+        started_ns, started_perf = time.time_ns(), time.perf_counter()
+        parent = parent_context(payload.get("traceparent")) if isinstance(payload, dict) else None
+        # Named for real once the hook has resolved its route (``request``): a client's
+        # event name is not a bounded span name.
+        span = self.tracer.start_span(
+            "djira request", context=parent, kind=SpanKind.SERVER, start_time=started_ns
+        )
+        size = None
+        if span.is_recording():
+            span.set_attribute("djira.sid", sid)
+            with contextlib.suppress(TypeError, ValueError):
+                size = len(json.dumps(payload, separators=(",", ":")))
+        token = otel_context.attach(trace.set_span_in_context(span, parent))
+        _request.set(_Open(span, token, started_ns, started_perf, size))
+
+    @property
+    def wants_traces(self) -> bool:
+        """A recording request span wants the request's djira trace (events, SQL, pushes)."""
+        current = _request.get()
+        return current is not None and current.span.is_recording()
+
+    def request(self, scope: Scope, reply: Mapping[str, Any], duration: float) -> None:
+        current = _request.get()
+        if current is None:
+            return
+        _request.set(None)
+        otel_context.detach(current.token)
+        span = current.span
+        if span.is_recording():
+            self._describe(span, current, scope, reply)
+        span.end(current.started_ns + int(duration * 1e9))
+
+    def _describe(self, span: Span, current: _Open, scope: Scope, reply: Mapping[str, Any]) -> None:
+        hook, route, verb = labels(self.consumer, scope)
+        span.update_name(f"{hook}/{route} {verb}" if route else f"{hook} {verb}")
+        status = int(reply["status"])
+        attributes: dict[str, Any] = {
+            "rpc.system": "djira",
+            "rpc.service": hook,
+            "rpc.method": route,
+            "djira.verb": verb,
+            "djira.status": status,
+        }
+        if scope.request_id is not None:
+            attributes["djira.request_id"] = str(scope.request_id)
+        uid = user_id(scope)
+        if uid is not None:
+            attributes["djira.user_id"] = uid
+        if current.request_size is not None:
+            attributes["djira.request.size"] = current.request_size
+        if scope.reply_size is not None:
+            attributes["djira.reply.size"] = scope.reply_size
+        if status >= 500:
+            span.set_status(Status(StatusCode.ERROR, f"status {status}"))
+        trace_ = scope.trace
+        if trace_ is not None:
+            attributes["djira.sql.count"] = trace_.sql_count
+            self._events(span, current, trace_)
+            self._links[trace_.id] = span.get_span_context()
+            while len(self._links) > KEPT_LINKS:
+                self._links.popitem(last=False)
+            for pending in self._pending.pop(trace_.id, ()):
+                self._push_span(span.get_span_context(), *pending)
+        span.set_attributes(attributes)
+
+    def _events(self, span: Span, current: _Open, trace_: Any) -> None:
+        """The djira trace's decisions as span events, its queries as child spans."""
+
+        def ns(at: float) -> int:
+            return current.started_ns + int((at - current.started_perf) * 1e9)
+
+        parent = trace.set_span_in_context(span)
+        for at, kind, data in list(trace_.events):
+            if kind == "permission":
+                attributes = {
+                    "djira.permission": data["permission"],
+                    "djira.check": data["check"],
+                    "djira.granted": bool(data["granted"]),
+                }
+                span.add_event("djira.permission", attributes, ns(at))
+            elif kind == "throttle":
+                attributes = {"djira.throttle": data["throttle"], "djira.allowed": data["allowed"]}
+                span.add_event("djira.throttle", attributes, ns(at))
+            elif kind == "sql" and type(data) is tuple:
+                statement, _params, _many, seconds, error = data
+                text = str(statement)
+                operation = text.split(None, 1)[0].upper() if text.strip() else "SQL"
+                child = self.tracer.start_span(
+                    operation,
+                    context=parent,
+                    kind=SpanKind.CLIENT,
+                    start_time=ns(at) - int(seconds * 1e9),
+                    # The statement only: its parameters are the request's data.
+                    attributes={"db.operation.name": operation, "db.query.text": text},
+                )
+                if error is not None:
+                    child.set_status(Status(StatusCode.ERROR, str(error)))
+                child.end(ns(at))
+
+    # -- pushes ------------------------------------------------------------------------------
+
+    def pushed(self, event: str, room: str, payload: dict[str, Any]) -> None:
+        pass  # only pushes a traced request caused have spans (``push_delivered``)
+
+    def push_delivered(self, trace_id: str, event: str, room: str, recipients: int) -> None:
+        """A traced request's push reached ``recipients`` of this process's sockets."""
+        now = time.time_ns()
+        link = self._links.get(trace_id)
+        if link is not None:
+            self._push_span(link, now, event, room, recipients)
+            return
+        # Its request's reply is not built yet (the push left at commit, in the request's
+        # worker thread): the span is made when the request's span context is known.
+        self._pending.setdefault(trace_id, []).append((now, event, room, recipients))
+        while len(self._pending) > KEPT_PENDING:
+            self._pending.popitem(last=False)
+
+    def _push_span(
+        self, link: SpanContext, at_ns: int, event: str, room: str, recipients: int
+    ) -> None:
+        attributes: dict[str, str | int] = {
+            "messaging.system": "socket.io",
+            "messaging.operation.type": "send",
+            "messaging.destination.name": event,
+            "djira.room": room,
+            "djira.push.recipients": recipients,
+        }
+        span = self.tracer.start_span(
+            f"push {event}",
+            context=otel_context.Context(),  # a root: the push outlives its request
+            kind=SpanKind.PRODUCER,
+            links=[Link(link)],
+            attributes=attributes,
+            start_time=at_ns,
+        )
+        span.end(at_ns)
+
+    # -- connections -------------------------------------------------------------------------
+
+    def handshake_started(
+        self, sid: str, environ: Mapping[str, Any]
+    ) -> tuple[Span, Token[otel_context.Context]]:
+        parent = parent_context(environ.get("HTTP_TRACEPARENT"))
+        span = self.tracer.start_span("djira connect", context=parent, kind=SpanKind.SERVER)
+        if span.is_recording():
+            span.set_attribute("djira.sid", sid)
+            span.set_attribute("djira.transport", transport_of(environ))
+            address = environ.get("REMOTE_ADDR")
+            if address:
+                span.set_attribute("client.address", str(address))
+        _handshake.set(span)
+        return span, otel_context.attach(trace.set_span_in_context(span, parent))
+
+    def handshake_finished(
+        self, started: tuple[Span, Token[otel_context.Context]], status: int
+    ) -> None:
+        span, token = started
+        _handshake.set(None)
+        otel_context.detach(token)
+        span.set_attribute("djira.status", status)
+        if status >= 500:
+            span.set_status(Status(StatusCode.ERROR, f"status {status}"))
+        span.end()
+
+    def connected(self, scope: Scope) -> None:
+        span = _handshake.get()
+        uid = user_id(scope)
+        if span is not None and uid is not None:
+            span.set_attribute("djira.user_id", uid)
+
+    def disconnected(self, sid: str, reason: Any) -> None:
+        pass
