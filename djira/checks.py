@@ -58,6 +58,22 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _is_backend(value: Any) -> bool:
+    """A short name or the import string of a delivery backend class."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from djira.delivery import ALIASES
+    from djira.delivery.backends import load_backend
+
+    if not isinstance(value, str):
+        return False
+    try:
+        load_backend(ALIASES.get(value, value))
+    except ImproperlyConfigured:
+        return False
+    return True
+
+
 def _optional_whole(value: Any) -> bool:
     """``None`` (no bound) or a whole number >= 1: the per-connection limits."""
     return value is None or (_is_int(value) and value >= 1)
@@ -140,8 +156,9 @@ VALUE_RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     ),
     "TRACING": ("True or False", lambda v: isinstance(v, bool)),
     "DELIVERY_BACKEND": (
-        "None, 'database', 'redis' or 'memory'",
-        lambda v: v is None or v in ("database", "redis", "memory"),
+        "None, 'database', 'redis', 'memory' or the import string of a "
+        "djira.delivery.backends.Backend subclass",
+        lambda v: v is None or _is_backend(v),
     ),
     "DELIVERY_POLL_INTERVAL": (
         "a number of seconds > 0",
@@ -381,12 +398,18 @@ def check_redis(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
 @register(TAG)
 def check_delivery(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """``DELIVERY_BACKEND``: the redis backend needs ``REDIS_URL``."""
+    from djira.delivery import ALIASES
+    from djira.delivery.backends import load_backend
+
     user = _user_settings()
-    if user is None or _value(user, "DELIVERY_BACKEND") != "redis" or _value(user, "REDIS_URL"):
+    name = None if user is None else _value(user, "DELIVERY_BACKEND")
+    if not isinstance(name, str) or not _is_backend(name) or _value(user, "REDIS_URL"):
+        return []  # no backend named, or a wrong one (djira.E006), or REDIS_URL is set
+    if load_backend(ALIASES.get(name, name)).kind != "redis":
         return []
     return [
         Error(
-            "DJIRA_SETTINGS['DELIVERY_BACKEND'] is 'redis' but REDIS_URL is not set.",
+            f"DJIRA_SETTINGS['DELIVERY_BACKEND'] is {name!r} (Redis) but REDIS_URL is not set.",
             hint="Set REDIS_URL (e.g. 'redis://127.0.0.1:6379/0'), or use the 'database' "
             "backend (the default without REDIS_URL).",
             id="djira.E011",

@@ -232,8 +232,9 @@ def test_a_redis_url_of_another_scheme_is_an_error(url):
 # -- delivery backend -----------------------------------------------------------------------
 
 
-def test_the_redis_backend_without_a_redis_url_is_an_error():
-    with djira_settings(DELIVERY_BACKEND="redis"):
+@pytest.mark.parametrize("name", ["redis", "djira.delivery.backends.RedisBackend"])
+def test_the_redis_backend_without_a_redis_url_is_an_error(name):
+    with djira_settings(DELIVERY_BACKEND=name):
         [error] = checks.check_delivery()
     assert error.id == "djira.E011"
     assert "REDIS_URL" in error.hint and "'database'" in error.hint
@@ -241,18 +242,37 @@ def test_the_redis_backend_without_a_redis_url_is_an_error():
 
 @pytest.mark.parametrize(
     "values",
-    [{}, {"DELIVERY_BACKEND": "database"}, {"DELIVERY_BACKEND": "redis", "REDIS_URL": "redis://r"}],
+    [
+        {},
+        {"DELIVERY_BACKEND": "database"},
+        {"DELIVERY_BACKEND": "djira.delivery.backends.DatabaseBackend"},
+        {"DELIVERY_BACKEND": "redis", "REDIS_URL": "redis://r"},
+    ],
 )
 def test_a_backend_with_what_it_needs_passes(values):
     with djira_settings(**values):
         assert checks.check_delivery() == []
 
 
-@pytest.mark.parametrize("value", ["postgres", "djira.delivery.database", 1])
+@pytest.mark.parametrize(
+    "value",
+    # A word that names no backend, a module, a class that is no backend, a typo, a number.
+    ["postgres", "djira.delivery.database", "djira.server.DjiraServer", "djira.nope.Backend", 1],
+)
 def test_an_unknown_backend_is_an_error(value):
     with djira_settings(DELIVERY_BACKEND=value):
         errors = [e for e in checks.check_values() if "DELIVERY_BACKEND" in e.msg]
+        assert checks.check_delivery() == []  # said once, by E006
     assert [e.id for e in errors] == ["djira.E006"]
+
+
+def test_a_backend_subclass_is_used_by_its_import_string():
+    from djira.delivery.backends import DatabaseBackend, get_backend
+
+    with djira_settings(DELIVERY_BACKEND="tests.testapp.backends.CountingBackend"):
+        assert checks.check_values() == []
+        backend = get_backend()
+    assert isinstance(backend, DatabaseBackend) and type(backend).__name__ == "CountingBackend"
 
 
 # -- writes open to anyone ------------------------------------------------------------------

@@ -20,7 +20,6 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from djira import json as djira_json
-from djira.delivery import Kind, backend_kind
 from djira.delivery.history import (
     CatchUp,
     Entry,
@@ -33,6 +32,7 @@ from djira.delivery.history import (
 from djira.delivery.messages import Emit, Message, Push
 
 if TYPE_CHECKING:
+    from djira.delivery import Kind
     from djira.server import DjiraServer
 
 logger = logging.getLogger("djira")
@@ -51,7 +51,9 @@ def _shared(messages: list[Message]) -> list[Message]:
 
 
 class Backend:
-    """The memory backend, and what the others share: one process, history in memory."""
+    """The interface, and the memory backend's behaviour that the others build on: one
+    process, history in memory. Subclass it (or a subclass) and name the subclass in
+    ``DELIVERY_BACKEND``."""
 
     kind: Kind = "memory"
     #: Whether an observed change's pushes are written inside its transaction.
@@ -259,11 +261,38 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return None
 
 
+class MemoryBackend(Backend):
+    """One process, nothing stored: the history is this server's memory."""
+
+
+def load_backend(path: str) -> type[Backend]:
+    """The backend class ``path`` names; ``ImproperlyConfigured`` naming the fix if none."""
+    from django.core.exceptions import ImproperlyConfigured
+    from django.utils.module_loading import import_string
+
+    try:
+        found = import_string(path)
+    except ImportError as exc:
+        raise ImproperlyConfigured(
+            f"DJIRA_SETTINGS['DELIVERY_BACKEND'] is {path!r}, which cannot be imported ({exc})."
+            " Use 'database', 'redis', 'memory' or the import string of a "
+            "djira.delivery.backends.Backend subclass."
+        ) from exc
+    if not (isinstance(found, type) and issubclass(found, Backend)):
+        raise ImproperlyConfigured(
+            f"DJIRA_SETTINGS['DELIVERY_BACKEND'] is {path!r}, which is not a subclass of "
+            "djira.delivery.backends.Backend."
+        )
+    return found
+
+
 @cache
-def _backend(kind: Kind) -> Backend:
-    return {"memory": Backend, "redis": RedisBackend, "database": DatabaseBackend}[kind]()
+def _backend(path: str) -> Backend:
+    return load_backend(path)()
 
 
 def get_backend() -> Backend:
-    """The configured backend (one instance per kind and process)."""
-    return _backend(backend_kind())
+    """The configured backend (one instance per class and process)."""
+    from djira.delivery import backend_path
+
+    return _backend(backend_path())
