@@ -402,7 +402,9 @@ def check_delivery(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     from djira.delivery.backends import load_backend
 
     user = _user_settings()
-    name = None if user is None else _value(user, "DELIVERY_BACKEND")
+    if user is None:
+        return []
+    name = _value(user, "DELIVERY_BACKEND")
     if not isinstance(name, str) or not _is_backend(name) or _value(user, "REDIS_URL"):
         return []  # no backend named, or a wrong one (djira.E006), or REDIS_URL is set
     if load_backend(ALIASES.get(name, name)).kind != "redis":
