@@ -27,7 +27,8 @@ js:
 	npm run build
 	# The built client is committed (pip users need no Node): it must match its sources.
 	git diff --exit-code -- djira/static/djira/js/client.js djira/static/djira/js/client.iife.js \
-		djira/static/djira/js/client.d.ts djira/static/djira/js/client.licenses.txt
+		djira/static/djira/js/client.d.ts djira/static/djira/js/client.licenses.txt \
+		djira/static/djira/js/typed.d.ts
 	npm run typecheck
 
 demo: install

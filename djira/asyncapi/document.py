@@ -17,9 +17,8 @@ from collections.abc import Container, Mapping
 from urllib.parse import urlsplit
 
 from djira import __version__
-from djira.asyncapi.pushes import observers_of, push_payload
-from djira.asyncapi.routes import hook_routes, reply_payload, request_payload
-from djira.asyncapi.schemas import Schema, Schemas
+from djira.asyncapi.catalog import HookEntry, describe_hooks
+from djira.asyncapi.schemas import Schema
 from djira.asyncapi.security import security_schemes
 from djira.base import APIHook
 from djira.settings import jira_settings
@@ -71,14 +70,14 @@ def server_object(url: str) -> Schema:
 
 
 class _Document:
-    """Accumulates channels, operations and components while hooks are described."""
+    """Channels and operations of a catalog's hooks."""
 
     def __init__(self) -> None:
         self.channels: dict[str, Schema] = {}
         self.operations: dict[str, Schema] = {}
-        self.schemas = Schemas()
 
-    def add_hook(self, name: str, hook_class: type[APIHook]) -> None:
+    def add_hook(self, hook: HookEntry) -> None:
+        name, hook_class = hook.name, hook.hook_class
         channel = unique(name, self.channels)
         messages: dict[str, Schema] = {"error": ref("components", "messages", "ErrorReply")}
         doc = (hook_class.__doc__ or "").strip()
@@ -89,18 +88,19 @@ class _Document:
             **({"description": doc} if doc else {}),
             "messages": messages,
         }
-        for route in hook_routes(hook_class):
+        for entry in hook.routes:
+            route = entry.route
             request = unique(f"{route.key}.request", messages)
             reply = unique(f"{route.key}.reply", {*messages, request})
             messages[request] = {
                 "name": request,
                 "title": f"{name} {route.label} request",
-                "payload": request_payload(hook_class, route, self.schemas),
+                "payload": entry.request,
             }
             messages[reply] = {
                 "name": reply,
                 "title": f"{name} {route.label} reply",
-                "payload": reply_payload(name, hook_class, route, self.schemas),
+                "payload": entry.reply,
             }
             operation: Schema = {
                 "action": "receive",
@@ -120,33 +120,27 @@ class _Document:
             if route.description:
                 operation["description"] = route.description
             self.operations[unique(f"{name}.{route.key}", self.operations)] = operation
-        self.add_pushes(name, hook_class, channel, messages)
+        self.add_pushes(hook, channel, messages)
 
-    def add_pushes(
-        self, name: str, hook_class: type[APIHook], channel: str, messages: dict[str, Schema]
-    ) -> None:
-        namespaces = [
-            r.name for r in hook_class.get_routes().values() if "SUBSCRIPTION" in r.actions
-        ]
-        if not namespaces:
-            return  # no route joins rooms: nothing an observer sends reaches a client
-        for observer in observers_of(hook_class, self.schemas):
+    def add_pushes(self, hook: HookEntry, channel: str, messages: dict[str, Schema]) -> None:
+        for push in hook.pushes:
+            observer = push.observer
             message = unique(f"{observer.name}.push", messages)
             messages[message] = {
                 "name": message,
-                "title": f"{name} push from {observer.name}",
+                "title": f"{hook.name} push from {observer.name}",
                 "summary": observer.summary,
                 "description": "The observer's body may send other data, or nothing.",
-                "payload": push_payload(name, namespaces, observer),
+                "payload": push.payload,
             }
-            self.operations[unique(f"{name}.{observer.name}.push", self.operations)] = {
+            self.operations[unique(f"{hook.name}.{observer.name}.push", self.operations)] = {
                 "action": "send",
                 "channel": ref("channels", channel),
-                "title": f"{name}: pushes from {observer.name}",
+                "title": f"{hook.name}: pushes from {observer.name}",
                 "summary": observer.summary,
                 "description": (
                     "Sent after commit to the sockets subscribed through a route accepting "
-                    f"SUBSCRIPTION ({', '.join(namespaces)}), one push per room a change "
+                    f"SUBSCRIPTION ({', '.join(push.namespaces)}), one push per room a change "
                     "goes to."
                 ),
                 "messages": [ref("channels", channel, "messages", message)],
@@ -167,9 +161,10 @@ def build_document(
         ``SOCKETIO_PATH``.
     :param title: ``info.title``; :param version: ``info.version`` (your API's version).
     """
+    catalog = describe_hooks(hooks)
     document = _Document()
-    for name in sorted(hooks):
-        document.add_hook(name, hooks[name])
+    for hook in catalog.hooks:
+        document.add_hook(hook)
     schemes = security_schemes()
     server = server_object(url)
     if schemes:
@@ -192,7 +187,7 @@ def build_document(
         "channels": document.channels,
         "operations": document.operations,
         "components": {
-            "schemas": document.schemas.schemas,
+            "schemas": catalog.schemas.schemas,
             "messages": {
                 "ErrorReply": {
                     "name": "ErrorReply",

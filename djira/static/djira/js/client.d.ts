@@ -270,3 +270,4 @@ export declare function on<T = any>(hook: string, callback: Callback<Envelope<T>
 export declare function onState(callback: Callback<StateChange>): () => void;
 /** Close the default client, if there is one; the next module-level call opens a new one. */
 export declare function close(): void;
+export { buildApi, problem, type ApiOptions, type ApiSpec, type HookSpec, type JsonSchema, type RouteSpec } from "./typed";
