@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from djira.admin.live.options import LiveModelAdminMixin
+
 from .models import Project, Task
 
 
@@ -10,7 +12,23 @@ class ProjectAdmin(admin.ModelAdmin):
 
 
 @admin.register(Task)
-class TaskAdmin(admin.ModelAdmin):
+class TaskAdmin(LiveModelAdminMixin, admin.ModelAdmin):
+    """Live: rows follow saves from anywhere (the board, the API, a shell); see docs/admin.md.
+
+    Superusers see every task, other staff their own: the live rooms partition the rows
+    the same way, so nobody hears of a task their changelist would not show.
+    """
+
     list_display = ["id", "title", "project", "owner", "priority", "done", "updated"]
     list_filter = ["done", "priority", "owner"]
     search_fields = ["title", "notes"]
+
+    def get_queryset(self, request):
+        tasks = super().get_queryset(request)
+        return tasks if request.user.is_superuser else tasks.filter(owner=request.user)
+
+    def get_live_rooms(self, obj):
+        return ["all", f"owner__{obj.owner_id}"]
+
+    def get_live_subscribing_rooms(self, request):
+        return ["all"] if request.user.is_superuser else [f"owner__{request.user.pk}"]
