@@ -95,6 +95,9 @@ DEFAULTS: dict[str, Any] = {
     "TRAFFIC_RECORD_RATE": 100,
     # The inspector may act as another user (superusers only; djira.admin.actas).
     "INSPECTOR_ACT_AS": False,
+    # Every ModelAdmin of admin.site live (djira.admin.live; needs "djira.admin.live" in
+    # INSTALLED_APPS after django.contrib.admin). False: only admins with the mixin.
+    "LIVE_ADMIN": False,
     "REDACT_KEYS": [],
     "HEARTBEAT_INTERVAL": 2.0,
 }
