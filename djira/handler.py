@@ -27,8 +27,9 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.db.models import Model
 
-from djira import exceptions
+from djira import exceptions, idempotency
 from djira import json as djira_json
+from djira.idempotency import MAX_KEY_LENGTH
 from djira.response import Response
 from djira.scope import Scope
 from djira.server import ack_requested
@@ -80,6 +81,10 @@ def parse_request(scope: Scope, payload: Any) -> None:
     if request_id is not None and not is_id(request_id):
         raise _field_error("requestId", "a string or an integer")
     scope.request_id = request_id
+    key = payload.get("idempotencyKey")
+    if key is not None and not (isinstance(key, str) and 0 < len(key) <= MAX_KEY_LENGTH):
+        raise _field_error("idempotencyKey", f"a string of 1 to {MAX_KEY_LENGTH} characters")
+    scope.idempotency_key = key
     namespace = payload.get("namespace")
     if namespace is not None and (not isinstance(namespace, str) or not namespace):
         raise _field_error("namespace", "a non-empty string")
@@ -138,6 +143,8 @@ def envelope(scope: Scope, response: Response) -> Reply:
             reply["positions"] = scope.positions
         if scope.recovered is not None:
             reply["recovered"] = scope.recovered
+    if scope.replayed:
+        reply["replayed"] = True
     return reply
 
 
@@ -184,7 +191,8 @@ async def handle_request(
     token = current_sid.set(sid)
     try:
         parse_request(scope, payload)
-        response = await consumer.handler(scope)
+        # A repeated idempotency key gets its kept reply, without the chain running.
+        response = await idempotency.respond(scope, consumer.handler)
     except Exception as exc:
         response = exception_response(exc, scope)
     finally:

@@ -2,16 +2,18 @@
 
 The console's models have no table (``managed = False``): they give the admin its index
 entries and permissions, and its pages read live server state. The database delivery
-backend's ``Outbox`` and ``Stream`` live in ``djira.delivery.models``.
+backend's ``Outbox`` and ``Stream`` live in ``djira.delivery.models``, its
+``IdempotencyKey`` in ``djira.delivery.idempotency.models``.
 """
 
 from __future__ import annotations
 
 from django.db import models
 
+from djira.delivery.idempotency.models import IdempotencyKey
 from djira.delivery.models import Outbox, Stream
 
-__all__ = ["Outbox", "Stream"]
+__all__ = ["IdempotencyKey", "Outbox", "Stream"]
 
 
 class ConsoleModel(models.Model):

@@ -93,6 +93,10 @@ class Scope:
         self.trace: Any = None
         # Length of the encoded reply envelope (set by djira.handler once it is encoded).
         self.reply_size: int | None = None
+        # The request's ``idempotencyKey``, and whether its reply is one kept for that key
+        # (djira.idempotency).
+        self.idempotency_key: str | None = None
+        self.replayed = False
 
     @property
     def query(self) -> QueryDict:

@@ -24,6 +24,8 @@ class RequestPayload(TypedDict, total=False):
     namespace: str
     action: Action
     requestId: str | int
+    #: Writes only: a repeat within IDEMPOTENCY_TTL gets the first reply (protocol.md).
+    idempotencyKey: str
     pk: Any
     data: Any
     query: dict[str, Any]
@@ -47,6 +49,8 @@ class Reply(TypedDict):
     #: A subscription's rooms' positions; ``recovered`` when it sent ``since`` (protocol.md).
     positions: NotRequired[dict[str, Any]]
     recovered: NotRequired[bool]
+    #: True when the reply is the one kept for the request's ``idempotencyKey``.
+    replayed: NotRequired[bool]
 
 
 class Push(TypedDict):

@@ -78,11 +78,14 @@ class BaseCommunicator(ABC):
         headers: dict[str, Any] | None = None,
         request_id: str | int | None = None,
         ack: bool = True,
+        idempotency_key: str | None = None,
     ) -> dict[str, Any]:
         """Send one request and return its reply envelope (a coroutine).
 
         :param ack: ask for a Socket.IO acknowledgement (default); with ``False`` the reply
             is awaited as an event carrying this request's ``requestId``.
+        :param idempotency_key: sent as ``idempotencyKey``: a write repeating it gets the
+            first one's reply (docs/client.md, "Idempotent requests").
         """
         if request_id is None:
             self._counter += 1
@@ -94,6 +97,7 @@ class BaseCommunicator(ABC):
             ("data", data),
             ("query", query),
             ("headers", headers),
+            ("idempotencyKey", idempotency_key),
         ):
             if value is not None:
                 payload[key] = value
