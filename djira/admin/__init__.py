@@ -16,6 +16,7 @@ if apps.is_installed("django.contrib.admin") and apps.is_installed("django_htmx"
     from djira import lifecycle
     from djira.admin import options  # noqa: F401 - registers the ModelAdmins
     from djira.admin.actas import ActAsAudit
+    from djira.admin.live import checks as live_checks  # noqa: F401 - LIVE_ADMIN's checks
     from djira.admin.recorder import TrafficRecorder
 
     # The console's data source: every server's lifecycle events (djira.lifecycle).
