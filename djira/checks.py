@@ -109,8 +109,8 @@ VALUE_RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     ),
     "INSPECTOR_ACT_AS": ("True or False", lambda v: isinstance(v, bool)),
     "HEARTBEAT_INTERVAL": (
-        "a number of seconds > 0",
-        lambda v: (_is_int(v) or isinstance(v, float)) and v > 0,
+        "None or a number of seconds > 0",
+        lambda v: v is None or ((_is_int(v) or isinstance(v, float)) and v > 0),
     ),
     "WORKER_THREADS": ("a whole number >= 1", lambda v: _is_int(v) and v >= 1),
     "MAX_REQUESTS_IN_FLIGHT": (

@@ -11,9 +11,9 @@ from __future__ import annotations
 from django.db import models
 
 from djira.delivery.idempotency.models import IdempotencyKey
-from djira.delivery.models import Outbox, Stream
+from djira.delivery.models import Outbox, Process, Stream
 
-__all__ = ["IdempotencyKey", "Outbox", "Stream"]
+__all__ = ["IdempotencyKey", "Outbox", "Process", "Stream"]
 
 
 class ConsoleModel(models.Model):

@@ -115,6 +115,10 @@ DJIRA_SETTINGS = {
     "MAX_PAYLOAD_SIZE": 20_000,
     "REDIS_URL": os.environ.get("DJIRA_REDIS_URL") or None,
 }
+# Servers of one test run share the test database: only processes a test gave a Redis (or
+# DJIRA_TEST_HEARTBEAT) find each other, so a console page shows its own server's traffic.
+if not (os.environ.get("DJIRA_REDIS_URL") or os.environ.get("DJIRA_TEST_HEARTBEAT")):
+    DJIRA_SETTINGS["HEARTBEAT_INTERVAL"] = None
 if os.environ.get("DJIRA_TEST_WORKER_THREADS"):
     DJIRA_SETTINGS["WORKER_THREADS"] = int(os.environ["DJIRA_TEST_WORKER_THREADS"])
 if os.environ.get("DJIRA_TEST_MAX_IN_FLIGHT"):

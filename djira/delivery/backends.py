@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from functools import cache
+from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any
 
 from djira import json as djira_json
@@ -30,6 +30,7 @@ from djira.delivery.history import (
     stream_key,
 )
 from djira.delivery.messages import Emit, Message, Push
+from djira.delivery.processes import DatabaseRegistry, RedisRegistry, Registry
 
 if TYPE_CHECKING:
     from djira.delivery import Kind
@@ -61,6 +62,11 @@ class Backend:
 
     def __init__(self) -> None:
         self.warned = False
+
+    @cached_property
+    def registry(self) -> Registry:
+        """Where live processes publish their heartbeat (djira.delivery.processes)."""
+        return Registry()
 
     def submit(self, messages: list[Message], server: DjiraServer) -> list[Message]:
         return messages
@@ -103,6 +109,12 @@ class RedisBackend(Backend):
     """Redis numbers and keeps the rooms' streams and carries pushes (djira.delivery.redis)."""
 
     kind: Kind = "redis"
+
+    @cached_property
+    def registry(self) -> Registry:
+        from djira.settings import jira_settings
+
+        return RedisRegistry(jira_settings.REDIS_URL)
 
     async def stamp(self, server: DjiraServer, messages: list[Message]) -> list[Message]:
         """One round trip per batch, before the local sockets get it (a push carries its
@@ -182,6 +194,10 @@ class DatabaseBackend(Backend):
 
     kind: Kind = "database"
     writes_in_transaction = True
+
+    @cached_property
+    def registry(self) -> Registry:
+        return DatabaseRegistry()
 
     def submit(self, messages: list[Message], server: DjiraServer) -> list[Message]:
         from djira.delivery import publishing
@@ -289,6 +305,18 @@ def load_backend(path: str) -> type[Backend]:
 @cache
 def _backend(path: str) -> Backend:
     return load_backend(path)()
+
+
+#: The registry of a process that publishes no heartbeat (``HEARTBEAT_INTERVAL`` None).
+_ALONE = Registry()
+
+
+def get_registry() -> Registry:
+    """Where live processes find each other: the backend's registry, or this process's
+    alone when ``HEARTBEAT_INTERVAL`` is ``None``."""
+    from djira.settings import jira_settings
+
+    return _ALONE if jira_settings.HEARTBEAT_INTERVAL is None else get_backend().registry
 
 
 def get_backend() -> Backend:

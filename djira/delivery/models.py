@@ -1,4 +1,4 @@
-"""The database backend's two tables (``djira.delivery.database``).
+"""The database backend's tables (``djira.delivery.database``, ``djira.delivery.processes``).
 
 ``Outbox`` holds every push and emit, written in the transaction of the change that caused
 it, then numbered; it is also the rooms' history for catch-up. ``Stream`` holds each room's
@@ -38,6 +38,23 @@ class Outbox(models.Model):
 
     def __str__(self) -> str:
         return f"outbox #{self.id} (seq {self.seq})"
+
+
+class Process(models.Model):
+    """A live process's heartbeat (``process:<id>``) or a flag (``flag:<name>``) until
+    ``expires`` (``djira.delivery.processes``)."""
+
+    key = models.CharField(max_length=200, primary_key=True)
+    #: The process's snapshot, JSON.
+    value = models.TextField()
+    #: Wall clock (``time.time()``) after which the row counts as gone.
+    expires = models.FloatField()
+
+    class Meta:
+        db_table = "djira_process"
+
+    def __str__(self) -> str:
+        return self.key
 
 
 class Stream(models.Model):

@@ -61,7 +61,7 @@ SEEN = 60.0
 def interval() -> float:
     from djira.settings import jira_settings
 
-    return max(0.2, float(jira_settings.HEARTBEAT_INTERVAL))
+    return max(0.2, float(jira_settings.HEARTBEAT_INTERVAL or 2.0))
 
 
 def member_of(user: Any) -> Member:

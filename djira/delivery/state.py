@@ -9,6 +9,7 @@ state: two servers in one process (tests run several) keep separate parts.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -38,4 +39,6 @@ class Delivery:
     follower: Follower | None = None
     #: The redis backend's link: its client, stream reader and health state.
     link: ServerLink | None = None
+    #: Publishes this server's snapshot to the backend's registry (djira.delivery.processes).
+    heartbeat: asyncio.Task[None] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)

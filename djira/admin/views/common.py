@@ -35,7 +35,7 @@ def context(admin: ConsoleAdmin, request: HttpRequest, title: str, **extra: Any)
         "can_inspect": has_console_perm(request, INSPECT),
         "can_disconnect": has_console_perm(request, DISCONNECT),
         "recording_enabled": bool(jira_settings.RECORD_TRAFFIC),
-        "clustered": bool(jira_settings.REDIS_URL),
+        "clustered": cluster.clustered(),
         **extra,
     }
 

@@ -20,11 +20,11 @@ from django.http import (
 from django.shortcuts import render
 from django.urls import reverse
 
+from djira.admin import cluster
 from djira.admin.redaction import redact_environ
 from djira.admin.state import get_consumer, process_id
 from djira.admin.views.common import context, list_link, live_state, not_found
 from djira.admin.views.formatting import ago, breakable, decorate_row, when
-from djira.settings import jira_settings
 
 if TYPE_CHECKING:
     from djira.admin.options import ConsoleAdmin
@@ -74,7 +74,7 @@ def find_connection(state: dict[str, Any], sid: str) -> dict[str, Any]:
             return decorate_connection(conn)
     raise Http404(
         "No such connection: it has disconnected, or it never existed here"
-        + (" or in any process sending heartbeats." if jira_settings.REDIS_URL else ".")
+        + (" or in any process sending heartbeats." if cluster.clustered() else ".")
     )
 
 
