@@ -40,3 +40,17 @@ class SpansHook(APIHook):
     def clear(self, scope):
         self.exporter.clear()
         return None
+
+    @action(actions=["GET"])
+    def pid(self, scope):
+        """The serving process (tests/test_metrics.py: which gunicorn worker)."""
+        import os
+
+        return os.getpid()
+
+    @action(actions=["POST"])
+    async def hold(self, scope):
+        """Block this worker's event loop for ``data`` seconds, so it accepts nobody."""
+        import time
+
+        time.sleep(float(scope.data))  # noqa: ASYNC251 - blocking the loop is the point
