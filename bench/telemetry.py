@@ -1,0 +1,165 @@
+"""Telemetry benchmark: what METRICS and TRACING cost a request, in one run.
+
+    python bench/telemetry.py                       # 16 clients, 2 rounds of 8 s, ~2 minutes
+    python bench/telemetry.py --clients 64 --rounds 3 --duration 10
+    python bench/telemetry.py --baseline <git ref>  # "before": djira at another commit
+
+Five servers of the example project (uvicorn on CPU 0, one SQLite database, the load from
+a driver on CPU 1, ``{"pk": n}`` on ``articles`` with acks, as bench/requests.py):
+
+- ``before``: djira as committed before djira.telemetry existed (``--baseline``);
+- ``off``, ``metrics``, ``tracing``, ``both``: djira as committed now (``HEAD``), with
+  neither, ``METRICS``, ``TRACING`` (the OpenTelemetry SDK, a batch processor, an exporter
+  that drops spans), or both.
+
+Both djira trees are ``git archive`` copies of commits, so work in progress in the working
+tree is not measured. Ratios are req/s against ``off`` (and ``off`` against ``before``);
+the issue's targets: tracing >= 0.9x, metrics >= 0.95x, off >= 0.98x of before.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import (  # noqa: E402
+    REPO,
+    Stats,
+    drive,
+    print_table,
+    seed_database,
+    server_env,
+    servers_started,
+)
+from bench.requests import Payloads, djira_ok  # noqa: E402
+
+APP = "bench._telemetry_app:application"
+MODES = ("off", "metrics", "tracing", "both")
+# name -> (compared with, target ratio of req/s)
+TARGETS = {
+    "off": ("before", 0.98),
+    "metrics": ("off", 0.95),
+    "tracing": ("off", 0.9),
+    "both": ("off", None),
+}
+
+
+def first_telemetry_commit() -> str:
+    out = subprocess.run(
+        ["git", "log", "--diff-filter=A", "--format=%H", "--", "djira/telemetry/__init__.py"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    if not out:
+        raise SystemExit("no commit adds djira/telemetry: pass --baseline")
+    return out[-1] + "^"
+
+
+def archive(ref: str, into: Path) -> Path:
+    """``djira/`` as committed at ``ref``, unpacked under ``into``."""
+    into.mkdir(parents=True)
+    tar = subprocess.run(
+        ["git", "archive", ref, "djira"], cwd=REPO, capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=tar, check=True)
+    return into
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--clients", type=int, default=16, help="concurrent clients (16)")
+    parser.add_argument("--duration", type=float, default=8.0, help="measured seconds (8)")
+    parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds (2)")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds, fresh servers (2)")
+    parser.add_argument("--articles", type=int, default=1000, help="rows seeded (1000)")
+    parser.add_argument("--baseline", default=None, help="git ref of 'before'")
+    parser.add_argument("--head", default="HEAD", help="git ref of the measured djira")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    baseline = args.baseline or first_telemetry_commit()
+    names = ["before", *MODES]
+    runs: dict[str, list[Stats]] = {name: [] for name in names}
+    with tempfile.TemporaryDirectory(prefix="djira-bench-") as tmp:
+        before = archive(baseline, Path(tmp) / "before")
+        head = archive(args.head, Path(tmp) / "head")
+        db = Path(tmp) / "bench.sqlite3"
+        pks = seed_database(db, args.articles)
+        env = server_env(db, DJANGO_SETTINGS_MODULE="bench._telemetry_settings")
+
+        def on(tree: Path, mode: str) -> dict[str, str]:
+            path = os.pathsep.join([str(tree), env["PYTHONPATH"]])
+            return {**env, "PYTHONPATH": path, "DJIRA_BENCH_TELEMETRY": mode}
+
+        specs = {"before": (APP, on(before, "off"))}
+        specs.update({mode: (APP, on(head, mode)) for mode in MODES})
+        print(
+            f"before = {baseline}, others = {args.head}; {args.clients} clients, "
+            f"{args.rounds} rounds of {args.duration:g}s after {args.warmup:g}s warm-up",
+            file=sys.stderr,
+        )
+        for round_index in range(args.rounds):
+            with servers_started(specs) as servers:
+                order = names if round_index % 2 == 0 else names[::-1]
+                for name in order:
+                    stats = drive(
+                        servers[name].url,
+                        args.clients,
+                        args.duration,
+                        Payloads(pks),
+                        "articles",
+                        warmup=args.warmup,
+                        check=djira_ok,
+                        server_pid=servers[name].pid,
+                    )
+                    runs[name].append(stats)
+                    print(
+                        f"  round {round_index + 1} {name:>8} {stats.rps:8.0f} req/s  "
+                        f"p50 {stats.p50_ms:6.2f} ms  errors {stats.errors}",
+                        file=sys.stderr,
+                    )
+    merged = {name: Stats.merge(runs[name]) for name in names}
+    rows = []
+    failed = False
+    for name in names:
+        stats = merged[name]
+        ratio = verdict = ""
+        if name in TARGETS:
+            against, target = TARGETS[name]
+            value = stats.rps / merged[against].rps if merged[against].rps else 0.0
+            ratio = f"{value:.3f}x {against}"
+            if target is not None:
+                ok = value >= target
+                failed |= not ok
+                verdict = f"{'PASS' if ok else 'MISS'} (>= {target}x)"
+        us = stats.server_us_per_request
+        rows.append(
+            [
+                name,
+                f"{stats.rps:.0f}",
+                f"{stats.p50_ms:.2f}",
+                f"{stats.p99_ms:.2f}",
+                "" if us is None else f"{us:.0f}",
+                stats.errors,
+                ratio,
+                verdict,
+            ]
+        )
+    print()
+    headers = ["djira", "req/s", "p50 ms", "p99 ms", "server us/req", "errors", "ratio", "target"]
+    print_table(headers, rows)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
