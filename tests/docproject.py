@@ -2,37 +2,49 @@
 
 In an empty directory, every block a page marks, in order: ``<!-- quickstart: run -->`` (or
 ``project: run``) runs its commands (the quickstart's ``django-admin startproject`` and
-``cd`` first), ``write PATH`` writes the block to PATH, ``append PATH`` appends it. Nothing
+``cd`` first), ``write PATH`` writes the block to PATH, ``append PATH`` appends it, and
+``settings NAME`` writes ``mysite/settings_NAME.py``: the project's settings with the block
+appended, one of the alternatives a page shows, served by ``Project.serve(NAME)``. Nothing
 from this repository's test settings reaches the project: it sees only what the pages say
 to add, and the packages of the virtual environment whose ``bin`` directory it is given
 (the pages' ``pip install`` lines are checked against that environment rather than run,
 unless ``install`` runs them).
+
+``reader_project`` builds the project a reader of a page has: the quickstart, then every
+page of the docs' table of contents up to that one.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shlex
 import subprocess
+import sys
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from tests.docblocks import Block, blocks
+from djira.testing import LiveServer
+from tests.docblocks import DOCS, Block, blocks
 
 ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent  # this environment's python, django-admin
+SETTINGS_PACKAGE = "mysite"  # the quickstart's project
 DISTRIBUTION = "djira-realtime"
 PASSWORD = "a-long-password-1"  # createsuperuser --noinput reads it from the environment
 # Marked blocks that drive a server or a client rather than build the project.
 NOT_BUILDING = {"serve", "client", "browser"}
 
 
-def project_env(bin_dir: Path) -> dict[str, str]:
+def project_env(bin_dir: Path = BIN) -> dict[str, str]:
     """This process's environment with ``bin_dir`` first on PATH, minus what would leak
     this repository's settings or test run into the project's commands."""
     leaks = {"PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "DJANGO_SETTINGS_MODULE", "PYTEST_ADDOPTS"}
@@ -114,6 +126,10 @@ class Project:
             elif kind == "append":
                 with open(self.cwd / target, "a", encoding="utf-8") as file:
                     file.write("\n" + block.code)
+            elif kind == "settings":
+                base = f"from {SETTINGS_PACKAGE}.settings import *  # noqa: F403\n\n"
+                path = self.cwd / SETTINGS_PACKAGE / f"settings_{target}.py"
+                path.write_text(base + block.code, encoding="utf-8")
             elif kind in NOT_BUILDING:
                 others.append(block)
             else:
@@ -134,3 +150,81 @@ class Project:
                 if "createsuperuser" in command:
                     command.append("--noinput")
                 self.runs.append((key, self.run(command)))
+
+    def output_of(self, command: str) -> str:
+        """What the last run of ``command`` (as a page writes it) printed."""
+        return next(output for key, output in reversed(self.runs) if key == command)
+
+    def shell(self, code: str) -> str:
+        """Run ``code`` in ``manage.py shell`` (as a reader would try something out)."""
+        return self.run(["python", "manage.py", "shell", "-c", code])
+
+    def shell_line(self, code: str) -> str:
+        """The last line ``code`` printed in ``manage.py shell`` (Django's shell may print
+        what it imported first)."""
+        return self.shell(code).strip().splitlines()[-1]
+
+    def shell_json(self, code: str) -> Any:
+        """``code`` ends by printing one JSON value: that value."""
+        return json.loads(self.shell_line(code))
+
+    def create_users(self, **users: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """Users (``alice={"is_staff": True}``), each with a password and a DRF token, as
+        ``createsuperuser`` and ``drf_create_token`` make them: ``{name: {"pk", "token"}}``."""
+        return self.shell_json(
+            "import json\n"
+            "from django.contrib.auth import get_user_model\n"
+            "from rest_framework.authtoken.models import Token\n"
+            "made = {}\n"
+            f"for name, fields in {users!r}.items():\n"
+            "    password = name + '-pw-123'\n"
+            "    user = get_user_model().objects.create_user(name, password=password, **fields)\n"
+            "    made[name] = {'pk': user.pk, 'token': Token.objects.create(user=user).key}\n"
+            "print(json.dumps(made))\n"
+        )
+
+    def serve(self, settings: str | None = None) -> LiveServer:
+        """The project under uvicorn, as deployment.md serves it, with ``settings_NAME``
+        (a page's ``settings NAME`` block) or the project's own settings."""
+        module = f"{SETTINGS_PACKAGE}.settings" + (f"_{settings}" if settings else "")
+        server = LiveServer(
+            f"{SETTINGS_PACKAGE}.asgi:application",
+            cwd=str(self.cwd),
+            log_path=str(self.root / f"uvicorn-{settings or 'default'}.log"),
+        )
+        # The project's environment only: none of this test run's settings or variables.
+        server.env = {**self.env, "DJANGO_SETTINGS_MODULE": module}
+        return server.start()
+
+
+def toc() -> list[str]:
+    """The docs' pages in the order of docs/index.md's first table of contents."""
+    text = (DOCS / "index.md").read_text(encoding="utf-8")
+    tree = re.search(r"```\{toctree\}\n(.*?)```", text, re.DOTALL)
+    assert tree is not None, "docs/index.md has no toctree"
+    lines = tree[1].splitlines()
+    return [f"{line.strip()}.md" for line in lines if line.strip() and line[0] not in ":#"]
+
+
+def reader_project(root: Path, page: str, bin_dir: Path = BIN) -> Project:
+    """The project of a reader of ``page``: the quickstart, then the steps (``project``
+    blocks) of every page before ``page`` in the table of contents, then its own."""
+    project = Project(root, bin_dir)
+    project.follow(DOCS / "quickstart.md", "quickstart")
+    pages = toc()
+    for name in pages[pages.index("quickstart.md") + 1 : pages.index(page) + 1]:
+        project.follow(DOCS / name, "project")
+    return project
+
+
+def follow_quickstart(root: Path) -> tuple[Path, list[str], str]:
+    """The quickstart's steps up to serving: the project's directory, the serve command and
+    the superuser's token."""
+    project = Project(root, BIN)
+    others = project.follow(DOCS / "quickstart.md", "quickstart")
+    (serve,) = [block for block in others if block.args == "serve"]
+    (command,) = [shlex.split(line) for line in serve.code.splitlines() if line.strip()]
+    created = next(out for key, out in project.runs if "drf_create_token" in key)
+    token = re.search(r"Generated token (\w+)", created)
+    assert token is not None, created
+    return project.cwd, command, token[1]

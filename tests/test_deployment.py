@@ -27,7 +27,7 @@ import socketio
 
 from djira.testing import free_port
 from tests.docblocks import DOCS, blocks
-from tests.quickstart import BIN, follow_quickstart, project_env
+from tests.docproject import BIN, follow_quickstart, project_env
 
 PAGE = DOCS / "deployment.md"
 

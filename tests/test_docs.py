@@ -1,11 +1,11 @@
 """The docs' code samples, taken from the pages.
 
-Every Python block compiles; blocks marked ``<!-- test: define -->`` are executed
-(tests.docsamples) and served by a real server (tests.docs_settings, tests.docsapp), where
-the behaviour the page describes is checked; JavaScript, JSON and shell blocks pass their
-parsers. The quickstart runs end to end in e2e/test_quickstart.py, testing.md in a new
-project in tests/test_docs_testing.py, the nginx configuration of deployment.md in
-tests/test_nginx.py.
+Every Python block compiles; JavaScript, JSON and shell blocks pass their parsers. The
+samples that make up a project run in a new ``django-admin startproject`` built from the
+pages' own steps (tests/docproject.py), as a reader runs them: the quickstart end to end in
+e2e/test_quickstart.py, hooks.md, authentication.md, permissions.md and testing.md in
+tests/test_docs_<page>.py; deployment.md's nginx configuration in tests/test_nginx.py, its
+systemd unit and container in tests/test_deployment.py.
 """
 
 from __future__ import annotations
@@ -19,11 +19,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from asgiref.sync import sync_to_async
-from django.conf import settings
-from rest_framework.authtoken.models import Token
 
-from djira.testing import ConnectionRefused, LiveServer, SocketCommunicator
 from tests.conftest import ROOT
 from tests.docblocks import DOCS, Block, blocks
 
@@ -83,13 +79,6 @@ def test_shell_sample_parses(block):
     assert result.returncode == 0, f"{block.where}:\n{result.stderr}"
 
 
-def test_defined_samples_are_executed():
-    from tests import docsamples
-
-    assert "CredentialsStillValid" in docsamples.DEFINED["authentication.md"]
-    assert "IsOwnerOrReadOnly" in docsamples.DEFINED["permissions.md"]
-
-
 def test_public_docs_never_say_seed():
     pages = [README, *DOCS.glob("*.md"), Path(ROOT) / "CHANGELOG.md"]
     offending = [p.name for p in pages if p.exists() and "seed" in p.read_text().lower()]
@@ -135,214 +124,3 @@ def test_readme_register_snippet_works_pasted_into_asgi_py(tmp_path):
     assert listed.returncode == 0, listed.stderr
     # Registered by hand, and discovered in an installed app (tests.testapp.observed).
     assert "'users'" in listed.stdout and "'observed'" in listed.stdout
-
-
-# -- authentication.md and permissions.md, served -----------------------------------------
-
-
-def docs_server(factory, **env: str) -> LiveServer:
-    return factory(DJANGO_SETTINGS_MODULE="tests.docs_settings", **env)
-
-
-@pytest.fixture(scope="module")
-def docs(live_server_factory):
-    return docs_server(live_server_factory)
-
-
-async def whoami(client: SocketCommunicator) -> dict:
-    reply = await client.request("docs_whoami", namespace="me")
-    assert reply["status"] == 200, reply
-    return reply["data"]
-
-
-async def test_custom_authentication_identifies_the_device(docs, user):
-    user.last_name = "k3y"
-    await sync_to_async(user.save)()
-    async with SocketCommunicator(docs.url, auth={"device": "alice:k3y"}) as client:
-        assert (await whoami(client))["username"] == "alice"
-
-
-async def test_custom_authentication_refuses_a_wrong_key(docs, user):
-    with pytest.raises(ConnectionRefused) as refused:
-        await SocketCommunicator(docs.url, auth={"device": "alice:wrong"}).connect()
-    assert refused.value.status == 401
-
-
-# The test settings' SECRET_KEY is short; PyJWT says so on every token it signs with it.
-@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
-async def test_jwt_authentication(docs, user):
-    from rest_framework_simplejwt.tokens import AccessToken
-
-    access = str(await sync_to_async(AccessToken.for_user)(user))
-    async with SocketCommunicator(docs.url, auth={"jwt": access}) as client:
-        assert (await whoami(client))["username"] == "alice"
-    with pytest.raises(ConnectionRefused) as refused:
-        await SocketCommunicator(docs.url, auth={"jwt": access[:-4] + "AAAA"}).connect()
-    assert refused.value.status == 401
-
-
-async def test_open_socket_keeps_its_user_after_the_token_is_deleted(docs, user, token):
-    # What authentication.md says djira does by default.
-    async with SocketCommunicator(docs.url, token=token) as client:
-        await sync_to_async(Token.objects.filter(key=token).delete)()
-        assert (await whoami(client))["username"] == "alice"
-    with pytest.raises(ConnectionRefused) as refused:
-        await SocketCommunicator(docs.url, token=token).connect()
-    assert refused.value.status == 401
-
-
-async def test_open_socket_keeps_its_user_after_logout(docs, user):
-    from django.test import Client
-
-    web = Client()
-    await sync_to_async(web.force_login)(user)
-    cookie = f"{settings.SESSION_COOKIE_NAME}={web.cookies[settings.SESSION_COOKIE_NAME].value}"
-    async with SocketCommunicator(docs.url, headers={"Cookie": cookie}) as client:
-        await sync_to_async(web.logout)()
-        assert (await whoami(client))["username"] == "alice"
-    # The next connection with that cookie is anonymous: the session is gone.
-    async with SocketCommunicator(docs.url, headers={"Cookie": cookie}) as client:
-        assert (await whoami(client))["username"] is None
-
-
-@pytest.fixture(scope="module")
-def revoking(live_server_factory):
-    return docs_server(
-        live_server_factory,
-        DJIRA_DOCS_PERMISSION_CLASSES=(
-            "djira.permissions.IsAuthenticated,tests.docsamples.CredentialsStillValid"
-        ),
-    )
-
-
-async def test_credentials_still_valid_refuses_a_deleted_token(revoking, user, token):
-    async with SocketCommunicator(revoking.url, token=token) as client:
-        assert (await whoami(client))["username"] == "alice"
-        await sync_to_async(Token.objects.filter(key=token).delete)()
-        reply = await client.request("docs_whoami", namespace="me")
-    assert reply["status"] == 403
-    assert reply["data"]["detail"] == "Your credentials were revoked: reconnect."
-
-
-async def test_credentials_still_valid_refuses_after_logout(revoking, user):
-    from django.test import Client
-
-    web = Client()
-    await sync_to_async(web.force_login)(user)
-    cookie = f"{settings.SESSION_COOKIE_NAME}={web.cookies[settings.SESSION_COOKIE_NAME].value}"
-    async with SocketCommunicator(revoking.url, headers={"Cookie": cookie}) as client:
-        assert (await whoami(client))["username"] == "alice"
-        await sync_to_async(web.logout)()
-        reply = await client.request("docs_whoami", namespace="me")
-    assert reply["status"] == 403
-
-
-@pytest.fixture(scope="module")
-def known_apps(live_server_factory):
-    return docs_server(
-        live_server_factory, DJIRA_DOCS_PERMISSION_CLASSES="tests.docsamples.KnownApp"
-    )
-
-
-async def test_original_can_connect_shape_reads_the_auth_object(known_apps, db_):
-    async with SocketCommunicator(known_apps.url, auth={"app": "web"}) as client:
-        assert (await whoami(client))["username"] is None
-    with pytest.raises(ConnectionRefused) as refused:
-        await SocketCommunicator(known_apps.url, auth={"app": "fax"}).connect()
-    assert refused.value.status == 401  # anonymous: 401, as for any refusal
-
-
-@pytest.fixture(scope="module")
-def staff_only(live_server_factory):
-    return docs_server(
-        live_server_factory,
-        DJIRA_DOCS_PERMISSION_CLASSES="tests.docsamples.StaffOnlyConnections",
-    )
-
-
-async def test_scope_can_connect_shape_sees_the_user(staff_only, user, token, admin_user):
-    with pytest.raises(ConnectionRefused) as refused:
-        await SocketCommunicator(staff_only.url, token=token).connect()
-    assert refused.value.status == 403
-    staff_token = await sync_to_async(Token.objects.create)(user=admin_user)
-    async with SocketCommunicator(staff_only.url, token=staff_token.key) as client:
-        assert (await whoami(client))["username"] == "root"
-
-
-async def test_staff_writes_only(docs, user, token):
-    async with SocketCommunicator(docs.url, token=token) as client:
-        assert (await client.request("docs_staff_books"))["status"] == 200
-        reply = await client.request("docs_staff_books", action="POST", data={"title": "T"})
-    assert reply["status"] == 403
-    assert reply["data"]["detail"] == "Only staff may change this."
-
-
-async def book_of(owner) -> int:
-    from tests.testapp.models import Book
-
-    book = await sync_to_async(Book.objects.create)(title="Owned", owner=owner)
-    return book.pk
-
-
-async def test_is_owner_object_shape(docs, user, token, other_user):
-    mine, theirs = await book_of(user), await book_of(other_user)
-    async with SocketCommunicator(docs.url, token=token) as client:
-        assert (await client.request("docs_owned_books", pk=mine))["status"] == 200
-        reply = await client.request("docs_owned_books", pk=theirs)
-    assert reply["status"] == 403
-    assert reply["data"]["detail"] == "This is not yours."
-
-
-async def test_drf_object_shape(docs, user, token, other_user):
-    mine, theirs = await book_of(user), await book_of(other_user)
-    async with SocketCommunicator(docs.url, token=token) as client:
-        assert (await client.request("docs_drf_books", pk=theirs))["status"] == 200  # read
-        edit = {"title": "Mine now"}
-        refused = await client.request("docs_drf_books", action="PATCH", pk=theirs, data=edit)
-        allowed = await client.request("docs_drf_books", action="PATCH", pk=mine, data=edit)
-    assert (refused["status"], allowed["status"]) == (403, 200)
-
-
-# -- hooks.md -----------------------------------------------------------------------------
-
-
-async def test_user_hook_refuses_anonymous_sockets(docs, db_):
-    async with SocketCommunicator(docs.url) as client:
-        assert (await client.request("users"))["status"] == 401
-
-
-async def test_user_hook_is_read_only_and_hides_private_fields(docs, user, token):
-    async with SocketCommunicator(docs.url, token=token) as client:
-        page = await client.request("users")
-        created = await client.request("users", action="POST", data={"username": "mallory"})
-        deleted = await client.request("users", action="DELETE", pk=user.pk)
-    assert page["status"] == 200
-    assert set(page["data"]["results"][0]) == {"id", "username", "first_name", "last_name"}
-    assert (created["status"], deleted["status"]) == (405, 405)
-
-
-async def test_user_hook_set_password_validates_and_changes_own_password(docs, user, token):
-    async with SocketCommunicator(docs.url, token=token) as client:
-        short = await client.request(
-            "users", namespace="set_password", action="POST", data={"password": "short"}
-        )
-        changed = await client.request(
-            "users", namespace="set_password", action="POST", data={"password": "a-much-longer-one"}
-        )
-        stats = await client.request("users", namespace="stats")
-    assert short["status"] == 400 and "password" in short["data"]
-    assert changed["status"] == 200
-    await sync_to_async(user.refresh_from_db)()
-    assert user.check_password("a-much-longer-one")
-    assert stats["status"] == 403  # IsAdminUser on that action only
-
-
-async def test_timing_middleware_wraps_replies(live_server_factory, db_):
-    timed = docs_server(
-        live_server_factory, DJIRA_DOCS_MIDDLEWARE="tests.docsamples.TimingMiddleware"
-    )
-    async with SocketCommunicator(timed.url) as client:
-        reply = await client.request("docs_whoami", namespace="me")
-    assert reply["status"] == 200
-    assert reply["data"]["result"]["username"] is None
-    assert isinstance(reply["data"]["took"], float)

@@ -33,7 +33,7 @@ from djira.management.devserver import (
 )
 from djira.testing import free_port
 from tests.docblocks import DOCS, blocks
-from tests.quickstart import BIN, follow_quickstart, project_env
+from tests.docproject import BIN, follow_quickstart, project_env
 
 
 class Runserver:

@@ -2,7 +2,7 @@ from django.apps import AppConfig
 
 
 class DocsAppConfig(AppConfig):
-    """Hooks that use the docs' classes, served by the docs' test server (discovered)."""
+    """The deployment tests' hooks, served by the docs' test server (discovered)."""
 
     name = "tests.docsapp"
     label = "docsapp"

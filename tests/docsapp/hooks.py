@@ -1,18 +1,15 @@
-"""Hooks wired to the classes the docs define (tests.docsamples), over the test app's books.
+"""Hooks of the deployment tests' server (tests/test_gunicorn.py, tests/test_nginx.py).
 
 They declare ``event``, so the docs' server discovers them beside the hooks tests/asgi.py
-registers by hand.
+registers by hand. The docs' own samples run in a project of their own
+(tests/docproject.py).
 """
 
 import os
 import time
 
 from djira.decorators import action
-from djira.hooks import APIHook, ModelAPIHook
-from djira.permissions import IsAuthenticated
-from tests import docsamples
-from tests.testapp.models import Book
-from tests.testapp.serializers import BookSerializer
+from djira.hooks import APIHook
 
 
 class WhoAmIHook(APIHook):
@@ -37,26 +34,3 @@ class BusyHook(APIHook):
         # only the other workers accept connections (tests/test_gunicorn.py).
         time.sleep(float(scope.data))  # noqa: ASYNC251 - blocking is the point
         return None
-
-
-class StaffBooksHook(ModelAPIHook):
-    event = "docs_staff_books"
-    queryset = Book.objects.all()
-    serializer_class = BookSerializer
-    permission_classes = [docsamples.StaffWritesOnly]
-
-
-class OwnedBooksHook(ModelAPIHook):
-    """IsOwner alone: the queryset is left wide so the object check is what refuses."""
-
-    event = "docs_owned_books"
-    queryset = Book.objects.all()
-    serializer_class = BookSerializer
-    permission_classes = [IsAuthenticated, docsamples.IsOwner]
-
-
-class DRFOwnedBooksHook(ModelAPIHook):
-    event = "docs_drf_books"
-    queryset = Book.objects.all()
-    serializer_class = BookSerializer
-    permission_classes = [IsAuthenticated, docsamples.IsOwnerOrReadOnly]
