@@ -73,6 +73,8 @@ export interface Envelope<T = any> {
   action?: Action;
   requestId?: string | number;
   data: T;
+  /** True when the reply is the one the server kept for the request's `idempotencyKey`. */
+  replayed?: boolean;
   /** In a subscription reply: where each room's stream stands (servers keeping history). */
   positions?: Record<string, Position>;
   /**
@@ -107,6 +109,12 @@ export interface RequestFields {
   query?: Record<string, unknown>;
   /** Free metadata for server middleware. */
   headers?: Record<string, string>;
+  /**
+   * Writes only (`POST`, `PUT`, `PATCH`, `DELETE`): a repeat of the key gets the first
+   * request's reply instead of running again (docs/client.md, "Idempotent requests"). The
+   * client makes one up for every write; give your own to repeat a write across page loads.
+   */
+  idempotencyKey?: string;
 }
 
 export interface RequestOptions {
@@ -197,12 +205,34 @@ interface Pending {
   hook: string;
   payload: Record<string, unknown>;
   sent: boolean;
+  /** Times left to send it again after a reconnection: writes with an idempotency key only. */
+  resends: number;
   timer: ReturnType<typeof setTimeout> | undefined;
   resolve: (reply: Envelope) => void;
   reject: (error: DjiraError) => void;
 }
 
 const DEFAULT_TIMEOUT = 10_000;
+/** The verbs that change data: each is sent with an idempotency key. */
+const WRITES: ReadonlySet<string> = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+/**
+ * A write in flight is sent again after one drop, not more: a write that itself closes the
+ * connection (too large for the server) would otherwise be sent again for ever.
+ */
+const RESENDS = 1;
+
+/**
+ * A random (version 4) UUID. `crypto.randomUUID` exists only on secure origins (HTTPS,
+ * localhost); `getRandomValues` exists everywhere.
+ */
+export function newIdempotencyKey(): string {
+  const bytes = new Uint8Array(16);
+  globalThis.crypto.getRandomValues(bytes);
+  bytes[6] = (bytes[6] & 0x0f) | 0x40;
+  bytes[8] = (bytes[8] & 0x3f) | 0x80;
+  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
 
 /** A failed request: an error reply (`kind: "reply"`, `status` >= 400) or a client-side failure. */
 export class DjiraError<T = any> extends Error {
@@ -539,9 +569,12 @@ export class Client {
       if (value !== undefined) payload[key] = value;
     }
     payload.requestId = requestId;
+    const write = WRITES.has(String(payload.action).toUpperCase());
+    if (write && payload.idempotencyKey === undefined) payload.idempotencyKey = newIdempotencyKey();
+    const resends = write && typeof payload.idempotencyKey === "string" ? RESENDS : 0;
     const timeout = options.timeout ?? this.timeout;
     const reply = new Promise<Envelope<T>>((resolve, reject) => {
-      const pending: Pending = { hook, payload, sent: false, timer: undefined, resolve, reject };
+      const pending: Pending = { hook, payload, sent: false, resends, timer: undefined, resolve, reject };
       if (timeout > 0) {
         const detail = `No reply to ${hook} ${String(payload.action)} within ${timeout} ms.`;
         pending.timer = setTimeout(() => this.fail(requestId, failure("timeout", 408, detail)), timeout);
@@ -677,10 +710,8 @@ export class Client {
     pending.reject(error);
   }
 
-  private rejectAll(error: () => DjiraError, onlySent = false): void {
-    for (const [requestId, pending] of [...this.pending]) {
-      if (!onlySent || pending.sent) this.fail(requestId, error());
-    }
+  private rejectAll(error: () => DjiraError): void {
+    for (const requestId of [...this.pending.keys()]) this.fail(requestId, error());
   }
 
   private inactiveError(): DjiraError {
@@ -825,6 +856,7 @@ export class Client {
     for (const shared of [...this.subscriptions.values()]) {
       if (!shared.sending) this.sendSubscription(shared);
     }
+    // Queued requests, and writes in flight when the connection dropped (same key, same id).
     for (const [requestId, pending] of this.pending) {
       if (!pending.sent) this.send(requestId, pending);
     }
@@ -833,10 +865,19 @@ export class Client {
 
   private handleDisconnect(reason: string): void {
     if (this.closed) return;
-    // A request in flight may or may not have been applied: never resend it, fail it.
-    this.rejectAll(() => failure("disconnected", 0, `Connection lost (${reason}) before the reply.`), true);
-    if (this.socket.active) this.setState({ state: "reconnecting", reason });
-    else this.giveUp(`The server closed the connection (${reason}).`, reason);
+    if (this.socket.active) {
+      // A write in flight may or may not have been applied: one with an idempotency key is
+      // sent again, with the same key, once connected (the server answers a key it has seen
+      // with the first reply); any other request fails, as does a write dropped twice.
+      for (const [requestId, pending] of [...this.pending]) {
+        if (!pending.sent) continue;
+        if (pending.resends-- > 0) pending.sent = false;
+        else this.fail(requestId, failure("disconnected", 0, `Connection lost (${reason}) before the reply.`));
+      }
+      this.setState({ state: "reconnecting", reason });
+    } else {
+      this.giveUp(`The server closed the connection (${reason}).`, reason);
+    }
   }
 
   private handleConnectError(error: Error & { data?: unknown }): void {

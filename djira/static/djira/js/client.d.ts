@@ -57,6 +57,8 @@ export interface Envelope<T = any> {
     action?: Action;
     requestId?: string | number;
     data: T;
+    /** True when the reply is the one the server kept for the request's `idempotencyKey`. */
+    replayed?: boolean;
     /** In a subscription reply: where each room's stream stands (servers keeping history). */
     positions?: Record<string, Position>;
     /**
@@ -89,6 +91,12 @@ export interface RequestFields {
     query?: Record<string, unknown>;
     /** Free metadata for server middleware. */
     headers?: Record<string, string>;
+    /**
+     * Writes only (`POST`, `PUT`, `PATCH`, `DELETE`): a repeat of the key gets the first
+     * request's reply instead of running again (docs/client.md, "Idempotent requests"). The
+     * client makes one up for every write; give your own to repeat a write across page loads.
+     */
+    idempotencyKey?: string;
 }
 export interface RequestOptions {
     /** Milliseconds to wait for the reply, queueing time included; 0 waits for ever. */
@@ -165,6 +173,11 @@ export interface ConnectOptions {
     [option: string]: unknown;
 }
 export type Callback<T> = (value: T) => void;
+/**
+ * A random (version 4) UUID. `crypto.randomUUID` exists only on secure origins (HTTPS,
+ * localhost); `getRandomValues` exists everywhere.
+ */
+export declare function newIdempotencyKey(): string;
 /** A failed request: an error reply (`kind: "reply"`, `status` >= 400) or a client-side failure. */
 export declare class DjiraError<T = any> extends Error {
     /**
