@@ -11,9 +11,9 @@ from __future__ import annotations
 from django.db import models
 
 from djira.delivery.idempotency.models import IdempotencyKey
-from djira.delivery.models import Outbox, Process, Stream
+from djira.delivery.models import Outbox, Presence, Process, Stream
 
-__all__ = ["IdempotencyKey", "Outbox", "Process", "Stream"]
+__all__ = ["IdempotencyKey", "Outbox", "Presence", "Process", "Stream"]
 
 
 class ConsoleModel(models.Model):

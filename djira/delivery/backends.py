@@ -30,6 +30,7 @@ from djira.delivery.history import (
     stream_key,
 )
 from djira.delivery.messages import Emit, Message, Push
+from djira.delivery.presence_stores import DatabasePresence, PresenceStore, RedisPresence
 from djira.delivery.processes import DatabaseRegistry, RedisRegistry, Registry
 
 if TYPE_CHECKING:
@@ -67,6 +68,11 @@ class Backend:
     def registry(self) -> Registry:
         """Where live processes publish their heartbeat (djira.delivery.processes)."""
         return Registry()
+
+    @cached_property
+    def presence(self) -> PresenceStore:
+        """Where servers share who is in which room (djira.delivery.presence_stores)."""
+        return PresenceStore()
 
     def submit(self, messages: list[Message], server: DjiraServer) -> list[Message]:
         return messages
@@ -115,6 +121,12 @@ class RedisBackend(Backend):
         from djira.settings import jira_settings
 
         return RedisRegistry(jira_settings.REDIS_URL)
+
+    @cached_property
+    def presence(self) -> PresenceStore:
+        from djira.settings import jira_settings
+
+        return RedisPresence(jira_settings.REDIS_URL)
 
     async def stamp(self, server: DjiraServer, messages: list[Message]) -> list[Message]:
         """One round trip per batch, before the local sockets get it (a push carries its
@@ -198,6 +210,10 @@ class DatabaseBackend(Backend):
     @cached_property
     def registry(self) -> Registry:
         return DatabaseRegistry()
+
+    @cached_property
+    def presence(self) -> PresenceStore:
+        return DatabasePresence()
 
     def submit(self, messages: list[Message], server: DjiraServer) -> list[Message]:
         from djira.delivery import publishing

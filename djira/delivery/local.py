@@ -35,6 +35,7 @@ from socketio import packet as sio_packet
 
 from djira.delivery.messages import Emit, Message, Push
 from djira.delivery.queues import SocketQueue
+from djira.delivery.wire import text_frame
 
 if TYPE_CHECKING:
     from djira.server import DjiraServer
@@ -149,6 +150,7 @@ def fan_out(
     pkt = encode_event(server, event, data, namespace)
     if pkt is None:
         return None
+    frame: bytes | None = None  # the websocket frame, encoded for the first direct write
     sockets = server.eio.sockets
     queued = 0
     # No await in this loop: the room cannot change under it, and a queue past its bound
@@ -159,7 +161,16 @@ def fan_out(
         socket = sockets.get(eio_sid)
         if socket is None or socket.closed or socket.closing:
             continue
-        socket.queue.put_nowait(pkt)
+        queue = socket.queue
+        wire = getattr(queue, "wire", None)
+        # Straight to the transport when nothing waits for this socket (its writer holds
+        # nothing, its queue and transport are empty): the push cannot overtake anything.
+        if wire is not None and queue.writer_idle and queue.empty() and wire.writable():
+            if frame is None:
+                frame = text_frame(pkt.encode())
+            wire.transport.write(frame)
+        else:
+            queue.put_nowait(pkt)
         queued += 1
     return queued
 

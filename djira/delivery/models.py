@@ -57,6 +57,31 @@ class Process(models.Model):
         return self.key
 
 
+class Presence(models.Model):
+    """A connection present in a room, as one server wrote it, until ``expires``
+    (``djira.delivery.presence_stores``)."""
+
+    #: The server (``LocalPresence.id``): several may run in one process.
+    server = models.CharField(max_length=32)
+    #: Digest of the room's stream key (observer uid and room), as the outbox's ``stream``.
+    room = models.CharField(max_length=40)
+    sid = models.CharField(max_length=64)
+    #: ``{"id", "username"}``, JSON.
+    member = models.TextField()
+    #: Wall clock (``time.time()``) after which the row counts as gone.
+    expires = models.FloatField()
+
+    class Meta:
+        db_table = "djira_presence"
+        constraints = [
+            models.UniqueConstraint(fields=["server", "room", "sid"], name="djira_presence_unique")
+        ]
+        indexes = [models.Index(fields=["room", "expires"], name="djira_presence_room")]
+
+    def __str__(self) -> str:
+        return f"{self.sid} in {self.room}"
+
+
 class Stream(models.Model):
     """A room's stream: its epoch and last offset. Key ``""`` is the global sequence."""
 

@@ -3,27 +3,11 @@
 A room here is an observer's user-level room (``"book"``, ``"book__7"``), identified by the
 pair ``(observer uid, room)``: the sockets that subscribed to it through any hook name or
 route are its members. Each server keeps its own members in memory (``LocalPresence``, the
-truth for its sockets); with ``REDIS_URL`` it also mirrors them to Redis so that any process
-can read the whole room:
-
-- ``djira:<db>:presence:<uid>:<room>:<server>``: a hash ``sid -> {"id", "username"}`` per
-  room and server process, with a time-to-live of ``3 x HEARTBEAT_INTERVAL``;
-- ``djira:<db>:presence:servers``: a sorted set ``server -> last heartbeat`` (a timestamp),
-  so readers know which servers' hashes to read.
-
-Every ``HEARTBEAT_INTERVAL`` seconds a server renews its keys' time-to-live; a server that
-crashed stops renewing and Redis drops its keys within three intervals. Liveness is only
-Redis' own expiry, never a comparison of clocks: readers read every server seen in the last
-minute (``SEEN``), whose hashes exist only while renewed. A key found missing at a heartbeat
-(Redis restarted) or any key after a failed write is written again from memory.
-
-Presence talks to Redis through the server's link (``redis.get_server_link``): its client,
-and its ``Health``, so an outage is said once for pushes and presence alike, and so is the
-recovery; while Redis is known down, presence writes nothing and waits for nothing.
-
-Writes for one socket and room always write what memory holds *now* (present: ``HSET``;
-absent: ``HDEL``), under one lock per server, so concurrent subscribe, unsubscribe and
-disconnect of a socket leave Redis as memory ends up, whatever order they finish in.
+truth for its sockets) and mirrors them to the delivery backend's presence store
+(``djira.delivery.presence_stores``: Redis hashes, rows of the database backend's table, or
+nothing with the memory backend), so that any process reads the whole room. Every
+``HEARTBEAT_INTERVAL`` seconds a server renews what it wrote there; a crashed server's
+members disappear within three intervals.
 
 Observers declared with ``presence=True`` also push ``type: "join"`` / ``"leave"`` to their
 room's subscribers when a connection enters or leaves it, through the same outbox as every
@@ -34,19 +18,20 @@ it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
-import time
+import logging
 import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from djira.delivery import outbox, registry
+from djira.delivery.backends import get_backend
 from djira.delivery.messages import Push
-from djira.delivery.redis import TIMEOUT, channel_for, get_server_link, sync_client
+from djira.delivery.presence_stores import interval
 
 if TYPE_CHECKING:
     from djira.server import DjiraServer
+
+logger = logging.getLogger("djira")
 
 #: (observer uid, user-level room)
 Key = tuple[str, str]
@@ -54,14 +39,6 @@ Key = tuple[str, str]
 Member = dict[str, Any]
 
 JOIN, LEAVE = "join", "leave"
-#: Servers whose last heartbeat is older (seconds) are not read, and forgotten at twice that.
-SEEN = 60.0
-
-
-def interval() -> float:
-    from djira.settings import jira_settings
-
-    return max(0.2, float(jira_settings.HEARTBEAT_INTERVAL or 2.0))
 
 
 def member_of(user: Any) -> Member:
@@ -98,19 +75,22 @@ def summarize(room: str, members: Iterable[Member]) -> dict[str, Any]:
 
 
 class LocalPresence:
-    """One server's members per room, its Redis mirror and heartbeat."""
+    """One server's members per room, and the heartbeat that renews them in the store."""
 
     def __init__(self, server: DjiraServer) -> None:
         self.server = server
-        #: Names this server's keys in Redis; per server, not per process (tests run several).
+        #: Names this server's entries in the store; per server, not per process (tests run
+        #: several).
         self.id = uuid.uuid4().hex
         self.rooms: dict[Key, dict[str, Member]] = {}
         self.of_sid: dict[str, set[Key]] = {}
         self.lock = asyncio.Lock()
         self.heartbeat: asyncio.Task[None] | None = None
-        #: A write failed or was skipped (Redis down): Redis may differ from memory until the
-        #: next heartbeat rewrites every key.
+        #: A write failed or was skipped (the store was down): the store may differ from
+        #: memory until the next heartbeat rewrites this server's members.
         self.dirty = False
+        #: Failing now (said once, when it starts and when it ends).
+        self.failing = False
 
     # -- memory -----------------------------------------------------------------------------
 
@@ -139,37 +119,25 @@ class LocalPresence:
     def members(self, key: Key) -> list[Member]:
         return list(self.rooms.get(key, {}).values())
 
-    # -- Redis mirror -------------------------------------------------------------------------
+    # -- the backend's store ------------------------------------------------------------------
 
     async def mirror(self, sid: str, keys: Iterable[Key]) -> None:
-        """Write to Redis what memory holds now for ``sid`` in each of ``keys``."""
-        link = get_server_link(self.server)  # on the server's loop; None without REDIS_URL
-        if link is None:
+        """Write to the backend's store what memory holds now for ``sid`` in ``keys``."""
+        store = get_backend().presence
+        if not store.shared:
             return
         self.start_heartbeat()
-        if not link.health.should_try():
-            # Redis is down: no subscription waits for it; the heartbeat catches up.
+        try:
+            await store.mirror(self, sid, keys)
+        except Exception:
+            # Said by the store's health (Redis) or here once per outage; the heartbeat
+            # rewrites what memory holds, and no subscription fails for it.
             self.dirty = True
-            return
-        prefix, ttl_ms = link.channel, int(interval() * 3000)
-        async with self.lock:
-            try:
-                async with link.client.pipeline(transaction=False) as pipe:
-                    pipe.zadd(servers_key(prefix), {self.id: time.time()})
-                    for key in keys:
-                        name = room_key(prefix, key, self.id)
-                        member = self.rooms.get(key, {}).get(sid)
-                        if member is None:
-                            pipe.hdel(name, sid)
-                        else:
-                            pipe.hset(name, sid, json.dumps(member))
-                            pipe.pexpire(name, ttl_ms)
-                    await pipe.execute()
-            except Exception as exc:
-                self.dirty = True  # the next heartbeat writes what memory holds
-                link.health.failed(exc)
-                return
-        link.health.ok()
+            if not self.failing:
+                self.failing = True
+                logger.warning(
+                    "djira: cannot write presence to the delivery backend", exc_info=True
+                )
 
     def start_heartbeat(self) -> None:
         if self.heartbeat is None or self.heartbeat.done():
@@ -178,49 +146,16 @@ class LocalPresence:
     async def _beat(self) -> None:
         while True:
             await asyncio.sleep(interval())
-            with contextlib.suppress(Exception):  # reported by beat()
-                await self.beat()
-
-    async def beat(self) -> None:
-        """Renew this server's keys and last heartbeat; rewrite keys Redis lost.
-
-        After a failed write, every key is rewritten from memory instead. While Redis is
-        known down, nothing: the link's back-off says when to try again.
-        """
-        link = get_server_link(self.server)
-        if link is None or not link.health.should_try():
-            return
-        client, prefix, ttl_ms = link.client, link.channel, int(interval() * 3000)
-        async with self.lock:
-            keys = list(self.rooms)
-            rewrite = self.dirty
             try:
-                async with client.pipeline(transaction=False) as pipe:
-                    pipe.zadd(servers_key(prefix), {self.id: time.time()})
-                    # Servers long gone (their hashes expired long ago).
-                    pipe.zremrangebyscore(servers_key(prefix), "-inf", time.time() - 2 * SEEN)
-                    for key in keys:
-                        pipe.pexpire(room_key(prefix, key, self.id), ttl_ms)
-                    renewed = (await pipe.execute())[2:]
-                lost = [key for key, ok in zip(keys, renewed, strict=True) if rewrite or not ok]
-                if lost:
-                    async with client.pipeline(transaction=True) as pipe:
-                        for key in lost:
-                            name = room_key(prefix, key, self.id)
-                            members = self.rooms.get(key, {})  # may have emptied meanwhile
-                            pipe.delete(name)
-                            if members:
-                                pipe.hset(
-                                    name, mapping={s: json.dumps(m) for s, m in members.items()}
-                                )
-                                pipe.pexpire(name, ttl_ms)
-                        await pipe.execute()
-            except Exception as exc:
-                self.dirty = True
-                link.health.failed(exc)
-                raise
-            self.dirty = False
-        link.health.ok()
+                await get_backend().presence.beat(self)
+            except Exception:
+                if not self.failing:
+                    self.failing = True
+                    logger.warning("djira: presence heartbeat failed", exc_info=True)
+            else:
+                if self.failing:
+                    logger.warning("djira: presence heartbeat works again")
+                self.failing = False
 
 
 def get_local(server: DjiraServer) -> LocalPresence:
@@ -230,60 +165,6 @@ def get_local(server: DjiraServer) -> LocalPresence:
             if state.presence is None:
                 state.presence = LocalPresence(server)
     return state.presence
-
-
-# -- Redis layout (shared by the async and sync readers) ---------------------------------------
-# Keys start with ``channel_for(url)`` ("djira:<db>"), as djira's pub/sub channel: one per
-# database.
-
-
-def servers_key(prefix: str) -> str:
-    return f"{prefix}:presence:servers"
-
-
-def room_key(prefix: str, key: Key, server_id: str) -> str:
-    # The uid has no ``:`` and the server id is hex: the parts never run into each other.
-    return f"{prefix}:presence:{key[0]}:{key[1]}:{server_id}"
-
-
-def _decode(hashes: list[dict[Any, Any]]) -> list[Member]:
-    members = []
-    for fields in hashes:
-        for raw in (fields or {}).values():
-            with contextlib.suppress(ValueError):
-                value = json.loads(raw)
-                if isinstance(value, dict):
-                    members.append(value)
-    return members
-
-
-def _decode_ids(raw: list[Any]) -> list[str]:
-    return [s.decode() if isinstance(s, bytes) else str(s) for s in raw]
-
-
-async def aread(client: Any, prefix: str, keys: list[Key]) -> dict[Key, list[Member]]:
-    """Every recent server's members of ``keys`` (two round trips). A coroutine."""
-    since = time.time() - SEEN
-    recent = _decode_ids(await client.zrangebyscore(servers_key(prefix), since, "+inf"))
-    async with client.pipeline(transaction=False) as pipe:
-        for key in keys:
-            for server_id in recent:
-                pipe.hgetall(room_key(prefix, key, server_id))
-        results = await pipe.execute()
-    n = len(recent)
-    return {key: _decode(results[i * n : (i + 1) * n]) for i, key in enumerate(keys)}
-
-
-def read(client: Any, prefix: str, keys: list[Key]) -> dict[Key, list[Member]]:
-    """``aread`` with a synchronous client (the console's views)."""
-    recent = _decode_ids(client.zrangebyscore(servers_key(prefix), time.time() - SEEN, "+inf"))
-    pipe = client.pipeline(transaction=False)
-    for key in keys:
-        for server_id in recent:
-            pipe.hgetall(room_key(prefix, key, server_id))
-    results = pipe.execute()
-    n = len(recent)
-    return {key: _decode(results[i * n : (i + 1) * n]) for i, key in enumerate(keys)}
 
 
 # -- what subscriptions and observers call ------------------------------------------------------
@@ -329,46 +210,23 @@ async def disconnected(server: DjiraServer, sid: str) -> None:
 
 
 async def of_rooms(server: DjiraServer, keys: list[Key]) -> list[dict[str, Any]]:
-    """The presence of each of ``keys``, across processes with ``REDIS_URL``. A coroutine."""
-    from djira.settings import jira_settings
-
-    url = jira_settings.REDIS_URL
-    if not url:
+    """The presence of each of ``keys``, across the processes sharing the backend. A
+    coroutine; raises when the store cannot be read."""
+    store = get_backend().presence
+    if not store.shared:
         local = get_local(server)
         return [summarize(room, local.members((uid, room))) for uid, room in keys]
-    if asyncio.get_running_loop() is getattr(server, "loop", None):
-        link = get_server_link(server)
-        assert link is not None
-        try:
-            members = await aread(link.client, link.channel, keys)
-        except Exception as exc:
-            link.health.failed(exc)
-            raise
-        link.health.ok()
-    else:
-        # Another loop (``async_to_sync`` in a thread of its own): the server's link
-        # belongs to the server's loop; a short-lived client serves this call.
-        import redis.asyncio
-
-        other = redis.asyncio.Redis.from_url(
-            url, socket_connect_timeout=TIMEOUT, socket_timeout=TIMEOUT
-        )
-        try:
-            members = await aread(other, channel_for(url), keys)
-        finally:
-            await other.aclose()
+    members = await store.read_async(server, keys)
     return [summarize(key[1], members[key]) for key in keys]
 
 
 def snapshot(server: DjiraServer, keys: list[Key]) -> dict[Key, dict[str, Any]]:
-    """``of_rooms`` for sync code (the console): Redis with ``REDIS_URL``, else this process."""
-    from djira.settings import jira_settings
-
-    url = jira_settings.REDIS_URL
-    if not url:
+    """``of_rooms`` for sync code (the console)."""
+    store = get_backend().presence
+    if not store.shared:
         local = get_local(server)
-        return {key: summarize(key[1], list(local.rooms.get(key, {}).values())) for key in keys}
-    members = read(sync_client(url), channel_for(url), keys)
+        return {key: summarize(key[1], local.members(key)) for key in keys}
+    members = store.read(keys)
     return {key: summarize(key[1], members[key]) for key in keys}
 
 

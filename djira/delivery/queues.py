@@ -34,6 +34,8 @@ from engineio import packet as eio_packet
 from engineio.async_socket import AsyncSocket
 from socketio import packet as sio_packet
 
+from djira.delivery.wire import Wire, wire_for
+
 if TYPE_CHECKING:
     from djira.server import DjiraServer
 
@@ -82,6 +84,11 @@ class SocketQueue(asyncio.Queue[Any]):
         self.room.set()
         # One catch-up at a time per socket (djira.delivery.local.paced).
         self.catch_up_lock = asyncio.Lock()
+        #: The connection's transport, for pushes written to it directly (djira.delivery.
+        #: wire): set while a websocket (not an upgraded long-polling socket) is served.
+        self.wire: Wire | None = None
+        #: True while the socket's writer waits for this queue: it holds nothing unsent.
+        self.writer_idle = False
 
     def _has_room(self) -> bool:
         return self.messages * 2 <= self.max_messages and self.bytes * 2 <= self.max_bytes
@@ -143,17 +150,36 @@ class DjiraSocket(AsyncSocket):
     Python 3.11 wraps the wait in a new task every time the writer goes idle: one task per
     socket per push under fan-out. ``poll`` here waits under ``asyncio.timeout`` instead,
     with the same result (the packets waiting, ``[]`` at the stop sentinel, ``QueueEmpty``
-    on timeout). The class of a socket is swapped as it connects (``install``): python-
-    engineio builds ``AsyncSocket`` itself, with no factory to override.
+    on timeout), and marks the queue's writer idle while it waits. A socket that connected
+    as a websocket gets its connection's ``Wire`` for the time it is served, so that pushes
+    can skip the writer while it is idle (djira.delivery.local.fan_out). The class of a
+    socket is swapped as it connects (``install``): python-engineio builds ``AsyncSocket``
+    itself, with no factory to override.
     """
+
+    async def _websocket_handler(self, ws: Any) -> Any:
+        queue = self.queue
+        direct = isinstance(queue, SocketQueue) and not self.connected
+        if direct:
+            # Not for an upgrade from long-polling: its writer starts only once the upgrade
+            # is done, and the polling requests' waits would look like an idle writer.
+            queue.wire = wire_for(ws.asgi_send)
+        try:
+            return await super()._websocket_handler(ws)
+        finally:
+            if direct:
+                queue.wire = None
 
     async def poll(self) -> list[Any]:
         queue = self.queue
+        queue.writer_idle = True
         try:
             async with asyncio.timeout(self.server.ping_interval + self.server.ping_timeout):
                 first = await queue.get()
         except (TimeoutError, asyncio.CancelledError):
             raise eio_exceptions.QueueEmpty() from None
+        finally:
+            queue.writer_idle = False
         queue.task_done()
         if first is None:
             return []

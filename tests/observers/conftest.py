@@ -4,49 +4,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 
 import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 
-from djira.testing import LiveServer, free_port
+from djira.testing import LiveServer
+from tests._redis import REDIS_SERVER, RedisProcess
 from tests.conftest import ROOT, start_server
-
-REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
-
-
-class RedisProcess:
-    """``redis-server`` on 127.0.0.1, no persistence; can be stopped and restarted."""
-
-    def __init__(self, port: int | None = None) -> None:
-        self.port = port or free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> RedisProcess:
-        command = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1"]
-        command += ["--save", "", "--appendonly", "no"]
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return self
-            except OSError:
-                time.sleep(0.02)
-        raise RuntimeError(f"redis-server did not listen on {self.port}")
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(10)
 
 
 @pytest.fixture(scope="session")
@@ -67,6 +34,16 @@ def start_observed_server(**env: str) -> LiveServer:
 def redis_servers(live_server_factory, redis_server):
     """Two uvicorn processes sharing ``redis_server`` (stopped before the database goes)."""
     env = {"DJIRA_REDIS_URL": redis_server.url}
+    servers = [start_observed_server(**env), start_observed_server(**env)]
+    yield servers
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def database_servers(live_server_factory):
+    """Two uvicorn processes on the database backend (the test database is what they share)."""
+    env = {"DJIRA_TEST_DELIVERY_BACKEND": "database"}
     servers = [start_observed_server(**env), start_observed_server(**env)]
     yield servers
     for server in servers:

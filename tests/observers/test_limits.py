@@ -121,7 +121,9 @@ async def test_a_slow_socket_reads_why_it_was_closed():
         control = await RawSocket.open(server.port)
         sub = await RawSocket.open(server.port)
         await sub.call("blobs", {**SUBSCRIBE, "query": {"room": "slow"}})
-        await _push(control, "slow", 300, 2000)  # sub reads nothing meanwhile
+        # sub reads nothing meanwhile. 9 MB: more than its client buffer (2 MiB) and the
+        # kernel take (while they do, pushes go straight to the transport).
+        await _push(control, "slow", 300, 30_000)
         await _settle(control, 10, lambda s: "slow consumer" in s["disconnects"])
         frames = []
         while (text := await asyncio.wait_for(sub.recv(), 10)) is not None:

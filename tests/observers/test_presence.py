@@ -1,4 +1,5 @@
-"""Presence per room over real servers: two uvicorn processes on one real redis-server.
+"""Presence per room over real servers: two uvicorn processes sharing a delivery backend
+that shares presence (a real redis-server, or the test database).
 
 The servers serve tests/observers/asgi.py, which registers ``RoomHook``
 (tests/observers/presence_hooks.py) as ``rooms``: ``announced`` pushes join/leave
@@ -22,6 +23,17 @@ from tests.observers.conftest import RedisProcess, start_observed_server, subscr
 from tests.testapp.models import Book
 
 pytestmark = pytest.mark.usefixtures("db_")
+
+
+@pytest.fixture(params=["redis", "database"])
+def sharing(request):
+    """Two servers sharing presence through the backend, and the environment of a third."""
+    if request.param == "redis":
+        env = {"DJIRA_REDIS_URL": request.getfixturevalue("redis_server").url}
+        return request.getfixturevalue("redis_servers"), env
+    env = {"DJIRA_TEST_DELIVERY_BACKEND": "database"}
+    return request.getfixturevalue("database_servers"), env
+
 
 #: A crashed server's members go once readers pass its "alive until" (3 heartbeats of 2 s).
 CRASH_DEADLINE = 30.0
@@ -60,9 +72,9 @@ def joins(**fields):
     return match
 
 
-async def test_presence_of_a_room_is_the_same_from_both_servers(redis_servers, alice, bob):
+async def test_presence_of_a_room_is_the_same_from_both_servers(sharing, alice, bob):
     (alice_user, alice_token), (bob_user, bob_token) = alice, bob
-    server_a, server_b = redis_servers
+    (server_a, server_b), _ = sharing
     pk, room = await new_room()
     clients = [
         SocketCommunicator(server_a.url, token=alice_token),
@@ -101,9 +113,9 @@ async def test_presence_of_a_room_is_the_same_from_both_servers(redis_servers, a
             await client.disconnect()
 
 
-async def test_unsubscribing_and_disconnecting_leave_the_room(redis_servers, alice, bob):
+async def test_unsubscribing_and_disconnecting_leave_the_room(sharing, alice, bob):
     (_, alice_token), (bob_user, bob_token) = alice, bob
-    server_a, server_b = redis_servers
+    (server_a, server_b), _ = sharing
     pk, room = await new_room()
     async with (
         SocketCommunicator(server_a.url, token=alice_token) as a,
@@ -132,9 +144,9 @@ async def test_unsubscribing_and_disconnecting_leave_the_room(redis_servers, ali
         assert seen == {"room": room, "connections": 0, "users": [], "anonymous": 0}
 
 
-async def test_join_and_leave_are_pushed_only_where_opted_in(redis_servers, alice, bob):
+async def test_join_and_leave_are_pushed_only_where_opted_in(sharing, alice, bob):
     (alice_user, alice_token), (_, bob_token) = alice, bob
-    server_a, server_b = redis_servers
+    (server_a, server_b), _ = sharing
     pk, room = await new_room()
     async with SocketCommunicator(server_a.url, token=alice_token) as watcher:
         await subscribe(watcher, hook="rooms", namespace="subscribe_quiet", pk=pk)
@@ -170,11 +182,11 @@ async def test_join_and_leave_are_pushed_only_where_opted_in(redis_servers, alic
         assert push["namespace"] == "subscribe"
 
 
-async def test_a_crashed_servers_members_disappear(redis_servers, redis_server, alice):
+async def test_a_crashed_servers_members_disappear(sharing, alice):
     _, alice_token = alice
-    server_a, _ = redis_servers
+    (server_a, _), env = sharing
     pk, _room = await new_room()
-    doomed = start_observed_server(DJIRA_REDIS_URL=redis_server.url)
+    doomed = start_observed_server(**env)
     try:
         async with SocketCommunicator(server_a.url) as asker:
             victim = SocketCommunicator(doomed.url, token=alice_token)
@@ -235,9 +247,9 @@ def session_cookie(user) -> str:
     return client.cookies[settings.SESSION_COOKIE_NAME].value
 
 
-async def test_presence_without_redis_is_this_servers(alice, admin_user):
+async def test_presence_on_the_memory_backend_is_this_servers(alice, admin_user):
     _, alice_token = alice
-    server = start_observed_server()
+    server = start_observed_server(DJIRA_TEST_DELIVERY_BACKEND="memory")
     cookie = await sync_to_async(session_cookie)(admin_user)
     try:
         pk, room = await new_room()

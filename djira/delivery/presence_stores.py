@@ -1,0 +1,342 @@
+"""Where presence is shared between processes: one store per delivery backend.
+
+Each server keeps its own members in memory (``presence.LocalPresence``, the truth for its
+sockets); a shared store mirrors them so that any process reads a whole room:
+
+- memory (``PresenceStore``): nothing to share, the server's memory is the room;
+- redis (``RedisPresence``): a hash per room and server with a time-to-live (only Redis'
+  clock counts), and a sorted set of servers by last heartbeat;
+- database (``DatabasePresence``): a row per (server, room, connection) in
+  ``djira_presence`` until ``expires``, renewed by the heartbeat.
+
+Every ``HEARTBEAT_INTERVAL`` a server renews what it wrote; a server that crashed stops, and
+its members disappear within three intervals (without a ``leave``: nobody is left to send
+it). After a failed write (the store was down) the next heartbeat rewrites the server's
+members from memory. Mirroring writes what memory holds *now* for a socket and its rooms,
+under the server's presence lock, so concurrent subscribe, unsubscribe and disconnect leave
+the store as memory ends up, whatever order they finish in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from djira.delivery.presence import Key, LocalPresence, Member
+    from djira.server import DjiraServer
+
+#: Servers whose last heartbeat is older (seconds) are not read, and forgotten at twice that.
+SEEN = 60.0
+
+
+def interval() -> float:
+    from djira.settings import jira_settings
+
+    return max(0.2, float(jira_settings.HEARTBEAT_INTERVAL or 2.0))
+
+
+def _decode(raws: Iterable[Any]) -> list[Member]:
+    members = []
+    for raw in raws:
+        with contextlib.suppress(ValueError, TypeError):
+            value = json.loads(raw)
+            if isinstance(value, dict):
+                members.append(value)
+    return members
+
+
+class PresenceStore:
+    """The memory backend's: one process, so memory is the whole room."""
+
+    #: Whether other processes' members are read from here.
+    shared = False
+
+    async def mirror(self, local: LocalPresence, sid: str, keys: Iterable[Key]) -> None:
+        """Write what memory holds now for ``sid`` in ``keys``' rooms. A coroutine."""
+
+    async def beat(self, local: LocalPresence) -> None:
+        """Renew this server's members; rewrite them all after a failed write. A coroutine."""
+
+    async def read_async(self, server: DjiraServer, keys: list[Key]) -> dict[Key, list[Member]]:
+        """Every live server's members of ``keys``. A coroutine."""
+        raise NotImplementedError  # never called: not shared
+
+    def read(self, keys: list[Key]) -> dict[Key, list[Member]]:
+        """``read_async`` for sync code (the console's views)."""
+        raise NotImplementedError
+
+
+class RedisPresence(PresenceStore):
+    """``<prefix>:presence:<uid>:<room>:<server>`` hashes ``sid -> member`` and the sorted
+    set ``<prefix>:presence:servers``; ``prefix`` is ``djira:<db>``, as the log stream's."""
+
+    shared = True
+
+    def __init__(self, url: str) -> None:
+        from djira.delivery.redis import channel_for
+
+        self.url = url
+        self.prefix = channel_for(url)
+
+    def servers_key(self) -> str:
+        return f"{self.prefix}:presence:servers"
+
+    def room_key(self, key: Key, server_id: str) -> str:
+        # The uid has no ``:`` and the server id is hex: the parts never run into each other.
+        return f"{self.prefix}:presence:{key[0]}:{key[1]}:{server_id}"
+
+    async def mirror(self, local: LocalPresence, sid: str, keys: Iterable[Key]) -> None:
+        from djira.delivery.redis import get_server_link
+
+        link = get_server_link(local.server)  # on the server's loop
+        assert link is not None, "the redis backend needs REDIS_URL (djira.E011)"
+        if not link.health.should_try():
+            # Redis is down: no subscription waits for it; the heartbeat catches up.
+            local.dirty = True
+            return
+        ttl_ms = int(interval() * 3000)
+        async with local.lock:
+            try:
+                async with link.client.pipeline(transaction=False) as pipe:
+                    pipe.zadd(self.servers_key(), {local.id: time.time()})
+                    for key in keys:
+                        name = self.room_key(key, local.id)
+                        member = local.rooms.get(key, {}).get(sid)
+                        if member is None:
+                            pipe.hdel(name, sid)
+                        else:
+                            pipe.hset(name, sid, json.dumps(member))
+                            pipe.pexpire(name, ttl_ms)
+                    await pipe.execute()
+            except Exception as exc:
+                local.dirty = True  # the next heartbeat writes what memory holds
+                link.health.failed(exc)
+                return
+        link.health.ok()
+
+    async def beat(self, local: LocalPresence) -> None:
+        """While Redis is known down, nothing: the link's back-off says when to try again."""
+        from djira.delivery.redis import get_server_link
+
+        link = get_server_link(local.server)
+        if link is None or not link.health.should_try():
+            return
+        client, ttl_ms = link.client, int(interval() * 3000)
+        async with local.lock:
+            keys = list(local.rooms)
+            rewrite = local.dirty
+            try:
+                async with client.pipeline(transaction=False) as pipe:
+                    pipe.zadd(self.servers_key(), {local.id: time.time()})
+                    # Servers long gone (their hashes expired long ago).
+                    pipe.zremrangebyscore(self.servers_key(), "-inf", time.time() - 2 * SEEN)
+                    for key in keys:
+                        pipe.pexpire(self.room_key(key, local.id), ttl_ms)
+                    renewed = (await pipe.execute())[2:]
+                lost = [key for key, ok in zip(keys, renewed, strict=True) if rewrite or not ok]
+                if lost:
+                    async with client.pipeline(transaction=True) as pipe:
+                        for key in lost:
+                            name = self.room_key(key, local.id)
+                            members = local.rooms.get(key, {})  # may have emptied meanwhile
+                            pipe.delete(name)
+                            if members:
+                                pipe.hset(
+                                    name, mapping={s: json.dumps(m) for s, m in members.items()}
+                                )
+                                pipe.pexpire(name, ttl_ms)
+                        await pipe.execute()
+            except Exception as exc:
+                local.dirty = True
+                link.health.failed(exc)
+                raise
+            local.dirty = False
+        link.health.ok()
+
+    def _grouped(self, keys: list[Key], recent: list[str], results: list[Any]) -> Any:
+        n = len(recent)
+        hashes = [(r or {}).values() for r in results]
+        return {
+            key: _decode(v for h in hashes[i * n : (i + 1) * n] for v in h)
+            for i, key in enumerate(keys)
+        }
+
+    async def read_async(self, server: DjiraServer, keys: list[Key]) -> dict[Key, list[Member]]:
+        from djira.delivery.redis import TIMEOUT, get_server_link
+
+        if asyncio.get_running_loop() is server.loop:
+            link = get_server_link(server)
+            assert link is not None
+            try:
+                found = await self._aread(link.client, keys)
+            except Exception as exc:
+                link.health.failed(exc)
+                raise
+            link.health.ok()
+            return found
+        # Another loop (``async_to_sync`` in a thread of its own): the server's link belongs
+        # to the server's loop; a short-lived client serves this call.
+        import redis.asyncio
+
+        other = redis.asyncio.Redis.from_url(
+            self.url, socket_connect_timeout=TIMEOUT, socket_timeout=TIMEOUT
+        )
+        try:
+            return await self._aread(other, keys)
+        finally:
+            await other.aclose()
+
+    async def _aread(self, client: Any, keys: list[Key]) -> dict[Key, list[Member]]:
+        """Every recent server's members of ``keys`` (two round trips)."""
+        raw = await client.zrangebyscore(self.servers_key(), time.time() - SEEN, "+inf")
+        recent = [s.decode() if isinstance(s, bytes) else str(s) for s in raw]
+        async with client.pipeline(transaction=False) as pipe:
+            for key in keys:
+                for server_id in recent:
+                    pipe.hgetall(self.room_key(key, server_id))
+            results = await pipe.execute()
+        return self._grouped(keys, recent, results)
+
+    def read(self, keys: list[Key]) -> dict[Key, list[Member]]:
+        from djira.delivery.redis import sync_client
+
+        client = sync_client(self.url)
+        raw = client.zrangebyscore(self.servers_key(), time.time() - SEEN, "+inf")
+        recent = [s.decode() if isinstance(s, bytes) else str(s) for s in raw]
+        pipe = client.pipeline(transaction=False)
+        for key in keys:
+            for server_id in recent:
+                pipe.hgetall(self.room_key(key, server_id))
+        return self._grouped(keys, recent, pipe.execute())
+
+
+class DatabasePresence(PresenceStore):
+    """Rows of ``djira_presence`` (``djira.delivery.models.Presence``), one per server, room
+    and connection, counted until ``expires`` (the writer's clock: keep clocks in NTP)."""
+
+    shared = True
+
+    def __init__(self) -> None:
+        #: Per server (``LocalPresence.id``): the (room, sid) pairs to write, and the write
+        #: that will carry them. Subscriptions arriving together share one transaction:
+        #: 1,000 sockets subscribing at once are a few writes, not 1,000.
+        self._pending: dict[str, set[tuple[Key, str]]] = {}
+        self._flushing: dict[str, asyncio.Future[None]] = {}
+
+    async def mirror(self, local: LocalPresence, sid: str, keys: Iterable[Key]) -> None:
+        pairs = {(key, sid) for key in keys}
+        if not pairs:
+            return
+        self._pending.setdefault(local.id, set()).update(pairs)
+        flush = self._flushing.get(local.id)
+        if flush is None or flush.done():
+            flush = self._flushing[local.id] = asyncio.ensure_future(self._flush(local))
+        await asyncio.shield(flush)
+
+    async def _flush(self, local: LocalPresence) -> None:
+        from djira.sync import run_sync
+
+        await asyncio.sleep(0)  # let the subscriptions of this loop turn join the batch
+        async with local.lock:
+            # Popped before the write: pairs added meanwhile start the next batch.
+            pairs = self._pending.pop(local.id, set())
+            wanted = [(key, sid, local.rooms.get(key, {}).get(sid)) for key, sid in pairs]
+            try:
+                await run_sync(self._write, local.id, wanted, sid="")
+            except Exception:
+                local.dirty = True  # the next heartbeat writes what memory holds
+                raise
+
+    @staticmethod
+    def _write(server_id: str, wanted: list[tuple[Key, str, Member | None]]) -> None:
+        from django.db import transaction
+
+        from djira.delivery.database import digest
+        from djira.delivery.history import stream_key
+        from djira.delivery.models import Presence
+
+        expires = time.time() + interval() * 3
+        with transaction.atomic(using=Presence.objects.db):
+            for key, sid, member in wanted:
+                room = digest(stream_key(*key))
+                if member is None:
+                    Presence.objects.filter(server=server_id, room=room, sid=sid).delete()
+                else:
+                    Presence.objects.update_or_create(
+                        server=server_id,
+                        room=room,
+                        sid=sid,
+                        defaults={"member": json.dumps(member), "expires": expires},
+                    )
+
+    async def beat(self, local: LocalPresence) -> None:
+        from djira.sync import run_sync
+
+        async with local.lock:
+            rewrite = local.dirty
+            rows = (
+                [
+                    (key, sid, member)
+                    for key, members in local.rooms.items()
+                    for sid, member in members.items()
+                ]
+                if rewrite
+                else None
+            )
+            try:
+                await run_sync(self._renew, local.id, rows, sid="")
+            except Exception:
+                local.dirty = True
+                raise
+            local.dirty = False
+
+    @staticmethod
+    def _renew(server_id: str, rows: list[tuple[Key, str, Member]] | None) -> None:
+        from django.db import transaction
+
+        from djira.delivery.database import digest
+        from djira.delivery.history import stream_key
+        from djira.delivery.models import Presence
+
+        now = time.time()
+        expires = now + interval() * 3
+        with transaction.atomic(using=Presence.objects.db):
+            mine = Presence.objects.filter(server=server_id)
+            if rows is None:
+                mine.update(expires=expires)
+            else:  # after a failed write: memory is the truth
+                mine.delete()
+                Presence.objects.bulk_create(
+                    Presence(
+                        server=server_id,
+                        room=digest(stream_key(*key)),
+                        sid=sid,
+                        member=json.dumps(member),
+                        expires=expires,
+                    )
+                    for key, sid, member in rows
+                )
+            # Servers gone a minute ago: removed by whoever beats next.
+            Presence.objects.filter(expires__lt=now - SEEN).delete()
+
+    async def read_async(self, server: DjiraServer, keys: list[Key]) -> dict[Key, list[Member]]:
+        from djira.sync import run_sync
+
+        return await run_sync(self.read, keys)
+
+    def read(self, keys: list[Key]) -> dict[Key, list[Member]]:
+        from djira.delivery.database import digest
+        from djira.delivery.history import stream_key
+        from djira.delivery.models import Presence
+
+        rooms = {digest(stream_key(*key)): key for key in keys}
+        found: dict[Key, list[Any]] = {key: [] for key in keys}
+        live = Presence.objects.filter(room__in=list(rooms), expires__gt=time.time())
+        for room, member in live.values_list("room", "member"):
+            found[rooms[room]].append(member)
+        return {key: _decode(raws) for key, raws in found.items()}
