@@ -17,8 +17,11 @@ queue. Here the Socket.IO packet is encoded once, wrapped in one Engine.IO packe
 encoding python-engineio caches, so every writer sends the same string), and put straight
 onto each member's bounded queue (djira.delivery.queues) in one synchronous loop: no task,
 no await, so pushes keep their order per room and per socket, and a socket past its bound
-is refused there. Emits that need python-socketio's own path (binary attachments) still
-take it.
+is refused there. A member with nothing waiting for it (its writer idle, its queue and its
+transport empty) does not even take the queue: the push's websocket frame, encoded once
+too, is written straight to its connection (djira.delivery.wire), which leaves one
+``transport.write`` per recipient. Emits that need python-socketio's own path (binary
+attachments) still take it.
 """
 
 from __future__ import annotations
@@ -141,8 +144,9 @@ def fan_out(
 ) -> int | None:
     """Queue ``data`` on ``event`` for each of this process's sockets in ``room``.
 
-    Encoded once, put on every member's queue in one pass; returns how many sockets it
-    was queued for, or ``None`` when it has binary parts (use ``server.emit``).
+    Encoded once, written to each member's connection or put on its queue in one pass;
+    returns how many sockets it went to, or ``None`` when it has binary parts (use
+    ``server.emit``).
     """
     members = server.manager.rooms.get(namespace, {}).get(room)
     if not members:

@@ -77,7 +77,10 @@ async def test_replies_and_pushes_share_one_order(server):
     control = await RawSocket.open(server.port)
     sub = await RawSocket.open(server.port, rcvbuf=None)
     await sub.call("blobs", {**SUBSCRIBE, "query": {"room": "mixed"}})
-    ids = [await sub.send_only("blobs", {"namespace": "echo_size", "data": "x" * 5000}) for _ in range(20)]
+    ids = [
+        await sub.send_only("blobs", {"namespace": "echo_size", "data": "x" * 5000})
+        for _ in range(20)
+    ]
     await _push(control, "mixed", 100, 3000)
     seqs, acks = [], set()
     while len(seqs) < 100 or len(acks) < len(ids):
