@@ -244,7 +244,7 @@ def test_saving_an_unchanged_row_needs_no_confirmation(pages, live_env):
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_live_pages_fit_1280_px(pages, live_env, scheme):
     pk = task_pk(live_env, "sam", title="A task with a rather long title " * 4)
-    for url in ("/admin/board/task/", f"/admin/board/task/{pk}/change/"):
+    for url in ("/admin/", "/admin/board/task/", f"/admin/board/task/{pk}/change/"):
         page = pages("admin", url)
         page.set_viewport_size({"width": 1280, "height": 900})
         page.emulate_media(color_scheme=scheme)
@@ -252,8 +252,48 @@ def test_live_pages_fit_1280_px(pages, live_env, scheme):
         shell(live_env, f"t = Task.objects.get(pk={pk}); t.title = 'Short now'; t.save()")
         if "change" in url:
             expect(page.locator(".djira-live-banner")).to_be_visible()
+        elif url == "/admin/":
+            expect(card(page, "Latest tasks")).to_be_visible()
         else:
             expect(row(page, pk).locator("td.field-title")).to_have_text("Short now")
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 1280, f"{url} is {width} px wide in the {scheme} theme"
         page.screenshot(path=str(ROOT / "build" / f"live-admin-{scheme}-{len(url)}.png"))
+
+
+def card(page, title: str):
+    return page.locator(".djira-live-card").filter(has_text=title)
+
+
+def test_index_cards_follow_changes_within_each_users_rows(pages, live_env):
+    boss = pages("admin", "/admin/")
+    sam = pages("sam", "/admin/")
+    live(boss)
+    live(sam)
+    boss_open = int(card(boss, "Open tasks").locator(".djira-live-card-value").inner_text())
+    sam_open = int(card(sam, "Open tasks").locator(".djira-live-card-value").inner_text())
+    assert boss_open > sam_open  # sam's cards count only his own tasks, as his list does
+
+    task_pk(live_env, "sam", title="Counted on the cards")
+    expect(card(boss, "Open tasks").locator(".djira-live-card-value")).to_have_text(
+        str(boss_open + 1)
+    )
+    expect(card(sam, "Open tasks").locator(".djira-live-card-value")).to_have_text(
+        str(sam_open + 1)
+    )
+    expect(card(sam, "Latest tasks").locator("li").first).to_have_text("Counted on the cards")
+    # Demo's new task: the superuser's card counts it; sam's does not change.
+    task_pk(live_env, "demo", title="Not sam's")
+    expect(card(boss, "Open tasks").locator(".djira-live-card-value")).to_have_text(
+        str(boss_open + 2)
+    )
+    expect(card(sam, "Latest tasks").locator("li").first).to_have_text("Counted on the cards")
+    expect(card(sam, "Open tasks").locator(".djira-live-card-value")).to_have_text(
+        str(sam_open + 1)
+    )
+
+
+def test_clerk_sees_no_cards(pages):
+    page = pages("clerk", "/admin/")
+    expect(page.locator("#content-main")).to_be_visible()
+    expect(page.locator(".djira-live-card")).to_have_count(0)

@@ -10,9 +10,22 @@ from __future__ import annotations
 
 from django.apps import apps
 
-# The console's templates need django-htmx: without it the API still works and the console
-# stays off (system check djira.W101 says how to turn it on).
-if apps.is_installed("django.contrib.admin") and apps.is_installed("django_htmx"):
+
+def setup() -> None:
+    """Register the console with ``admin.site`` and its listeners (once).
+
+    Run when Django's admin imports this package (autodiscovery). Imported earlier, while
+    apps are still loading (``"djira.admin.live"`` in ``INSTALLED_APPS`` imports its parent
+    package then), it waits: that app's ``ready()`` calls it once models are loaded.
+    """
+    global _set_up
+    # The console's templates need django-htmx: without it the API still works and the
+    # console stays off (system check djira.W101 says how to turn it on).
+    if _set_up or not (
+        apps.is_installed("django.contrib.admin") and apps.is_installed("django_htmx")
+    ):
+        return
+    _set_up = True
     from djira import lifecycle
     from djira.admin import options  # noqa: F401 - registers the ModelAdmins
     from djira.admin.actas import ActAsAudit
@@ -23,3 +36,8 @@ if apps.is_installed("django.contrib.admin") and apps.is_installed("django_htmx"
     lifecycle.register_listener(TrafficRecorder)
     # The audit of requests made while acting as another user (djira.admin.actas).
     lifecycle.register_listener(ActAsAudit)
+
+
+_set_up = False
+if apps.models_ready:
+    setup()

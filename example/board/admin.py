@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from djira.admin.live import cards
 from djira.admin.live.options import LiveModelAdminMixin
 
 from .models import Project, Task
@@ -32,3 +33,13 @@ class TaskAdmin(LiveModelAdminMixin, admin.ModelAdmin):
 
     def get_live_subscribing_rooms(self, request):
         return ["all"] if request.user.is_superuser else [f"owner__{request.user.pk}"]
+
+
+# Live cards on the admin index, kept current by the pushes of TaskAdmin's changes.
+admin.site.index_template = "djira/live/index.html"
+cards.register(
+    cards.Count("Open tasks", Task.objects.filter(done=False)),
+    cards.Sum("Open priority points", Task.objects.filter(done=False), "priority"),
+    cards.Sparkline("Tasks done per day", Task.objects.filter(done=True), "completed_at"),
+    cards.Recent("Latest tasks", Task.objects.order_by("-created", "-id")),
+)

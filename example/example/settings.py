@@ -24,6 +24,9 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "blog",
     "board",
+    # Live admin pages' extras: the cards on the admin index (board/admin.py), and
+    # DJIRA_SETTINGS["LIVE_ADMIN"] (every admin live) if turned on. After django.contrib.admin.
+    "djira.admin.live",
 ]
 
 MIDDLEWARE = [

@@ -21,7 +21,12 @@ class LiveAdminConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib import admin
 
+        from djira import admin as console
         from djira.settings import jira_settings
+
+        # Listing this app imported its parent package before models were loaded: the
+        # console registers now (djira.admin.setup), as it would have on autodiscovery.
+        console.setup()
 
         if jira_settings.LIVE_ADMIN:
             make_site_live(admin.site)

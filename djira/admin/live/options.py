@@ -19,6 +19,7 @@ from django.templatetags.static import static
 from django.urls import URLPattern, path
 
 from djira.admin.live import hooks  # noqa: F401 - the socket side, found by hook discovery
+from djira.admin.live.cards import get_cards
 from djira.admin.live.observers import make_live
 from djira.admin.live.registry import model_room
 from djira.admin.live.rows import BadRequest, render_rows
@@ -74,8 +75,13 @@ class LiveModelAdminMixin(_Base):
             self.admin_site.admin_view(self.live_rows_view),
             name="{}_{}_djira_live_rows".format(*info),
         )
-        # Before the admin's own: its catch-all "<path:object_id>/" would take this path.
-        return [live, *super().get_urls()]
+        cards = path(
+            "djira-live/cards/",
+            self.admin_site.admin_view(self.live_cards_view),
+            name="{}_{}_djira_live_cards".format(*info),
+        )
+        # Before the admin's own: its catch-all "<path:object_id>/" would take these paths.
+        return [live, cards, *super().get_urls()]
 
     def live_rows_view(self, request: HttpRequest) -> HttpResponse:
         """The cells of the rows ``?_djira_pks=`` names, as this user's changelist renders
@@ -86,6 +92,11 @@ class LiveModelAdminMixin(_Base):
             return JsonResponse(render_rows(self, request))
         except BadRequest as error:
             return JsonResponse({"detail": str(error)}, status=400)
+
+    def live_cards_view(self, request: HttpRequest) -> HttpResponse:
+        """The model's live cards this user may see, rendered: ``{"cards": {id: html}}``."""
+        found = get_cards(request, self.model)
+        return JsonResponse({"cards": {card.id: card.render(request) for card in found}})
 
     def live_context(self, request: HttpRequest, pk: Any = None) -> dict[str, Any]:
         """What a live page's script needs, as ``data-*`` attributes."""

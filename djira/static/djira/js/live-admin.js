@@ -26,6 +26,7 @@ async function start() {
     else setState("offline", state);
   });
   if (root.dataset.page === "changelist") changelist(client, config);
+  else if (root.dataset.page === "cards") cards(client, config);
   else changeForm(client, config);
   root.dataset.ready = "true";
 }
@@ -176,6 +177,40 @@ function changeForm(client, config) {
     onSubscribed: refreshPresence,
     onError: (error) => setState(error.status === 403 ? "not live" : `error ${error.status}`, "error"),
   });
+}
+
+// -- cards on the admin index -------------------------------------------------------------
+
+function cards(client, config) {
+  // One subscription per model with live cards; a change asks that model's admin for its
+  // cards again (at most one request at a time per model, and one more if pushes came meanwhile).
+  for (const [model, url] of Object.entries(config.models || {})) {
+    let busy = false;
+    let again = false;
+    const refresh = async () => {
+      if (busy) { again = true; return; }
+      busy = true;
+      try {
+        do {
+          again = false;
+          const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+          if (!response.ok) { setState(`error ${response.status}`, "error"); break; }
+          const reply = await response.json();
+          for (const [id, html] of Object.entries(reply.cards)) {
+            const card = document.getElementById(id);
+            if (!card) continue;
+            card.outerHTML = html;
+            document.getElementById(id).classList.add("djira-live-updated");
+          }
+        } while (again);
+      } finally {
+        busy = false;
+      }
+    };
+    client.subscribe(HOOK, { namespace: "changelist", data: { model } }, (push) => {
+      if (push.type !== "join" && push.type !== "leave") refresh();
+    }, { onReset: refresh, onError: () => {} });
+  }
 }
 
 if (root && configNode) start();

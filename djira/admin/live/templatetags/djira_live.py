@@ -1,0 +1,44 @@
+"""``{% djira_live_cards %}``: the live cards the user may see (djira.admin.live.cards)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.template.loader import render_to_string
+from django.templatetags.static import static
+from django.urls import NoReverseMatch, reverse
+
+from djira.admin.live.cards import get_cards
+from djira.admin.live.registry import get_live_admin
+from djira.settings import jira_settings
+
+register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def djira_live_cards(context: dict[str, Any]) -> str:
+    request = context["request"]
+    cards = get_cards(request)
+    if not cards:
+        return ""
+    # Models whose admin is live: their cards follow the admin's pushes.
+    followed: dict[str, str] = {}
+    for card in cards:
+        opts = card.model._meta
+        if get_live_admin(opts.label_lower) is None or opts.label_lower in followed:
+            continue
+        try:
+            url = reverse(f"admin:{opts.app_label}_{opts.model_name}_djira_live_cards")
+        except NoReverseMatch:
+            continue
+        followed[opts.label_lower] = url
+    config = {
+        "client": static("djira/js/client.js"),
+        "path": "/" + str(jira_settings.SOCKETIO_PATH).strip("/"),
+        "models": followed,
+    }
+    rendered = [card.render(request) for card in cards]
+    return render_to_string(
+        "djira/live/cards.html", {"cards": rendered, "djira_live": config}, request=request
+    )
