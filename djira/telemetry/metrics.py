@@ -106,6 +106,7 @@ class MetricsListener:
         self.metrics = get_metrics()
         # Open connections' gauge labels, to take them off again at disconnect.
         self._open: dict[str, tuple[str, str]] = {}
+        self._children: dict[tuple[str, str, str, int], tuple[Any, Any, Any]] = {}
 
     def handshake(self, status: int) -> None:
         self.metrics.handshakes.labels(str(status)).inc()
@@ -123,14 +124,27 @@ class MetricsListener:
         self.metrics.disconnects.labels(reason if reason in REASONS else "other").inc()
 
     def request(self, scope: Scope, reply: Mapping[str, Any], duration: float) -> None:
-        metrics = self.metrics
-        hook, route, verb = labels(self.consumer, scope)
-        metrics.requests.labels(hook, route, verb, str(reply["status"])).inc()
-        metrics.latency.labels(hook, route, verb).observe(duration)
+        key = (*labels(self.consumer, scope), reply["status"])
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = self._labelled(*key)
+        count, latency, size = children
+        count.inc()
+        latency.observe(duration)
         if scope.reply_size is not None:
-            metrics.reply_size.labels(hook, route).observe(scope.reply_size)
+            size.observe(scope.reply_size)
         if scope.since is not None and scope.recovered is not None:
-            metrics.catchups.labels("true" if scope.recovered else "false").inc()
+            self.metrics.catchups.labels("true" if scope.recovered else "false").inc()
+
+    def _labelled(self, hook: str, route: str, verb: str, status: int) -> tuple[Any, Any, Any]:
+        # ``labels()`` checks and converts its arguments and takes a lock on every call: a
+        # request looks its label set up once, in ``_children`` (bounded as the labels are).
+        metrics = self.metrics
+        return (
+            metrics.requests.labels(hook, route, verb, str(status)),
+            metrics.latency.labels(hook, route, verb),
+            metrics.reply_size.labels(hook, route),
+        )
 
     def pushed(self, event: str, room: str, payload: dict[str, Any]) -> None:
         kind = payload.get("type") if payload.get("action") == "SUBSCRIPTION" else "emit"

@@ -10,9 +10,12 @@ exporter, docs/observability.md); with none, opentelemetry-api's spans record no
   payloads. A W3C ``traceparent`` field in the request makes it a child of the client's
   span. It is the current span while the request runs, in its worker thread too, so a
   project's own instrumentation (Django's database spans, ``requests``...) nests under it.
-- **Permission and throttle decisions** become span events, and **each SQL query** a child
-  span, from the request's djira trace (djira.trace): a recording span asks for one, like
-  the admin's recorder does.
+- **Permission and throttle decisions** and **each SQL query** (its statement, never its
+  parameters) become span events, from the request's djira trace (djira.trace): a recording
+  span asks for one, like the admin's recorder does. Events rather than child spans: a span
+  costs about as much as a small request. For child spans of each query, add
+  OpenTelemetry's instrumentation of your database driver: it nests them under the request
+  span, which is current in the request's worker thread.
 - **A push** the request caused is a ``PRODUCER`` span linked to the request's span, with
   the number of this process's sockets it reached.
 - **A handshake** is a ``SERVER`` span around authentication and ``can_connect``
@@ -162,12 +165,11 @@ class TracingListener:
         span.set_attributes(attributes)
 
     def _events(self, span: Span, current: _Open, trace_: Any) -> None:
-        """The djira trace's decisions as span events, its queries as child spans."""
+        """The djira trace's decisions and queries as span events."""
 
         def ns(at: float) -> int:
             return current.started_ns + int((at - current.started_perf) * 1e9)
 
-        parent = trace.set_span_in_context(span)
         for at, kind, data in list(trace_.events):
             if kind == "permission":
                 attributes = {
@@ -180,20 +182,18 @@ class TracingListener:
                 attributes = {"djira.throttle": data["throttle"], "djira.allowed": data["allowed"]}
                 span.add_event("djira.throttle", attributes, ns(at))
             elif kind == "sql" and type(data) is tuple:
+                # An event, not a child span: a span costs about as much as a small request
+                # (bench/telemetry.py). OpenTelemetry's database instrumentations give child
+                # spans to projects that want them: they nest under the request's span.
                 statement, _params, _many, seconds, error = data
-                text = str(statement)
-                operation = text.split(None, 1)[0].upper() if text.strip() else "SQL"
-                child = self.tracer.start_span(
-                    operation,
-                    context=parent,
-                    kind=SpanKind.CLIENT,
-                    start_time=ns(at) - int(seconds * 1e9),
+                attributes = {
                     # The statement only: its parameters are the request's data.
-                    attributes={"db.operation.name": operation, "db.query.text": text},
-                )
+                    "db.query.text": str(statement),
+                    "djira.duration_ms": round(seconds * 1000, 3),
+                }
                 if error is not None:
-                    child.set_status(Status(StatusCode.ERROR, str(error)))
-                child.end(ns(at))
+                    attributes["error.type"] = str(error)
+                span.add_event("djira.sql", attributes, ns(at))
 
     # -- pushes ------------------------------------------------------------------------------
 
