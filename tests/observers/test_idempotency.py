@@ -79,40 +79,33 @@ async def rows(**lookup: Any) -> int:
     return await sync_to_async(Book.objects.filter(**lookup).count)()
 
 
-async def lost_reply(port: int, token: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """Send ``payload`` to ``books`` through a proxy that loses the reply; the reply sent."""
+async def cut_and_retried(port: int, token: str, title: str, elsewhere: str | None = None):
+    """POST ``title`` to ``books`` through a proxy to the server on ``port``, lose the reply
+    with the connection, then send it again with the same key, through the proxy again or
+    to the server at ``elsewhere``. The reply the first attempt was sent, and the retry's.
+    """
+    same = key()
+    payload = {"action": "POST", "requestId": "first", "idempotencyKey": same}
     async with ReplyCatcher(port) as proxy:
         client = await SocketCommunicator(proxy.url, token=token, timeout=15).connect()
         proxy.holding = True
-        await client.emit("books", payload)
-        sent = await proxy.held_reply(payload["requestId"])
+        await client.emit("books", {**payload, "data": {"title": title}})
+        first = await proxy.held_reply("first")
         proxy.cut()
         with contextlib.suppress(Exception):
             await client.disconnect()
-    return sent
-
-
-def post(title: str, idempotency_key: str, request_id: str = "first") -> dict[str, Any]:
-    return {
-        "action": "POST",
-        "requestId": request_id,
-        "idempotencyKey": idempotency_key,
-        "data": {"title": title},
-    }
+        proxy.holding = False
+        proxy.restore()
+        async with SocketCommunicator(elsewhere or proxy.url, token=token, timeout=15) as again:
+            retry = await again.request(
+                "books", action="POST", data={"title": title}, idempotency_key=same
+            )
+    return first, retry
 
 
 async def test_a_write_cut_before_its_reply_and_retried_is_applied_once(server, alice):
-    _, token = alice
-    same = key()
-    first = await lost_reply(server.port, token, post("once", same))
+    first, retry = await cut_and_retried(server.port, alice[1], "once")
     assert first["status"] == 201 and "replayed" not in first
-    async with (
-        ReplyCatcher(server.port) as proxy,
-        SocketCommunicator(proxy.url, token=token, timeout=15) as client,
-    ):
-        retry = await client.request(
-            "books", action="POST", data={"title": "once"}, idempotency_key=same
-        )
     assert retry["status"] == 201 and retry["replayed"] is True
     assert retry["data"] == first["data"]
     assert retry["requestId"] != first["requestId"]  # the retry's own id, for matching
@@ -121,27 +114,15 @@ async def test_a_write_cut_before_its_reply_and_retried_is_applied_once(server, 
 
 @shared_database
 async def test_a_retry_on_another_server_sharing_the_database_gets_the_reply(servers, alice):
-    _, token = alice
     one, two = servers(), servers()
-    same = key()
-    first = await lost_reply(one.port, token, post("elsewhere", same))
-    async with SocketCommunicator(two.url, token=token, timeout=15) as client:
-        retry = await client.request(
-            "books", action="POST", data={"title": "elsewhere"}, idempotency_key=same
-        )
+    first, retry = await cut_and_retried(one.port, alice[1], "elsewhere", two.url)
     assert (retry["status"], retry["data"], retry["replayed"]) == (201, first["data"], True)
     assert await rows(title="elsewhere") == 1
 
 
 async def test_a_retry_on_another_server_sharing_redis_gets_the_reply(redis_servers, alice):
-    _, token = alice
     one, two = redis_servers
-    same = key()
-    first = await lost_reply(one.port, token, post("via redis", same))
-    async with SocketCommunicator(two.url, token=token, timeout=15) as client:
-        retry = await client.request(
-            "books", action="POST", data={"title": "via redis"}, idempotency_key=same
-        )
+    first, retry = await cut_and_retried(one.port, alice[1], "via redis", two.url)
     assert (retry["status"], retry["data"], retry["replayed"]) == (201, first["data"], True)
     assert await rows(title="via redis") == 1
 
