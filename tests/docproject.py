@@ -41,7 +41,7 @@ SETTINGS_PACKAGE = "mysite"  # the quickstart's project
 DISTRIBUTION = "djira-realtime"
 PASSWORD = "a-long-password-1"  # createsuperuser --noinput reads it from the environment
 # Marked blocks that drive a server or a client rather than build the project.
-NOT_BUILDING = {"serve", "client", "browser"}
+NOT_BUILDING = {"serve", "client", "browser", "shell"}
 
 
 def project_env(bin_dir: Path = BIN) -> dict[str, str]:
