@@ -47,7 +47,7 @@ PATH_EXAMPLES = {
     "SOCKET_INSTANCE": "mysite.sockets.sio",
 }
 
-REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://", "redis+sentinel://")
 
 # Verbs that change data: served by these mixin methods, or by an @action accepting them.
 WRITE_METHODS = ("create", "update", "partial_update", "destroy")
@@ -378,7 +378,19 @@ def check_redis(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
             Error(
                 f"DJIRA_SETTINGS['REDIS_URL'] is {url!r}, not a Redis URL.",
                 hint="Write 'redis://host:6379/0' (or rediss:// for TLS, unix:// for a "
-                "socket), or None for a single process.",
+                "socket, redis+sentinel://host1:26379,host2:26379/0/<service> for Sentinel), "
+                "or None for a single process.",
+                id="djira.E010",
+            )
+        ]
+    from djira.delivery.redis_clients import is_sentinel, sentinel_service
+
+    if is_sentinel(url) and sentinel_service(url) is None:
+        return [
+            Error(
+                f"DJIRA_SETTINGS['REDIS_URL'] is {url!r}: a Sentinel URL without a service.",
+                hint="Name the service Sentinel monitors after the database, e.g. "
+                "'redis+sentinel://host1:26379,host2:26379/0/mymaster'.",
                 id="djira.E010",
             )
         ]

@@ -96,9 +96,9 @@ class DatabaseProbe:
 
 async def ping_redis(url: str) -> None:
     """``PING`` a Redis server over a new connection, within ``CHECK_TIMEOUT``."""
-    from redis.asyncio import Redis
+    from djira.delivery.redis_clients import connect
 
-    client = Redis.from_url(url, socket_connect_timeout=CHECK_TIMEOUT, socket_timeout=CHECK_TIMEOUT)
+    client = connect(url, CHECK_TIMEOUT, asynchronous=True)
     try:
         await client.ping()
     finally:

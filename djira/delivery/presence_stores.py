@@ -181,11 +181,9 @@ class RedisPresence(PresenceStore):
             return found
         # Another loop (``async_to_sync`` in a thread of its own): the server's link belongs
         # to the server's loop; a short-lived client serves this call.
-        import redis.asyncio
+        from djira.delivery.redis_clients import connect
 
-        other = redis.asyncio.Redis.from_url(
-            self.url, socket_connect_timeout=TIMEOUT, socket_timeout=TIMEOUT
-        )
+        other = connect(self.url, TIMEOUT, asynchronous=True)
         try:
             return await self._aread(other, keys)
         finally:

@@ -38,11 +38,11 @@ import uuid
 from collections import OrderedDict, deque
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlparse
 
 from djira import json as djira_json
 from djira.delivery.local import deliver_locally
 from djira.delivery.messages import Message, Push, from_wire, to_wire
+from djira.delivery.redis_clients import connect, database
 from djira.delivery.redis_history import merge, read_entries, redis_history, stamp_sync
 
 if TYPE_CHECKING:
@@ -94,8 +94,7 @@ def host_id() -> str:
 
 def channel_for(url: str) -> str:
     """``djira:<db>``: the prefix of djira's keys (and python-socketio's channel names)."""
-    path = urlparse(url).path.strip("/") or "0"
-    return f"djira:{path}"
+    return f"djira:{database(url)}"
 
 
 def log_for(url: str) -> str:
@@ -171,15 +170,11 @@ class Publisher:
     """
 
     def __init__(self, url: str) -> None:
-        import redis
-
         self.url = url
         self.channel = channel_for(url)
         self.log = log_for(url)
         self.health = Health(url)
-        self.client = redis.Redis.from_url(
-            url, socket_connect_timeout=TIMEOUT, socket_timeout=TIMEOUT
-        )
+        self.client = connect(url, TIMEOUT)
         self.lock = threading.Lock()
         #: Rooms' streams (``history``): pushes are numbered in Redis before publishing.
         self.history = redis_history(url, self.channel)
@@ -232,9 +227,7 @@ class Publisher:
 @lru_cache(maxsize=4)
 def sync_client(url: str) -> Any:
     """The process's synchronous client for ``url``, with timeouts (the console's reads)."""
-    import redis
-
-    return redis.Redis.from_url(url, socket_connect_timeout=TIMEOUT, socket_timeout=TIMEOUT)
+    return connect(url, TIMEOUT)
 
 
 @lru_cache(maxsize=4)
@@ -250,16 +243,12 @@ class ServerLink:
     """
 
     def __init__(self, server: DjiraServer, url: str) -> None:
-        import redis.asyncio
-
         self.server = server
         self.url = url
         self.channel = channel_for(url)
         self.log = log_for(url)
         self.health = Health(url)
-        self.client = redis.asyncio.Redis.from_url(
-            url, socket_connect_timeout=TIMEOUT, socket_timeout=TIMEOUT
-        )
+        self.client = connect(url, TIMEOUT, asynchronous=True)
         self.pending: deque[Message] = deque()
         self.wakeup = asyncio.Event()
         self.ready = asyncio.Event()
