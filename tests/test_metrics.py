@@ -263,3 +263,22 @@ async def test_every_worker_counts_into_one_scrape(gunicorn):
         await first.disconnect()
         await second.disconnect()
     assert first_pid != second_pid
+
+
+def test_the_grafana_dashboard_queries_only_metrics_djira_exports():
+    import re
+    from pathlib import Path
+
+    from djira.telemetry.metrics import get_metrics
+
+    suffixes = {"counter": ["_total"], "gauge": [""], "histogram": ["_bucket", "_count", "_sum"]}
+    exported = {
+        metric._name + suffix for metric in get_metrics() for suffix in suffixes[metric._type]
+    }
+    dashboard = json.loads((Path(ROOT) / "docs" / "grafana" / "djira-dashboard.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    used = {name for expr in exprs for name in re.findall(r"\bdjira_[a-z_]+", expr)}
+    assert used and used <= exported, used - exported
+    assert {m._name for m in get_metrics()} <= {n.removesuffix("_bucket") for n in used} | {
+        n.removesuffix("_total") for n in used
+    }

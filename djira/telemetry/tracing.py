@@ -61,6 +61,7 @@ class _Open(NamedTuple):
     started_ns: int  # the span's start, on both clocks: trace events are perf_counter times
     started_perf: float
     request_size: int | None
+    sid: str
 
 
 # The request whose event handler is running (set and cleared on its own task).
@@ -108,11 +109,10 @@ class TracingListener:
         )
         size = None
         if span.is_recording():
-            span.set_attribute("djira.sid", sid)
             with contextlib.suppress(TypeError, ValueError):
                 size = len(json.dumps(payload, separators=(",", ":")))
         token = otel_context.attach(trace.set_span_in_context(span, parent))
-        _request.set(_Open(span, token, started_ns, started_perf, size))
+        _request.set(_Open(span, token, started_ns, started_perf, size, sid))
 
     @property
     def wants_traces(self) -> bool:
@@ -141,6 +141,7 @@ class TracingListener:
             "rpc.method": route,
             "djira.verb": verb,
             "djira.status": status,
+            "djira.sid": current.sid,
         }
         if scope.request_id is not None:
             attributes["djira.request_id"] = str(scope.request_id)
