@@ -28,6 +28,8 @@ class Emit(NamedTuple):
     local: bool = False
     #: Id of the request trace (djira.trace) that caused it, while one is recorded.
     trace: str | None = None
+    #: W3C ``traceparent`` of the OpenTelemetry span that sent it (djira.telemetry).
+    context: str | None = None
 
 
 class Push(NamedTuple):
@@ -45,9 +47,14 @@ class Push(NamedTuple):
     trace: str | None = None
     epoch: str | None = None
     offset: int | None = None
+    #: W3C ``traceparent`` of the OpenTelemetry span that sent it (djira.telemetry).
+    context: str | None = None
 
 
 Message = Emit | Push
+
+# A W3C traceparent is 55 characters; a longer value read back is not one.
+MAX_CONTEXT = 256
 
 
 # -- wire format (what the backends store and carry) ------------------------------------
@@ -60,10 +67,14 @@ def to_wire(message: Message) -> dict[str, Any]:
             push["tr"] = message.trace
         if message.offset is not None:
             push["p"] = [message.epoch, message.offset]
+        if message.context is not None:
+            push["tp"] = message.context
         return push
     wire: dict[str, Any] = {"e": message.event, "d": message.data, "ns": message.namespace}
     if message.trace is not None:
         wire["tr"] = message.trace
+    if message.context is not None:
+        wire["tp"] = message.context
     if isinstance(message.data, tuple):  # several arguments: JSON would make it one list
         wire["d"], wire["args"] = list(message.data), True
     if message.to is not None:
@@ -77,9 +88,13 @@ def from_wire(wire: Any) -> Message | None:
     """The message in ``wire``, or ``None`` if it is not one djira understands."""
     if not isinstance(wire, dict):
         return None
+    context = wire.get("tp")
+    if not isinstance(context, str) or len(context) > MAX_CONTEXT:
+        context = None
     if isinstance(wire.get("o"), str) and isinstance(wire.get("r"), str):
         trace = wire["tr"] if isinstance(wire.get("tr"), str) else None
         push = Push(wire["o"], wire["r"], str(wire.get("t")), wire.get("d"), trace)
+        push = push._replace(context=context)
         position = wire.get("p")
         if isinstance(position, list) and len(position) == 2 and isinstance(position[1], int):
             push = push._replace(epoch=str(position[0]), offset=position[1])
@@ -88,6 +103,12 @@ def from_wire(wire: Any) -> Message | None:
         data = tuple(wire["d"]) if wire.get("args") and isinstance(wire["d"], list) else wire["d"]
         trace = wire["tr"] if isinstance(wire.get("tr"), str) else None
         return Emit(
-            wire["e"], data, wire.get("to"), wire.get("skip"), wire.get("ns") or "/", trace=trace
+            wire["e"],
+            data,
+            wire.get("to"),
+            wire.get("skip"),
+            wire.get("ns") or "/",
+            trace=trace,
+            context=context,
         )
     return None
