@@ -352,8 +352,11 @@ export function applyPush(data: unknown, push: Push, object: boolean, options: L
 }
 
 export interface PresenceOptions {
-  /** The route whose subscribers are counted: its pushes `join`/`leave` refresh the result. */
-  subscribe?: string | SubscribeFn<SubscribeFields, Push>;
+  /**
+   * The route whose subscribers are counted, by namespace or as the facade's method
+   * (`api.articles.subscribe`): its `join`/`leave` pushes refresh the result.
+   */
+  subscribe?: string | ((fields: never, callback: (push: Push) => void, options?: SubscribeOptions) => Subscription);
   /** The presence route (`"presence"`). */
   namespace?: string;
 }
@@ -380,7 +383,7 @@ export function usePresence(hook: string, fields: SubscribeFields = {}, options:
     const subscription =
       typeof subscribe === "string"
         ? client.subscribe(hook, { ...parsed, namespace: subscribe }, onPush, { onSubscribed: () => refetchRef.current() })
-        : subscribe(parsed, onPush, { onSubscribed: () => refetchRef.current() });
+        : subscribe(parsed as never, onPush, { onSubscribed: () => refetchRef.current() });
     return () => {
       void subscription.unsubscribe().catch(() => undefined);
     };
