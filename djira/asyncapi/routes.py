@@ -178,6 +178,14 @@ def request_payload(hook_class: type[APIHook], route: RouteDoc, schemas: Schemas
     if route.verb != "GET":
         required.append("action")
     properties["requestId"] = ID_REF
+    if route.verb in ("POST", "PUT", "PATCH", "DELETE"):
+        properties["idempotencyKey"] = {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 255,
+            "description": "A repeat of the key by the same user gets the first reply "
+            "(protocol.md, 'Idempotency keys').",
+        }
     if route.detail or route.method is None:  # a namespace's body may call get_object()
         properties["pk"] = ID_REF
     if route.detail:
