@@ -297,3 +297,15 @@ def test_clerk_sees_no_cards(pages):
     page = pages("clerk", "/admin/")
     expect(page.locator("#content-main")).to_be_visible()
     expect(page.locator(".djira-live-card")).to_have_count(0)
+
+
+def test_two_tabs_of_one_session_are_both_live(pages, live_env):
+    pk = task_pk(live_env, "demo", title="Seen in two tabs")
+    first = pages("admin", "/admin/board/task/")
+    second = first.context.new_page()
+    second.goto("/admin/board/task/")
+    live(first)
+    live(second)
+    shell(live_env, f"t = Task.objects.get(pk={pk}); t.title = 'Both tabs'; t.save()")
+    for page in (first, second):
+        expect(row(page, pk).locator("th.field-title, td.field-title")).to_have_text("Both tabs")
