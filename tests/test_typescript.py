@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -24,12 +25,15 @@ from rest_framework import serializers
 from djira.asyncapi import build_document
 from djira.decorators import action
 from djira.hooks import ModelAPIHook
+from djira.management.commands.djira_typescript import Command
 from djira.typescript import build_module
+from tests.docblocks import blocks
 from tests.testapp.models import Book
 
 ROOT = Path(__file__).resolve().parent.parent
 USES = Path(__file__).resolve().parent / "typescript"
 TSC = ROOT / "node_modules" / "typescript" / "bin" / "tsc"
+TYPES = ROOT / "node_modules" / "@types"
 
 
 def tsc(directory: Path, *files: str) -> subprocess.CompletedProcess[str]:
@@ -46,7 +50,14 @@ def tsc(directory: Path, *files: str) -> subprocess.CompletedProcess[str]:
             "noEmit": True,
             "types": [],
             "skipLibCheck": True,
-            "paths": {"djira-client": [str(ROOT / "client" / "src" / "client.ts")]},
+            "jsx": "react-jsx",
+            "paths": {
+                "djira-client": [str(ROOT / "client" / "src" / "client.ts")],
+                "djira-client/react": [str(ROOT / "client" / "src" / "react.ts")],
+                # For samples outside the repository's node_modules (React's are dev deps).
+                "react": [str(TYPES / "react" / "index.d.ts")],
+                "react/jsx-runtime": [str(TYPES / "react" / "jsx-runtime.d.ts")],
+            },
         },
         "files": list(files),
     }
@@ -233,3 +244,26 @@ def test_the_command_imports_the_client_from_where_it_is_told(tmp_path):
         "-o", str(target),
     )  # fmt: skip
     assert '} from "/static/djira/js/client.js";' in target.read_text()
+
+
+# -- docs/client.md -----------------------------------------------------------------------
+
+
+def test_the_docs_samples_compile_against_the_example_module(example_module, tmp_path):
+    samples = {b.args: b for b in blocks(ROOT / "docs" / "client.md") if b.tag == "typescript"}
+    assert set(samples) == {"example", "wrong", "react"}
+    with_uses(tmp_path, example_module)
+    (tmp_path / "example.ts").write_text(samples["example"].code)
+    (tmp_path / "wrong.ts").write_text(samples["wrong"].code)  # each line must fail
+    (tmp_path / "react.tsx").write_text(samples["react"].code)
+    compiles(tmp_path, "api.ts", "example.ts", "wrong.ts", "react.tsx")
+
+
+def test_the_docs_list_every_option_of_the_command():
+    page = (ROOT / "docs" / "client.md").read_text().split("## Generated types", 1)[1]
+    parser = Command().create_parser("manage.py", "djira_typescript")
+    ours = {o for a in parser._actions for o in a.option_strings if o not in ("-h", "--help")}
+    ours -= {"--version", "-v", "--verbosity", "--settings", "--pythonpath", "--traceback"}
+    ours -= {"--no-color", "--force-color", "--skip-checks"}
+    documented = set(re.findall(r"`(--?[a-z][a-z-]*)`", page))
+    assert ours <= documented, ours - documented
