@@ -260,3 +260,39 @@ def test_live_admin_setting_without_the_app_fails_the_check():
 def test_a_live_admin_hiding_rows_without_rooms_is_warned(live_books):
     messages = [m for m in run_checks(tags=["djira"]) if m.id == "djira.W120"]
     assert [m.obj for m in messages] == [LiveBookAdmin]
+
+
+# -- LIVE_ADMIN: every admin of a site made live -----------------------------------------
+
+
+@pytest.fixture
+def unobserved_afterwards():
+    """Disconnect what making Book live connects, so other tests' Book saves push nothing."""
+    from django.db.models.signals import post_delete, post_save, pre_save
+
+    yield
+    found = registry.observers.pop("testapp.book", None)
+    registry.admins.pop("testapp.book", None)
+    if found is not None:
+        uid = f"djira:{found.uid}"
+        pre_save.disconnect(sender=Book, dispatch_uid=uid + ":pre")
+        post_save.disconnect(sender=Book, dispatch_uid=uid + ":save")
+        post_delete.disconnect(sender=Book, dispatch_uid=uid + ":del")
+
+
+@pytest.mark.usefixtures("unobserved_afterwards")
+def test_make_site_live_registers_each_admin_again_with_the_mixin():
+    from django.contrib import admin
+
+    from djira.admin.live.apps import make_site_live
+
+    other = admin.AdminSite(name="other")
+    other.register(Book, BookAdmin)
+    made = make_site_live(other)
+    live = other._registry[Book]
+    assert [type(live)] == made
+    assert isinstance(live, LiveModelAdminMixin) and isinstance(live, BookAdmin)
+    assert type(live).__name__ == "BookAdmin"
+    assert registry.get_live_admin("testapp.book") is live
+    assert registry.get_observer(Book) is not None
+    assert make_site_live(other) == []  # already live: left alone
