@@ -132,8 +132,8 @@ def gated(servers, tmp_path):
     """A server with the gated hook; ``gated(**settings)``; the gate path to open."""
     gate = tmp_path / "gate"
 
-    def start(**settings: Any):
-        env = {"DJIRA_TEST_SETTINGS": json.dumps(settings)} if settings else {}
+    def start(env: dict[str, str] | None = None, **settings: Any):
+        env = {**(env or {}), "DJIRA_TEST_SETTINGS": json.dumps(settings)}
         return start_server("tests.observers.idempotency_asgi:application", **env), gate
 
     yield start
@@ -187,6 +187,29 @@ async def test_a_duplicate_that_may_not_wait_gets_409(gated, alice):
         assert busy["status"] == 409 and busy["data"]["code"] == "idempotency_key_in_use"
         assert after["status"] == 201 and after["replayed"] is True
         assert await rows(title="busy") == 1
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("backend", ["the suite's", "redis"])
+async def test_a_try_again_reply_frees_the_key(gated, alice, request, backend):
+    redis = request.getfixturevalue("redis_server") if backend == "redis" else None
+    server, _ = gated({"DJIRA_REDIS_URL": redis.url} if redis else None)
+    try:
+        same = key()
+        async with SocketCommunicator(server.url, token=alice[1], timeout=15) as client:
+            replies = [
+                await client.request(
+                    "gated",
+                    namespace="flaky",
+                    action="POST",
+                    data={"title": "later"},
+                    idempotency_key=same,
+                )
+                for _ in range(3)
+            ]
+        assert [r["status"] for r in replies] == [429, 200, 200]
+        assert [r.get("replayed", False) for r in replies] == [False, False, True]
     finally:
         server.stop()
 
