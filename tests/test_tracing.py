@@ -6,6 +6,7 @@ the ``spans`` hook hands back what it finished.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -247,3 +248,71 @@ async def test_a_server_without_either_library_serves(without_libraries, servers
     server = servers(PYTHONPATH=without_libraries)
     client = await connect(server.url)
     assert (await client.request("books", namespace="count"))["status"] == 200
+
+
+@pytest.fixture(scope="module")
+def traced_too(live_server_factory):
+    server = telemetry_server(TRACING=True)
+    yield server
+    server.stop()
+
+
+def push_spans_linked_to(spans, trace_id, span_id):
+    link = {"trace_id": trace_id, "span_id": span_id}
+    return [s for s in spans if s["kind"] == "PRODUCER" and link in s["links"]]
+
+
+async def test_a_push_delivered_by_another_server_links_to_its_request(traced, traced_too, connect):
+    subscriber = await connect(traced_too.url)
+    joined = await subscriber.request("observed", namespace="subscribe", action="SUBSCRIPTION")
+    assert joined["status"] == 200
+    writer = await connect(traced.url)
+    created = await writer.request(
+        "observed", action="POST", data={"title": "across", "author": "x"}, request_id="r-far"
+    )
+    assert created["status"] == 201
+    await subscriber.receive("observed", match=lambda p: p.get("data", {}).get("title") == "across")
+    span = await request_span(writer, "r-far")
+    (push,) = push_spans_linked_to(await spans_of(subscriber), span["trace_id"], span["span_id"])
+    assert push["attributes"]["djira.push.recipients"] == 1
+
+
+WRITER = """
+import django
+django.setup()
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+trace.set_tracer_provider(TracerProvider())
+from tests.testapp.models import Book
+with trace.get_tracer("shell").start_as_current_span("nightly import") as span:
+    Book.objects.create(title="from the shell")
+    context = span.get_span_context()
+print(format(context.trace_id, "032x"), format(context.span_id, "016x"))
+"""
+
+
+async def test_a_push_saved_in_a_shell_links_to_the_shell_span(traced, connect):
+    subscriber = await connect(traced.url)
+    joined = await subscriber.request("observed", namespace="subscribe", action="SUBSCRIPTION")
+    assert joined["status"] == 200
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DJIRA_TEST_SETTINGS": json.dumps({"TRACING": True}),
+        "PYTHONPATH": ROOT,
+    }
+    out = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-c", WRITER],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    trace_id, span_id = out.stdout.split()[-2:]
+    await subscriber.receive(
+        "observed", match=lambda p: p.get("data", {}).get("title") == "from the shell"
+    )
+    (push,) = push_spans_linked_to(await spans_of(subscriber), trace_id, span_id)
+    assert push["name"] == "push observed"

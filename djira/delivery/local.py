@@ -39,6 +39,7 @@ from socketio import packet as sio_packet
 from djira.delivery.messages import Emit, Message, Push
 from djira.delivery.queues import SocketQueue
 from djira.delivery.wire import text_frame
+from djira.telemetry import context as telemetry
 
 if TYPE_CHECKING:
     from djira.server import DjiraServer
@@ -228,6 +229,7 @@ async def send_paced(
 
 async def deliver_locally(server: DjiraServer, message: Message) -> None:
     """Emit ``message`` to this process's sockets only, and report it. A coroutine."""
+    telemetry.delivering(message)  # its span links to its sender's (djira.telemetry)
     if isinstance(message, Emit):
         if not _has_members(server, message.namespace, message.to):
             return

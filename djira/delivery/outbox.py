@@ -27,6 +27,7 @@ from djira.delivery import get_server
 from djira.delivery.backends import get_backend
 from djira.delivery.local import deliver_locally
 from djira.delivery.messages import Emit, Message, Push
+from djira.telemetry import context as telemetry
 from djira.trace import current_trace
 
 if TYPE_CHECKING:
@@ -108,6 +109,7 @@ def send(messages: Iterable[Message], server: DjiraServer | None = None) -> None
                 trace.add("push", observer=m.observer, room=m.room, type=m.type)
             else:
                 trace.add("push", event=m.event, room=m.to)
+    messages = telemetry.carry(messages)  # the sender's trace context, while TRACING has one
     server = server if server is not None else get_server()
     backend = get_backend()
     messages = backend.submit(messages, server)

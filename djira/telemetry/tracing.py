@@ -16,8 +16,10 @@ exporter, docs/observability.md); with none, opentelemetry-api's spans record no
   costs about as much as a small request. For child spans of each query, add
   OpenTelemetry's instrumentation of your database driver: it nests them under the request
   span, which is current in the request's worker thread.
-- **A push** the request caused is a ``PRODUCER`` span linked to the request's span, with
-  the number of this process's sockets it reached.
+- **A push** is a ``PRODUCER`` span linked to the span that sent it (a request's, or any
+  span current where it was saved: a task, a shell), in whichever process delivers it: the
+  delivery message carries the sender's ``traceparent`` (djira.delivery.messages). It says
+  how many of that process's sockets the push reached.
 - **A handshake** is a ``SERVER`` span around authentication and ``can_connect``
   (a ``traceparent`` handshake header makes it a child).
 """
@@ -28,29 +30,26 @@ import contextlib
 import contextvars
 import json
 import time
-from collections import OrderedDict
 from collections.abc import Mapping
 from contextvars import Token
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import Link, Span, SpanContext, SpanKind, Status, StatusCode
+from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from djira.telemetry import labels, transport_of
+from djira.telemetry.context import delivered_message
 
 if TYPE_CHECKING:
     from djira.consumer import Consumer
+    from djira.delivery.messages import Message
     from djira.scope import Scope
 
 # W3C trace context: "00-<32 hex>-<16 hex>-<2 hex>" is 55 characters; later versions may
 # append fields. Anything longer is not parsed at all.
 MAX_TRACEPARENT = 256
-# Request span contexts kept for pushes delivered after their request's reply, and pushes
-# waiting for their request's reply (a push is usually delivered just before it).
-KEPT_LINKS = 1024
-KEPT_PENDING = 256
 
 _propagator = TraceContextTextMapPropagator()
 
@@ -94,8 +93,6 @@ class TracingListener:
 
         self.consumer = consumer
         self.tracer = trace.get_tracer("djira", __version__)
-        self._links: OrderedDict[str, SpanContext] = OrderedDict()
-        self._pending: OrderedDict[str, list[tuple[int, str, str, int]]] = OrderedDict()
 
     # -- requests --------------------------------------------------------------------------
 
@@ -158,11 +155,6 @@ class TracingListener:
         if trace_ is not None:
             attributes["djira.sql.count"] = trace_.sql_count
             self._events(span, current, trace_)
-            self._links[trace_.id] = span.get_span_context()
-            while len(self._links) > KEPT_LINKS:
-                self._links.popitem(last=False)
-            for pending in self._pending.pop(trace_.id, ()):
-                self._push_span(span.get_span_context(), *pending)
         span.set_attributes(attributes)
 
     def _events(self, span: Span, current: _Open, trace_: Any) -> None:
@@ -199,40 +191,41 @@ class TracingListener:
     # -- pushes ------------------------------------------------------------------------------
 
     def pushed(self, event: str, room: str, payload: dict[str, Any]) -> None:
-        pass  # only pushes a traced request caused have spans (``push_delivered``)
-
-    def push_delivered(self, trace_id: str, event: str, room: str, recipients: int) -> None:
-        """A traced request's push reached ``recipients`` of this process's sockets."""
-        now = time.time_ns()
-        link = self._links.get(trace_id)
-        if link is not None:
-            self._push_span(link, now, event, room, recipients)
+        """A span for a push whose sender had a span (``djira.telemetry.carry``)."""
+        message = delivered_message()
+        if message is None or message.context is None:
             return
-        # Its request's reply is not built yet (the push left at commit, in the request's
-        # worker thread): the span is made when the request's span context is known.
-        self._pending.setdefault(trace_id, []).append((now, event, room, recipients))
-        while len(self._pending) > KEPT_PENDING:
-            self._pending.popitem(last=False)
-
-    def _push_span(
-        self, link: SpanContext, at_ns: int, event: str, room: str, recipients: int
-    ) -> None:
+        cause = trace.get_current_span(parent_context(message.context)).get_span_context()
+        if not cause.is_valid:
+            return
         attributes: dict[str, str | int] = {
             "messaging.system": "socket.io",
             "messaging.operation.type": "send",
             "messaging.destination.name": event,
             "djira.room": room,
-            "djira.push.recipients": recipients,
+            "djira.push.recipients": self._recipients(message, event, payload),
         }
         span = self.tracer.start_span(
             f"push {event}",
-            context=otel_context.Context(),  # a root: the push outlives its request
+            context=otel_context.Context(),  # a root: the push outlives its cause
             kind=SpanKind.PRODUCER,
-            links=[Link(link)],
+            links=[Link(cause)],
             attributes=attributes,
-            start_time=at_ns,
         )
-        span.end(at_ns)
+        span.end()
+
+    def _recipients(self, message: Message, event: str, payload: dict[str, Any]) -> int:
+        """How many of this process's sockets are in the push's python-socketio room."""
+        from djira.delivery.local import sio_room
+        from djira.delivery.messages import Push
+
+        namespace: str = "/"
+        to: str | None
+        if isinstance(message, Push):
+            to = sio_room(event, payload.get("namespace"), message.observer, message.room)
+        else:
+            namespace, to = message.namespace, message.to
+        return len(self.consumer.sio.manager.rooms.get(namespace, {}).get(to) or ())
 
     # -- connections -------------------------------------------------------------------------
 
