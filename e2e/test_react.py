@@ -197,3 +197,53 @@ def test_two_screens_converge_survive_a_restart_and_unsubscribe_on_unmount(
     finally:
         for page in pages:
             page.context.close()
+
+
+def test_pushes_lost_in_a_drop_show_as_recovered_false_and_the_list_reloads(
+    browser, app_origin, server, example_env
+):
+    # A user of its own: the hundreds of tasks below stay off the demo board.
+    username, marker = f"reacter{time.time_ns()}", f"lost-{time.time_ns()}"
+    created = manage(
+        example_env,
+        "shell",
+        "-c",
+        "from django.contrib.auth import get_user_model;"
+        "from rest_framework.authtoken.models import Token;"
+        "from board.models import Project;"
+        f"u = get_user_model().objects.create_user('{username}', password='x');"
+        "Project.objects.create(owner=u, name='Board');"
+        "print('TOKEN', Token.objects.create(user=u).key)",
+    )
+    token = next(line for line in created.splitlines() if line.startswith("TOKEN ")).split()[1]
+    context = browser.new_context()
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    try:
+        page.goto(f"{app_origin}/?server={server.url}&token={token}&marker={marker}")
+        expect(page.locator("#tasks")).to_have_attribute("data-status", "live")
+        page.fill("#title", "before")
+        page.click("#add")
+        expect(page.locator("#tasks li")).to_have_count(1)
+        server.stop()
+        expect(page.locator("#status")).to_have_attribute("data-state", "reconnecting")
+        # More pushes to the user's room than the server's history keeps (HISTORY_SIZE, 100),
+        # one of them a task the list shows.
+        manage(
+            example_env,
+            "shell",
+            "-c",
+            "from board.models import Project, Task;"
+            f"p = Project.objects.get(owner__username='{username}');"
+            "[Task.objects.create(owner=p.owner, project=p, title=f'filler {i}') "
+            "for i in range(300)];"
+            f"Task.objects.create(owner=p.owner, project=p, title='{marker} after')",
+        )
+        server.start()
+        tasks = page.locator("#tasks")
+        expect(tasks).to_have_attribute("data-recovered", "false")
+        expect(tasks).to_have_attribute("data-status", "live")
+        expect(page.locator("#tasks li")).to_have_count(2)
+        assert sorted(titles(page)) == ["after", "before"]
+    finally:
+        context.close()
