@@ -141,6 +141,19 @@ def save_round(
     return queries / saves, p50 * 1000, p99 * 1000, d50 * 1000, d99 * 1000
 
 
+def create_database() -> None:
+    """On PostgreSQL, the settings' database (tests/_postgres.py starts an empty server)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    name = connection.settings_dict["NAME"]
+    with connection._nodb_cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+        if cursor.fetchone() is None:
+            cursor.execute(f'CREATE DATABASE "{name}"')
+
+
 def child(saves: int, watchers: int) -> None:
     import django
 
@@ -154,6 +167,7 @@ def child(saves: int, watchers: int) -> None:
     from djira.testing import LiveServer
     from tests.testapp.models import Book
 
+    create_database()
     call_command("migrate", verbosity=0)
     Book.objects.create(title="bench")
     boss = get_user_model().objects.create_superuser("boss", password="pw")

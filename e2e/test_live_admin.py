@@ -309,3 +309,14 @@ def test_two_tabs_of_one_session_are_both_live(pages, live_env):
     shell(live_env, f"t = Task.objects.get(pk={pk}); t.title = 'Both tabs'; t.save()")
     for page in (first, second):
         expect(row(page, pk).locator("th.field-title, td.field-title")).to_have_text("Both tabs")
+
+
+def test_a_save_in_the_admin_reaches_another_users_changelist(pages, live_env):
+    pk = task_pk(live_env, "sam", title="Edited in the admin")
+    sam = pages("sam", "/admin/board/task/")
+    live(sam)
+    boss = pages("admin", f"/admin/board/task/{pk}/change/")
+    boss.fill("#id_title", "Renamed by the superuser")
+    boss.click("input[name=_save]")
+    expect(boss.locator("ul.messagelist")).to_contain_text("was changed successfully")
+    expect(row(sam, pk).locator("td.field-title")).to_have_text("Renamed by the superuser")
