@@ -59,12 +59,14 @@ lint:
 # tests/ runs twice: on SQLite, then on PostgreSQL (a private server that tests/_postgres.py
 # starts on a free port and removes afterwards, even on failure). Both runs use the default
 # delivery backend (the database's outbox; the redis backend where a test starts Redis);
-# tests/observers runs once more on the memory backend.
+# tests/observers runs once more on each other backend: memory, and redis (a private
+# redis-server that tests/_redis.py starts and stops).
 # e2e runs in its own pytest process: sync Playwright keeps an event loop running in the
 # main thread, which the async tests in tests/ must not inherit.
 test: install-test js lint docs
 	$(PY) -m pytest tests
 	DJIRA_TEST_SUITE_BACKEND=memory $(PY) -m pytest tests/observers
+	$(PY) -m tests._redis $(PY) -m pytest tests/observers
 	$(PY) -m tests._postgres $(PY) -m pytest tests
 	$(PY) -m pytest e2e
 	DJIRA_PYTHON=$(abspath $(PY)) npm test

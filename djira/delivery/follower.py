@@ -119,7 +119,13 @@ class Follower:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(limit):
                 await self.ready.wait()
-                epoch, top = await self._call(database.head)
+                try:
+                    epoch, top = await self._call(database.head)
+                except Exception:
+                    # The follower's connection died with the database (a restart): that
+                    # call closed it, this one connects anew. A subscription should not pay
+                    # for the follower's connection.
+                    epoch, top = await self._call(database.head)
                 if epoch != self.epoch:
                     self._restart(epoch)
                 assert self.delivered is not None

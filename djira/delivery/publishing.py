@@ -90,13 +90,29 @@ def _write_and_number(messages: Sequence[Message]) -> list[database.Row]:
 
 
 async def publish_async(messages: Sequence[Message], server: DjiraServer) -> None:
-    """``publish`` from the server's loop (a coroutine): written and numbered on a worker."""
+    """``publish`` from the server's loop (a coroutine): written and numbered on a worker.
+
+    Pushes made on the loop (presence's join and leave, emits from async code) have no
+    transaction to fail with: if the database cannot take them, their rooms' sockets here
+    get a ``reset`` push at once, and once the database takes writes again a ``reset`` row
+    goes first, for every server's sockets and for catch-ups from before it. A lost push is
+    never silent.
+    """
     from djira.delivery.follower import get_follower
+    from djira.delivery.local import deliver_locally
+    from djira.delivery.messages import Push
     from djira.sync import run_sync
 
+    broken = server.delivery.broken
+    resets = [Push(observer, room, "reset", None) for observer, room in sorted(broken)]
     try:
-        rows = await run_sync(_write_and_number, list(messages))
+        rows = await run_sync(_write_and_number, [*resets, *messages])
     except Exception:
         logger.exception("djira could not write %d push(es) to its outbox", len(messages))
+        lost = {(m.observer, m.room) for m in messages if isinstance(m, Push)}
+        for observer, room in sorted(lost - broken):
+            await deliver_locally(server, Push(observer, room, "reset", None))
+        broken |= lost
         return
+    broken.difference_update((r.observer, r.room) for r in resets)
     get_follower(server).accept(rows)

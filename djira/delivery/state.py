@@ -39,6 +39,9 @@ class Delivery:
     follower: Follower | None = None
     #: The redis backend's link: its client, stream reader and health state.
     link: ServerLink | None = None
+    #: (observer, room) whose push the database backend could not write from this loop:
+    #: a ``reset`` push goes first once it can (djira.delivery.publishing).
+    broken: set[tuple[str, str]] = field(default_factory=set)
     #: Publishes this server's snapshot to the backend's registry (djira.delivery.processes).
     heartbeat: asyncio.Task[None] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
