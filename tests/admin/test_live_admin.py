@@ -96,6 +96,13 @@ def test_filters_and_search_of_the_page_apply(rows_client, boss, books):
     assert set(reply["rows"]) == {str(books["boss"].pk)}
 
 
+def test_the_page_number_does_not_matter(rows_client, boss, books):
+    # Page 9 of a one-page list: the rows are looked for in the whole filtered list.
+    reply = rows(rows_client, boss, f"p=9&year=1965&{PKS}={books['boss'].pk}")
+    assert reply.status_code == 200
+    assert list(reply.json()["rows"]) == [str(books["boss"].pk)]
+
+
 def test_rows_hidden_by_get_queryset_are_missing_for_that_user(rows_client, ann, books):
     pks = f"{books['ann'].pk},{books['boss'].pk}"
     reply = rows(rows_client, ann, f"{PKS}={pks}").json()

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.templatetags.admin_list import items_for_result
+from django.contrib.admin.views.main import PAGE_VAR
 from django.core.exceptions import ValidationError
 
 if TYPE_CHECKING:
@@ -51,6 +52,9 @@ def render_rows(model_admin: ModelAdmin[Any], request: HttpRequest) -> dict[str,
     """
     params = request.GET.copy()
     pks = parse_pks(model_admin, params.pop(PKS, [""])[-1])
+    # The rows are looked for in the whole filtered list, not on one page of it: without
+    # the page number, a page that deletions emptied is no error.
+    params.pop(PAGE_VAR, None)
     # The ChangeList reads its filters from request.GET: give it the page's query only.
     request.GET = params  # type: ignore[assignment]
     try:
