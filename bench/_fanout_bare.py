@@ -18,6 +18,8 @@ import socketio
 from asgiref.sync import sync_to_async
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "example.settings")
+if os.environ.get("BENCH_TRACEMALLOC"):  # bench/connections.py --tracemalloc
+    import bench._tracemalloc_hook  # noqa: F401
 django.setup()
 
 from blog.models import Article  # noqa: E402 - after django.setup()

@@ -14,6 +14,8 @@ from typing import Any
 import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "example.settings")
+if os.environ.get("BENCH_TRACEMALLOC"):  # bench/connections.py --tracemalloc
+    import bench._tracemalloc_hook  # noqa: F401
 django.setup()
 
 if "BENCH_HISTORY_SIZE" in os.environ:

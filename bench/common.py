@@ -139,10 +139,19 @@ def _pin_prefix(cpu: int | None) -> list[str]:
 class PinnedServer(LiveServer):
     """``djira.testing.LiveServer`` started under ``taskset -c <cpu>`` (when available)."""
 
-    def __init__(self, app: str, *, env: Mapping[str, str], cpu: int | None, app_dir: Path) -> None:
+    def __init__(
+        self,
+        app: str,
+        *,
+        env: Mapping[str, str],
+        cpu: int | None,
+        app_dir: Path,
+        uvicorn_args: Sequence[str] = (),
+    ) -> None:
         # cwd is the app directory, not the checkout: ``python -m`` puts cwd first on
         # sys.path, which would shadow a ``djira`` placed first on PYTHONPATH.
         super().__init__(app, env=env, cwd=str(app_dir))
+        self.uvicorn_args = list(uvicorn_args)
         self.cpu = cpu
         self.app_dir = app_dir
         self.pinned = bool(_pin_prefix(cpu))
@@ -155,18 +164,24 @@ class PinnedServer(LiveServer):
         command = [*_pin_prefix(self.cpu), sys.executable, "-m", "uvicorn", self.app]
         command += ["--app-dir", str(self.app_dir), "--host", "127.0.0.1"]
         command += ["--port", str(self.port), "--log-level", "warning", "--lifespan", "off"]
-        return command + ["--no-access-log"]
+        return command + ["--no-access-log", *self.uvicorn_args]
 
 
 def start_server(
-    app: str, env: Mapping[str, str], *, cpu: int | None = 0, app_dir: Path = EXAMPLE_DIR
+    app: str,
+    env: Mapping[str, str],
+    *,
+    cpu: int | None = 0,
+    app_dir: Path = EXAMPLE_DIR,
+    uvicorn_args: Sequence[str] = (),
 ) -> PinnedServer:
     """Start ``app`` (a uvicorn import string) on a free port of 127.0.0.1, pinned to ``cpu``.
 
     Returns the started server (a ``LiveServer``: ``.url``, ``.stop()``, usable as a context
-    manager; ``.pid`` for ``cpu_seconds``/profilers). ``cpu=None`` leaves it unpinned.
+    manager; ``.pid`` for ``cpu_seconds``/profilers). ``cpu=None`` leaves it unpinned;
+    ``uvicorn_args`` are added to uvicorn's command line (e.g. ``["--ws", "wsproto"]``).
     """
-    server = PinnedServer(app, env=env, cpu=cpu, app_dir=app_dir)
+    server = PinnedServer(app, env=env, cpu=cpu, app_dir=app_dir, uvicorn_args=uvicorn_args)
     server.start()
     return server
 

@@ -56,14 +56,15 @@ import asyncio  # noqa: E402
 import contextlib  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
-import re  # noqa: E402
 import statistics  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from datetime import datetime  # noqa: E402
 from typing import Any  # noqa: E402
 
+from bench._fanout_clients import close_all, open_subscribers  # noqa: E402
 from bench.common import (  # noqa: E402
     LatencyStats,
     cpu_seconds,
@@ -78,7 +79,6 @@ APPS = {
     "nohist": "bench._fanout_djira:application",  # with BENCH_HISTORY_SIZE=0
     "bare": "bench._fanout_bare:application",
 }
-TITLE = re.compile(r'"title":"fan-(\d+)-(\d+)"')
 
 
 @dataclass
@@ -100,84 +100,49 @@ class Run(LatencyStats):
 
 
 class Subscribers:
-    """N raw Engine.IO v4 websocket clients recording when each push arrives."""
+    """N lean Engine.IO websocket subscribers (bench/_fanout_clients.py) recording arrivals."""
 
     def __init__(self, url: str, app: str, count: int) -> None:
-        self.ws_url = url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+        host_port = url.split("://", 1)[1]
+        self.host, port = host_port.rsplit(":", 1)
+        self.port = int(port)
         self.app = app
         self.count = count
         # (phase, seq) -> [arrival times]; raw frames for saved-at lookup.
         self.arrivals: dict[tuple[int, int], list[float]] = {}
-        self.frames: dict[tuple[int, int], str] = {}
+        self.frames: dict[tuple[int, int], bytes] = {}
         self.done: dict[tuple[int, int], asyncio.Event] = {}
         self.sockets: list[Any] = []
-        self.tasks: list[asyncio.Task[None]] = []
-        #: Subscribers whose connection ended before the end of the run.
-        self.closed = 0
+
+    @property
+    def closed(self) -> int:
+        """Subscribers whose connection ended before the end of the run."""
+        return sum(1 for s in self.sockets if s.closed)
 
     def expect(self, key: tuple[int, int]) -> asyncio.Event:
         self.arrivals[key] = []
         self.done[key] = asyncio.Event()
         return self.done[key]
 
-    async def open(self, session: Any) -> None:
+    async def open(self) -> None:
         subscribe = (
             '421["articles",{"namespace":"subscribe","action":"SUBSCRIPTION"}]'
             if self.app != "bare"
             else '421["subscribe"]'
         )
-        for start in range(0, self.count, 50):  # connect in slices: no accept-queue overflow
-            await asyncio.gather(
-                *(
-                    self._open_one(session, subscribe)
-                    for _ in range(start, min(start + 50, self.count))
-                )
-            )
+        self.sockets = await open_subscribers(
+            self.host, self.port, self.count, subscribe, self._pushed
+        )
 
-    async def _open_one(self, session: Any, subscribe: str) -> None:
-        # autoping: aiohttp answers uvicorn's websocket pings (every 20 s; unanswered, uvicorn
-        # closes the connection: at 5,000 subscribers opening them all takes longer).
-        ws = await session.ws_connect(self.ws_url, autoping=True, max_msg_size=0)
-        assert (await ws.receive_str()).startswith("0")  # Engine.IO open
-        await ws.send_str("40")
-        assert (await ws.receive_str()).startswith("40")  # Socket.IO connect
-        await ws.send_str(subscribe)
-        while True:
-            frame = await ws.receive_str()
-            if frame == "2":
-                await ws.send_str("3")
-            elif frame.startswith("431"):
-                break
-        self.sockets.append(ws)
-        self.tasks.append(asyncio.create_task(self._listen(ws)))
-
-    async def _listen(self, ws: Any) -> None:
-        try:
-            await self._receive(ws)
-        finally:
-            self.closed += 1  # the server closed it (or close() cancelled it)
-
-    async def _receive(self, ws: Any) -> None:
-        async for message in ws:
-            arrived = time.time()
-            frame = message.data
-            if frame == "2":
-                await ws.send_str("3")
-                continue
-            if not isinstance(frame, str) or not frame.startswith("42"):
-                continue
-            found = TITLE.search(frame)
-            if found is None:
-                continue
-            key = (int(found[1]), int(found[2]))
-            times = self.arrivals.get(key)
-            if times is None:
-                continue
-            times.append(arrived)
-            if len(times) == 1:
-                self.frames[key] = frame
-            if len(times) == self.count:
-                self.done[key].set()
+    def _pushed(self, key: tuple[int, int], arrived: float, frame: bytes) -> None:
+        times = self.arrivals.get(key)
+        if times is None:
+            return
+        times.append(arrived)
+        if len(times) == 1:
+            self.frames[key] = frame
+        if len(times) == self.count:
+            self.done[key].set()
 
     def saved_at(self, key: tuple[int, int]) -> float:
         payload = json.loads(self.frames[key][2:])[1]
@@ -185,87 +150,84 @@ class Subscribers:
         return datetime.fromisoformat(data["updated"]).timestamp()
 
     async def close(self) -> None:
-        for task in self.tasks:
-            task.cancel()
-        await asyncio.gather(*(ws.close() for ws in self.sockets), return_exceptions=True)
+        close_all(self.sockets)
 
 
 async def measure(
     url: str, app: str, count: int, pk: int, updates: int, burst: int, pid: int | None = None
 ) -> Run:
-    import aiohttp
     import socketio
 
     run = Run(app, count)
-    connector = aiohttp.TCPConnector(limit=0)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        subscribers = Subscribers(url, app, count)
-        await subscribers.open(session)
-        writer = socketio.AsyncClient(reconnection=False)
-        await writer.connect(url, transports=["websocket"])
+    subscribers = Subscribers(url, app, count)
+    await subscribers.open()
+    writer = socketio.AsyncClient(reconnection=False)
+    await writer.connect(url, transports=["websocket"])
 
-        async def touch(phase: int, seq: int) -> None:
-            title = f"fan-{phase}-{seq}"
-            if app != "bare":
-                payload = {
-                    "namespace": "touch",
-                    "action": "POST",
-                    "data": {"pk": pk, "title": title},
-                }
-                reply = await writer.call("touch", payload, timeout=30)
-                assert reply["status"] == 200, reply
-            else:
-                await writer.call("touch", {"pk": pk, "title": title}, timeout=30)
+    async def touch(phase: int, seq: int) -> None:
+        title = f"fan-{phase}-{seq}"
+        if app != "bare":
+            payload = {
+                "namespace": "touch",
+                "action": "POST",
+                "data": {"pk": pk, "title": title},
+            }
+            reply = await writer.call("touch", payload, timeout=30)
+            assert reply["status"] == 200, reply
+        else:
+            await writer.call("touch", {"pk": pk, "title": title}, timeout=30)
 
-        # Warm-up: imports, caches and the first-connection paths are not measured.
-        for seq in range(3):
-            done = subscribers.expect((0, seq))
-            await touch(0, seq)
-            await asyncio.wait_for(done.wait(), 30)
+    # Warm-up: imports, caches and the first-connection paths are not measured.
+    for seq in range(3):
+        done = subscribers.expect((0, seq))
+        await touch(0, seq)
+        await asyncio.wait_for(done.wait(), 30)
 
-        cpu_start = cpu_seconds(pid)
-        # 1. latency: one save at a time.
-        for seq in range(updates):
-            key = (1, seq)
-            done = subscribers.expect(key)
-            await touch(*key)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(done.wait(), 10)
-            times = subscribers.arrivals[key]
-            run.expected += count
-            run.delivered += len(times)
-            if len(times) == count:
-                run.latencies.append(max(times) - subscribers.saved_at(key))
-
-        # 2. sustained rate: saves back to back.
-        keys = [(2, seq) for seq in range(burst)]
-        events = [subscribers.expect(key) for key in keys]
-        for key in keys:
-            await touch(*key)
+    cpu_start = cpu_seconds(pid)
+    # 1. latency: one save at a time.
+    for seq in range(updates):
+        key = (1, seq)
+        done = subscribers.expect(key)
+        await touch(*key)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.gather(*(e.wait() for e in events)), 60)
-        got = [subscribers.arrivals[key] for key in keys]
-        run.expected += count * burst
-        run.delivered += sum(len(times) for times in got)
-        if all(got) and subscribers.frames.get(keys[0]):
-            span = max(max(times) for times in got) - subscribers.saved_at(keys[0])
-            run.rate = burst / span if span > 0 else 0.0
-        cpu_end = cpu_seconds(pid)
-        if subscribers.closed:
-            print(f"{app}, {count} subscribers: {subscribers.closed} connections closed early")
-        if cpu_start is not None and cpu_end is not None and run.delivered:
-            run.cpu_us = (cpu_end - cpu_start) * 1e6 / run.delivered
-        run.latencies.sort()
-        await writer.disconnect()
-        await subscribers.close()
+            await asyncio.wait_for(done.wait(), 10)
+        times = subscribers.arrivals[key]
+        run.expected += count
+        run.delivered += len(times)
+        if len(times) == count:
+            run.latencies.append(max(times) - subscribers.saved_at(key))
+
+    # 2. sustained rate: saves back to back.
+    keys = [(2, seq) for seq in range(burst)]
+    events = [subscribers.expect(key) for key in keys]
+    for key in keys:
+        await touch(*key)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(asyncio.gather(*(e.wait() for e in events)), 60)
+    got = [subscribers.arrivals[key] for key in keys]
+    run.expected += count * burst
+    run.delivered += sum(len(times) for times in got)
+    if all(got) and subscribers.frames.get(keys[0]):
+        span = max(max(times) for times in got) - subscribers.saved_at(keys[0])
+        run.rate = burst / span if span > 0 else 0.0
+    cpu_end = cpu_seconds(pid)
+    if subscribers.closed:
+        print(f"{app}, {count} subscribers: {subscribers.closed} connections closed early")
+    if cpu_start is not None and cpu_end is not None and run.delivered:
+        run.cpu_us = (cpu_end - cpu_start) * 1e6 / run.delivered
+    run.latencies.sort()
+    await writer.disconnect()
+    await subscribers.close()
     return run
 
 
-def start_patiently(app: str, env: dict[str, str], attempts: int = 3) -> Any:
+def start_patiently(
+    app: str, env: dict[str, str], attempts: int = 3, uvicorn_args: Sequence[str] = ()
+) -> Any:
     """``start_server``, tried again when a busy machine makes uvicorn slow to listen."""
     for attempt in range(attempts):
         try:
-            return start_server(app, env)
+            return start_server(app, env, uvicorn_args=uvicorn_args)
         except RuntimeError:
             if attempt == attempts - 1:
                 raise
@@ -285,6 +247,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--history", action="store_true", help="compare djira with and without rooms' history"
     )
     parser.add_argument("--redis-url", default=None, help="REDIS_URL for the djira servers")
+    parser.add_argument(
+        "--ws",
+        default=None,
+        choices=["websockets", "websockets-sansio", "wsproto"],
+        help="uvicorn's websocket implementation for both servers (default: uvicorn's choice)",
+    )
     return parser.parse_args(argv)
 
 
@@ -327,7 +295,8 @@ def main(argv: list[str] | None = None) -> int:
                 for app in order:
                     # start_server() returns a started server; not ``with``: LiveServer's
                     # __enter__ would start a second uvicorn on the same port.
-                    server = start_patiently(APPS[app], envs[app])
+                    ws = ["--ws", args.ws] if args.ws else []
+                    server = start_patiently(APPS[app], envs[app], uvicorn_args=ws)
                     try:
                         measured = measure(
                             server.url, app, count, pk, args.updates, args.burst, server.pid
