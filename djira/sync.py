@@ -31,6 +31,7 @@ import contextlib
 import contextvars
 import queue
 import threading
+import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Hashable
@@ -48,6 +49,21 @@ J = TypeVar("J")
 
 # The Socket.IO connection whose request is running: its sync work goes in its lane.
 current_sid: contextvars.ContextVar[str | None] = contextvars.ContextVar("djira_sid", default=None)
+
+#: Called with the seconds each unit waited in its lane before a thread took it, while
+#: ``METRICS`` is on (djira.telemetry.metrics sets it); ``None`` costs one test per unit.
+wait_observer: Callable[[float], None] | None = None
+
+
+def _timed(fn: Callable[[], T], observe: Callable[[float], None]) -> Callable[[], T]:
+    queued = time.perf_counter()
+
+    def timed() -> T:
+        observe(time.perf_counter() - queued)
+        return fn()
+
+    return timed
+
 
 _Job = tuple[
     asyncio.AbstractEventLoop, "asyncio.Future[Any]", contextvars.Context, Callable[[], Any]
@@ -115,6 +131,8 @@ class Workers:
     def submit(self, lane: Hashable, fn: Callable[[], T]) -> asyncio.Future[T]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
+        if wait_observer is not None:
+            fn = _timed(fn, wait_observer)
         self.lanes.put(lane, (loop, future, contextvars.copy_context(), fn))
         self._wakeups.put(True)
         return future
@@ -166,6 +184,8 @@ class SerialWorker:
     def submit(self, lane: Hashable, fn: Callable[[], T]) -> asyncio.Future[T]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
+        if wait_observer is not None:
+            fn = _timed(fn, wait_observer)
         self.lanes.put(lane, (loop, future, contextvars.copy_context(), fn))
         if self._pump is None or self._pump.done():
             # An empty context: the pump outlives the request that started it, and must not

@@ -81,6 +81,8 @@ async def test_requests_are_counted_by_hook_route_verb_and_status(metered, conne
     assert grew("djira_reply_size_bytes_count", hook="books", route="count") == 3
     denied = {"hook": "books", "route": "admin_only", "verb": "GET", "status": "401"}
     assert grew("djira_requests_total", **denied) == 1
+    # One unit of sync work per request at least (the checks and the body).
+    assert grew("djira_worker_queue_wait_seconds_count") >= 4
 
 
 async def test_unknown_hooks_share_one_label(metered, connect):

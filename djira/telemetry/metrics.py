@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from prometheus_client import Counter, Gauge, Histogram
 from socketio import AsyncServer
 
+from djira import sync
 from djira.telemetry import labels, transport_of
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ class Metrics(NamedTuple):
     reply_size: Histogram
     pushes: Counter
     catchups: Counter
+    worker_wait: Histogram
 
 
 @lru_cache(maxsize=1)
@@ -95,6 +97,12 @@ def get_metrics() -> Metrics:
             "everything they missed.",
             ["recovered"],
         ),
+        worker_wait=Histogram(
+            "djira_worker_queue_wait_seconds",
+            "How long a unit of sync work (a request's ORM, permissions, serializers) waited "
+            "for a worker thread.",
+            buckets=LATENCY_BUCKETS,
+        ),
     )
 
 
@@ -104,6 +112,8 @@ class MetricsListener:
     def __init__(self, consumer: Consumer) -> None:
         self.consumer = consumer
         self.metrics = get_metrics()
+        # Process-wide, like the worker threads themselves (djira.sync).
+        sync.wait_observer = self.metrics.worker_wait.observe
         # Open connections' gauge labels, to take them off again at disconnect.
         self._open: dict[str, tuple[str, str]] = {}
         self._children: dict[tuple[str, str, str, int], tuple[Any, Any, Any]] = {}
