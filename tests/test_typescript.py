@@ -267,3 +267,32 @@ def test_the_docs_list_every_option_of_the_command():
     ours -= {"--no-color", "--force-color", "--skip-checks"}
     documented = set(re.findall(r"`(--?[a-z][a-z-]*)`", page))
     assert ours <= documented, ours - documented
+
+
+PRESENCE_USES = """\
+import { createApi } from "./api";
+createApi().rooms.subscribe({ pk: 1 }, (push) => {
+  if (push.type === "join" || push.type === "leave") {
+    const name: string | null = push.data.user.username;
+    void name;
+  } else {
+    const title: string = push.data.title; // a Book
+    // @ts-expect-error: a change push carries no user
+    void push.data.user;
+    void title;
+  }
+});
+"""
+
+
+def test_presence_observers_push_join_and_leave_with_a_user(tmp_path):
+    from tests.observers.presence_hooks import RoomHook
+    from tests.test_asyncapi import validate
+
+    # The AsyncAPI document says the same, and the official parser accepts it.
+    assert validate(build_document({"rooms": RoomHook}))["errors"] == []
+    module = build_module({"rooms": RoomHook})
+    assert '  type: "join";' in module and '  type: "leave";' in module
+    with_uses(tmp_path, module)
+    (tmp_path / "uses.ts").write_text(PRESENCE_USES)
+    compiles(tmp_path, "api.ts", "uses.ts")

@@ -21,6 +21,7 @@ class ObserverDoc:
     types: list[str]
     room: Schema
     data: Schema
+    presence: bool = False  # also pushes join/leave (``presence=True``)
 
 
 def _room(observer: Any, model_name: str | None) -> Schema:
@@ -65,6 +66,7 @@ def observer_doc(observer: Any, schemas: Schemas) -> ObserverDoc:
         types=types,
         room=_room(observer, getattr(meta, "model_name", None)),
         data=_push_data(observer, schemas),
+        presence=bool(getattr(observer, "announce_presence", False)),
     )
 
 
@@ -83,7 +85,28 @@ def observers_of(hook_class: type[APIHook], schemas: Schemas) -> list[ObserverDo
 
 
 def push_payload(event: str, namespaces: list[str], observer: ObserverDoc) -> Schema:
-    """PROTOCOL.md, 'Subscriptions and pushes'."""
+    """PROTOCOL.md, 'Subscriptions and pushes'; with presence, its join/leave pushes too."""
+    change = _push(event, namespaces, observer.types, observer.room, observer.data)
+    if not observer.presence:
+        return change
+    member = {
+        "type": "object",
+        "description": "The connection's user: both null for an anonymous connection.",
+        "properties": {
+            "id": {"type": ["string", "integer", "null"]},
+            "username": {"type": ["string", "null"]},
+        },
+        "required": ["id", "username"],
+    }
+    user = {"type": "object", "properties": {"user": member}, "required": ["user"]}
+    # One variant per presence type, so that TypeScript narrows on `type` either way.
+    presence = [_push(event, namespaces, [kind], observer.room, user) for kind in ("join", "leave")]
+    return {"oneOf": [change, *presence]}
+
+
+def _push(
+    event: str, namespaces: list[str], types: list[str], room: Schema, data: Schema
+) -> Schema:
     return {
         "type": "object",
         "properties": {
@@ -91,9 +114,9 @@ def push_payload(event: str, namespaces: list[str], observer: ObserverDoc) -> Sc
             "event": {"const": event},
             "namespace": {"type": "string", "enum": namespaces},
             "action": {"const": "SUBSCRIPTION"},
-            "type": {"type": "string", "enum": observer.types},
-            "room": observer.room,
-            "data": observer.data,
+            "type": {"type": "string", "enum": types},
+            "room": room,
+            "data": data,
             # The push's position in its room's stream (observers.md, catching up).
             "epoch": {"type": "string"},
             "offset": {"type": "integer", "minimum": 1},

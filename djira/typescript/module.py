@@ -42,6 +42,7 @@ import {{
   type ApiSpec,
   type Client,
   type DjiraError,
+  type Push,
   type RequestOptions,
   type SubscribeOptions,
   type Subscription,
@@ -76,7 +77,15 @@ def _member(name: str, summary: str, signature: str, indent: str) -> str:
 
 
 def _is_type_literal(text: str) -> bool:
-    return text.startswith("{")
+    """One object type (an interface), not a union of them: its first brace closes last."""
+    if not text.startswith("{"):
+        return False
+    depth = 0
+    for index, char in enumerate(text):
+        depth += {"{": 1, "}": -1}.get(char, 0)
+        if depth == 0:
+            return index == len(text) - 1
+    return False
 
 
 class _Module:
@@ -207,12 +216,15 @@ class _Module:
         return api, table
 
     def pushes(self, hook: HookEntry, prefix: str) -> str:
-        """One type per observer, and their union (``never`` for a hook that pushes nothing)."""
+        """One type per observer, and their union: ``never`` for a hook without subscription
+        routes, the client's untyped ``Push`` where no observer could be found."""
         names = [
             self.declare(self.name(prefix, p.observer.name, "Push"), p.payload, p.observer.summary)
             for p in hook.pushes
         ]
-        return self.declare(self.name(prefix, "Push"), " | ".join(names) or "never")
+        subscribes = any(e.route.verb == "SUBSCRIPTION" for e in hook.routes)
+        fallback = "Push<unknown>" if subscribes else "never"
+        return self.declare(self.name(prefix, "Push"), " | ".join(names) or fallback)
 
 
 def build_module(
