@@ -72,8 +72,10 @@ class DjiraServer(socketio.AsyncServer):
         if self.loop is None:
             self.loop = asyncio.get_running_loop()
         from djira.delivery.backends import get_backend
+        from djira.delivery.heartbeat import ensure_heartbeat
 
         get_backend().connected(self)
+        ensure_heartbeat(self)
         from djira.delivery.queues import install
 
         install(self, eio_sid)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from djira.delivery import processes
+from djira.delivery import heartbeat, processes
 from djira.delivery.backends import get_registry
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ def mark_watched(seconds: float = 10.0) -> None:
 def ensure_heartbeat(consumer: Consumer | None) -> None:
     """Start this process's heartbeat once, on the running (server) loop."""
     if consumer is not None:
-        processes.ensure_heartbeat(consumer.sio, get_registry(), lambda: _snapshot(consumer))
+        heartbeat.publish_snapshots(consumer.sio, lambda: _snapshot(consumer))
 
 
 async def _snapshot(consumer: Consumer) -> tuple[str, dict[str, Any]]:

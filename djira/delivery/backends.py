@@ -108,7 +108,7 @@ class Backend:
         """Nothing to wait for."""
 
     def connected(self, server: DjiraServer) -> None:
-        """Nothing to start."""
+        """A connection reached ``server``: start what it needs (once). On its loop."""
 
 
 class RedisBackend(Backend):

@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 from djira.delivery import outbox, registry
 from djira.delivery.backends import get_backend
 from djira.delivery.messages import Push
-from djira.delivery.presence_stores import interval
 
 if TYPE_CHECKING:
     from djira.server import DjiraServer
@@ -75,7 +74,7 @@ def summarize(room: str, members: Iterable[Member]) -> dict[str, Any]:
 
 
 class LocalPresence:
-    """One server's members per room, and the heartbeat that renews them in the store."""
+    """One server's members per room (the server's heartbeat renews them in the store)."""
 
     def __init__(self, server: DjiraServer) -> None:
         self.server = server
@@ -85,7 +84,6 @@ class LocalPresence:
         self.rooms: dict[Key, dict[str, Member]] = {}
         self.of_sid: dict[str, set[Key]] = {}
         self.lock = asyncio.Lock()
-        self.heartbeat: asyncio.Task[None] | None = None
         #: A write failed or was skipped (the store was down): the store may differ from
         #: memory until the next heartbeat rewrites this server's members.
         self.dirty = False
@@ -126,9 +124,9 @@ class LocalPresence:
         store = get_backend().presence
         if not store.shared:
             return
-        self.start_heartbeat()
         try:
             await store.mirror(self, sid, keys)
+            self.failing = False
         except Exception:
             # Said by the store's health (Redis) or here once per outage; the heartbeat
             # rewrites what memory holds, and no subscription fails for it.
@@ -138,24 +136,6 @@ class LocalPresence:
                 logger.warning(
                     "djira: cannot write presence to the delivery backend", exc_info=True
                 )
-
-    def start_heartbeat(self) -> None:
-        if self.heartbeat is None or self.heartbeat.done():
-            self.heartbeat = asyncio.get_running_loop().create_task(self._beat())
-
-    async def _beat(self) -> None:
-        while True:
-            await asyncio.sleep(interval())
-            try:
-                await get_backend().presence.beat(self)
-            except Exception:
-                if not self.failing:
-                    self.failing = True
-                    logger.warning("djira: presence heartbeat failed", exc_info=True)
-            else:
-                if self.failing:
-                    logger.warning("djira: presence heartbeat works again")
-                self.failing = False
 
 
 def get_local(server: DjiraServer) -> LocalPresence:

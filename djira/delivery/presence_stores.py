@@ -275,6 +275,8 @@ class DatabasePresence(PresenceStore):
     async def beat(self, local: LocalPresence) -> None:
         from djira.sync import run_sync
 
+        if not local.rooms and not local.dirty:
+            return  # nothing of this server's is stored (leaving deleted its rows)
         async with local.lock:
             rewrite = local.dirty
             rows = (

@@ -20,7 +20,6 @@ Errors propagate to the caller: the heartbeat logs an outage once, a view shows 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -33,7 +32,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("djira")
 
-#: What a beat publishes: the process's id and its JSON-safe snapshot.
+#: What a beat publishes: the process's id and its JSON-safe snapshot (a coroutine).
 Snapshot = Callable[[], Awaitable[tuple[str, dict[str, Any]]]]
 
 
@@ -176,35 +175,3 @@ def _parsed(values: Any) -> list[dict[str, Any]]:
             if isinstance(found, dict):
                 out.append(found)
     return out
-
-
-def ensure_heartbeat(server: DjiraServer, registry: Registry, snapshot: Snapshot) -> None:
-    """Publish ``snapshot()`` to ``registry`` every ``HEARTBEAT_INTERVAL`` from now on, once
-    per server; nothing where the registry is not shared. Must run on the server's loop."""
-    state = server.delivery
-    if not registry.shared or (state.heartbeat is not None and not state.heartbeat.done()):
-        return
-    state.heartbeat = asyncio.get_running_loop().create_task(_heartbeat(server, registry, snapshot))
-
-
-async def _heartbeat(server: DjiraServer, registry: Registry, snapshot: Snapshot) -> None:
-    failing = False
-    process = None
-    try:
-        while True:
-            every = interval()
-            try:
-                process, snap = await snapshot()
-                await registry.beat(server, process, json.dumps(snap, default=str), every * 2.5)
-                if failing:
-                    logger.warning("djira: the process heartbeat works again")
-                failing = False
-            except Exception as exc:
-                if not failing:  # one line per outage, not one per beat
-                    logger.warning("djira: the process heartbeat failed (%s)", exc)
-                failing = True
-            await asyncio.sleep(every)
-    finally:
-        if process is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.shield(registry.leave(server, process))

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from djira.delivery.local import Addresses
     from djira.delivery.outbox import Outbox
     from djira.delivery.presence import LocalPresence
+    from djira.delivery.processes import Snapshot
     from djira.delivery.redis import ServerLink
 
 
@@ -42,6 +43,8 @@ class Delivery:
     #: (observer, room) whose push the database backend could not write from this loop:
     #: a ``reset`` push goes first once it can (djira.delivery.publishing).
     broken: set[tuple[str, str]] = field(default_factory=set)
-    #: Publishes this server's snapshot to the backend's registry (djira.delivery.processes).
+    #: Renews presence and publishes ``snapshot`` (djira.delivery.processes).
     heartbeat: asyncio.Task[None] | None = None
+    #: What the heartbeat publishes to the registry of live processes (the console's).
+    snapshot: Snapshot | None = None
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
