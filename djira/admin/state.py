@@ -36,8 +36,7 @@ def get_recorder(consumer: Consumer) -> TrafficRecorder | None:
 
 def process_id(consumer: Consumer) -> str:
     """A name for this process that is unique in the cluster."""
-    host_id = getattr(consumer.sio.manager, "host_id", None)
-    return f"{socket.gethostname()}:{os.getpid()}" + (f":{host_id[:6]}" if host_id else "")
+    return f"{socket.gethostname()}:{os.getpid()}:{consumer.sio.delivery.id[:6]}"
 
 
 def local_rooms(consumer: Consumer) -> dict[str, list[str]]:

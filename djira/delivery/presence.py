@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -80,7 +79,7 @@ class LocalPresence:
         self.server = server
         #: Names this server's entries in the store; per server, not per process (tests run
         #: several).
-        self.id = uuid.uuid4().hex
+        self.id = server.delivery.id
         self.rooms: dict[Key, dict[str, Member]] = {}
         self.of_sid: dict[str, set[Key]] = {}
         self.lock = asyncio.Lock()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,10 @@ if TYPE_CHECKING:
 @dataclass(eq=False)
 class Delivery:
     """What one server needs to deliver pushes; every part ``None`` until first used."""
+
+    #: Names this server in the backend (presence entries, the registry of processes):
+    #: per server, not per process, since a process may run several (tests do).
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     #: Pushes handed over by any thread, sent in order on the server's loop.
     outbox: Outbox | None = None
