@@ -145,10 +145,37 @@ OVERFLOWING = """() => {
 }"""
 
 
+# Single-line controls laid out side by side (same parent, on the same line) whose heights
+# differ by more than 2 px: a button beside a select, a filter beside a search box.
+UNEVEN = """() => {
+  const single = "select:not([multiple]), button, a.button, "
+    + "input:not([type=hidden]):not([type=checkbox]):not([type=radio])";
+  const controls = [...document.querySelectorAll("#content-main " + single.split(", ")
+    .join(", #content-main "))].filter((node) => node.checkVisibility());
+  const label = (node) => `${node.tagName.toLowerCase()}${node.id ? "#" + node.id : ""}`
+    + `(${(node.getAttribute("aria-label") || node.textContent || node.name || "").trim()})`;
+  const uneven = [];
+  for (const [i, a] of controls.entries()) {
+    for (const b of controls.slice(i + 1)) {
+      if (a.parentElement !== b.parentElement) continue;
+      const [ra, rb] = [a.getBoundingClientRect(), b.getBoundingClientRect()];
+      const sameLine = Math.min(ra.bottom, rb.bottom) - Math.max(ra.top, rb.top) > 0;
+      if (sameLine && Math.abs(ra.height - rb.height) > 2) {
+        uneven.push(`${label(a)} ${ra.height.toFixed(1)} px beside ${label(b)} `
+          + `${rb.height.toFixed(1)} px`);
+      }
+    }
+  }
+  return uneven;
+}"""
+
+
 def fits(page) -> None:
+    """No horizontal overflow, and controls side by side as tall as each other."""
     width = page.evaluate("document.scrollingElement.scrollWidth")
     assert width <= WIDTH, f"{page.url} is {width} px wide at {WIDTH} px"
     assert page.evaluate(OVERFLOWING) == [], f"{page.url}: a table overflows the content"
+    assert page.evaluate(UNEVEN) == [], f"{page.url}: controls of uneven heights side by side"
 
 
 def readable(page, selector: str) -> None:
@@ -283,6 +310,7 @@ def traced_row_id(page, client) -> str:
     return row.get_attribute("data-trace")
 
 
+@pytest.mark.parametrize("server", ["redis", "no-redis"], indirect=True)
 def test_a_trace_opened_on_its_own_is_a_console_page(console, busy_client):
     trace_id = traced_row_id(console, busy_client)
     response = console.goto(f"/admin/djira/traffic/trace/{trace_id}/")
@@ -313,6 +341,7 @@ def test_a_trace_opened_on_its_own_is_a_console_page(console, busy_client):
         ("/admin/djira/traffic/trace/nonsense/", "Not a trace id"),
     ],
 )
+@pytest.mark.parametrize("server", ["redis", "no-redis"], indirect=True)
 def test_an_unknown_id_gets_a_console_page_that_says_so(console, path, says):
     response = console.goto(path)
     assert response is not None and response.status == 404
