@@ -150,7 +150,8 @@ class PinnedServer(LiveServer):
     ) -> None:
         # cwd is the app directory, not the checkout: ``python -m`` puts cwd first on
         # sys.path, which would shadow a ``djira`` placed first on PYTHONPATH.
-        super().__init__(app, env=env, cwd=str(app_dir))
+        # A busy shared machine can take tens of seconds to import Django and the project.
+        super().__init__(app, env=env, cwd=str(app_dir), startup_timeout=120.0)
         self.uvicorn_args = list(uvicorn_args)
         self.cpu = cpu
         self.app_dir = app_dir

@@ -172,10 +172,10 @@ async def measure(
                 "action": "POST",
                 "data": {"pk": pk, "title": title},
             }
-            reply = await writer.call("touch", payload, timeout=30)
+            reply = await writer.call("touch", payload, timeout=120)
             assert reply["status"] == 200, reply
         else:
-            await writer.call("touch", {"pk": pk, "title": title}, timeout=30)
+            await writer.call("touch", {"pk": pk, "title": title}, timeout=120)
 
     # Warm-up: imports, caches and the first-connection paths are not measured.
     for seq in range(3):
@@ -329,6 +329,13 @@ def main(argv: list[str] | None = None) -> int:
                 pooled.cpu_ms = statistics.median(r.cpu_ms for r in runs[app])
                 pooled.cpu_us = statistics.median(r.cpu_us for r in runs[app])
                 results[(app, count)] = pooled
+                print(  # as it comes: a long run that fails later keeps what it measured
+                    f"{count} {app}: p50 {pooled.p50_round:.1f} ms, p99 {pooled.p99_round:.1f} ms,"
+                    f" cpu {pooled.cpu_us:.1f} us/delivery, rounds' cpu "
+                    f"{[round(r.cpu_us, 1) for r in runs[app]]}, delivered {pooled.delivered}"
+                    f"/{pooled.expected}",
+                    flush=True,
+                )
                 lost = lost or pooled.delivered != pooled.expected
                 bare = results[(base, count)]
                 mine = app == "djira"
