@@ -3,8 +3,10 @@
 // "Idempotent requests"), against the example project through a TCP proxy the test controls.
 import assert from "node:assert/strict";
 import { once } from "node:events";
+import { readFileSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
 import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
 import { ExampleServer, loadClient, reach, within } from "./helpers.mjs";
 
 const { connect } = await loadClient();
@@ -88,11 +90,15 @@ describe("idempotent requests", { timeout: 60_000 }, () => {
     try {
       await reach(client, "connected");
       proxy.holding = true; // the server's reply will be lost with the connection
-      const write = client.request("articles", { action: "POST", data: { title, body: "written once" } });
+      // A generous timeout: it counts from the call, and a loaded machine is slow to write.
+      const fields = { action: /** @type {const} */ ("POST"), data: { title, body: "written once" } };
+      const write = client.request("articles", fields, { timeout: 30_000 });
       while ((await ids()).length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
       const reconnected = reach(client, "reconnecting").then(() => reach(client, "connected"));
       proxy.cut();
-      const reply = await within(10_000, write, "the reply to the write sent again");
+      const reply = await within(30_000, write, "the reply to the write sent again").catch((error) => {
+        throw new Error(`${error.message}\nThe server said:\n${server.log.slice(-4000)}`);
+      });
       await reconnected;
       assert.equal(reply.status, 201);
       assert.equal(reply.replayed, true); // the first reply, kept under the same key
@@ -101,6 +107,25 @@ describe("idempotent requests", { timeout: 60_000 }, () => {
     } finally {
       client.close();
       direct.close();
+    }
+  });
+
+  it("runs the samples of docs/client.md's 'Idempotent requests'", async () => {
+    const page = readFileSync(fileURLToPath(new URL("../../docs/client.md", import.meta.url)), "utf8");
+    const section = page.split("## Idempotent requests")[1].split("\n## ")[0];
+    const samples = [...section.matchAll(/```js\n([\s\S]*?)```/g)].map((match) => match[1]);
+    assert.equal(samples.length, 2);
+    const AsyncFunction = Object.getPrototypeOf(async () => undefined).constructor;
+    const client = connect(server.url, { ...OPTIONS, auth: { token: server.tokens.admin } });
+    try {
+      for (const sample of samples) await new AsyncFunction("client", sample)(client);
+      for (const title of ["Hi", "Once"]) {
+        const found = await client.request("articles", { query: { search: title, page_size: 100 } });
+        const same = found.data.results.filter((/** @type {{title: string}} */ a) => a.title === title);
+        assert.equal(same.length, 1, `one article titled ${title}`);
+      }
+    } finally {
+      client.close();
     }
   });
 
