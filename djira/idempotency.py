@@ -30,7 +30,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from djira import json as djira_json
-from djira.delivery.idempotency import get_store
+from djira.delivery.idempotency import Store, get_store
 from djira.response import Response
 from djira.settings import jira_settings
 
@@ -136,7 +136,7 @@ async def respond(scope: Scope, handler: Handler) -> Response:
     return response
 
 
-async def _release(store: Any, key: str, owner: str) -> None:
+async def _release(store: Store, key: str, owner: str) -> None:
     try:
         await asyncio.shield(store.release(key, owner))
     except Exception:
