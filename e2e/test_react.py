@@ -22,8 +22,10 @@ import pytest
 from playwright.sync_api import expect
 
 from djira.testing import LiveServer
-from e2e.conftest import EXAMPLE, ROOT, ThreadedClient, manage
+from e2e.conftest import EXAMPLE, ThreadedClient, manage
+from e2e.origin import serve_directory
 from e2e.test_npm_package import NPM, run, tarball  # noqa: F401 - the tarball fixture
+from tests.tsc import compiles
 
 APPS = Path(__file__).resolve().parent / "apps"
 pytestmark = [
@@ -36,19 +38,6 @@ INDEX_HTML = """\
 <html><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>tasks</title></head>
 <body><div id="root"></div><script type="module" src="/src/main.ts"></script></body></html>
 """
-TSCONFIG = {
-    "compilerOptions": {
-        "target": "ES2022",
-        "module": "ESNext",
-        "moduleResolution": "Bundler",
-        "lib": ["ES2022", "DOM"],
-        "strict": True,
-        "noEmit": True,
-        "skipLibCheck": True,
-        "types": [],
-    },
-    "include": ["src"],
-}
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +46,6 @@ def react_app(tmp_path_factory, tarball, example_env) -> Path:  # noqa: F811
     app = tmp_path_factory.mktemp("react-app")
     (app / "package.json").write_text(json.dumps({"name": "app", "private": True}))
     (app / "index.html").write_text(INDEX_HTML)
-    (app / "tsconfig.json").write_text(json.dumps(TSCONFIG))
     src = app / "src"
     src.mkdir()
     shutil.copy(APPS / "react_tasks.ts", src / "main.ts")
@@ -74,28 +62,16 @@ def react_app(tmp_path_factory, tarball, example_env) -> Path:  # noqa: F811
     assert NPM is not None
     packages = ["vite@^7", "react@^19", "react-dom@^19", "@types/react@^19", "@types/react-dom@^19"]
     run(NPM, "install", "--no-audit", "--no-fund", str(tarball), *packages, cwd=app)
-    tsc = ROOT / "node_modules" / "typescript" / "bin" / "tsc"
-    run("node", str(tsc), "-p", "tsconfig.json", cwd=app)
+    # Typechecked against the installed package's declarations, as an application is.
+    compiles(app, sources=False)
     run(NPM, "exec", "--", "vite", "build", "--outDir", "dist", "--logLevel", "warn", cwd=app)
     return app / "dist"
 
 
 @pytest.fixture(scope="module")
 def app_origin(react_app) -> Iterator[str]:
-    import functools
-    import threading
-    from http.server import ThreadingHTTPServer
-
-    from djira.testing import free_port
-    from e2e.test_npm_package import QuietHandler
-
-    handler = functools.partial(QuietHandler, directory=str(react_app))
-    httpd = ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with serve_directory(react_app) as origin:
+        yield origin
 
 
 @pytest.fixture(scope="module")

@@ -9,25 +9,22 @@ to the client's sources) and served on an origin of its own that the server lets
 
 from __future__ import annotations
 
-import functools
 import json
 import shutil
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from djira.testing import LiveServer, free_port
+from djira.testing import LiveServer
 from e2e.conftest import EXAMPLE, ROOT
-from e2e.test_npm_package import QuietHandler
+from e2e.origin import serve_directory
+from tests.tsc import compiles
 
 ESBUILD = ROOT / "node_modules" / ".bin" / "esbuild"
-TSC = ROOT / "node_modules" / "typescript" / "bin" / "tsc"
 pytestmark = pytest.mark.skipif(not ESBUILD.exists(), reason="run `npm ci` first")
 
 APPS = Path(__file__).resolve().parent / "apps"
@@ -46,28 +43,11 @@ def build_app(tmp: Path, env: dict[str, str], *, validators: bool) -> Path:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    config = {
-        "compilerOptions": {
-            "target": "ES2022",
-            "module": "ESNext",
-            "moduleResolution": "Bundler",
-            "lib": ["ES2022", "DOM"],
-            "strict": True,
-            "noEmit": True,
-            "types": [],
-            "skipLibCheck": True,
-            "paths": {"djira-client": [str(ROOT / "client" / "src" / "client.ts")]},
-        },
-        "files": ["main.ts"],
-    }
-    (tmp / "tsconfig.json").write_text(json.dumps(config))
-    for command in (
-        ["node", str(TSC), "-p", "tsconfig.json"],
-        [str(ESBUILD), "main.ts", "--bundle", "--format=esm", "--target=es2022",
-         "--tsconfig=tsconfig.json", "--outfile=app.js"],
-    ):  # fmt: skip
-        result = subprocess.run(command, cwd=tmp, capture_output=True, text=True, timeout=300)
-        assert result.returncode == 0, result.stdout + result.stderr
+    compiles(tmp, "main.ts")  # tsc --strict; its tsconfig.json also guides esbuild
+    bundle = [str(ESBUILD), "main.ts", "--bundle", "--format=esm", "--target=es2022"]
+    bundle += ["--tsconfig=tsconfig.json", "--outfile=app.js"]
+    result = subprocess.run(bundle, cwd=tmp, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
     return tmp / "app.js"
 
 
@@ -79,13 +59,8 @@ def app_dir(tmp_path_factory) -> Iterator[tuple[Path, str]]:
         '<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,">'
         '<script type="module" src="app.js"></script>'
     )
-    handler = functools.partial(QuietHandler, directory=str(directory))
-    httpd = ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield directory, f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with serve_directory(directory) as origin:
+        yield directory, origin
 
 
 @pytest.fixture(scope="module")

@@ -29,52 +29,9 @@ from djira.management.commands.djira_typescript import Command
 from djira.typescript import build_module
 from tests.docblocks import blocks
 from tests.testapp.models import Book
+from tests.tsc import ROOT, compiles, tsc
 
-ROOT = Path(__file__).resolve().parent.parent
 USES = Path(__file__).resolve().parent / "typescript"
-TSC = ROOT / "node_modules" / "typescript" / "bin" / "tsc"
-TYPES = ROOT / "node_modules" / "@types"
-
-
-def tsc(directory: Path, *files: str) -> subprocess.CompletedProcess[str]:
-    """``tsc --strict`` over ``files``, "djira-client" resolved to the client's sources."""
-    if shutil.which("node") is None or not TSC.exists():
-        pytest.skip("Node.js and `npm ci` are needed (make test installs them)")
-    config = {
-        "compilerOptions": {
-            "target": "ES2022",
-            "module": "ESNext",
-            "moduleResolution": "Bundler",
-            "lib": ["ES2022", "DOM"],
-            "strict": True,
-            "noEmit": True,
-            "types": [],
-            "skipLibCheck": True,
-            "jsx": "react-jsx",
-            "paths": {
-                "djira-client": [str(ROOT / "client" / "src" / "client.ts")],
-                "djira-client/react": [str(ROOT / "client" / "src" / "react.ts")],
-                # For samples outside the repository's node_modules (React's are dev deps).
-                "react": [str(TYPES / "react" / "index.d.ts")],
-                "react/jsx-runtime": [str(TYPES / "react" / "jsx-runtime.d.ts")],
-            },
-        },
-        "files": list(files),
-    }
-    (directory / "tsconfig.json").write_text(json.dumps(config))
-    return subprocess.run(
-        ["node", str(TSC), "-p", "tsconfig.json", "--pretty", "false"],
-        cwd=directory,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-
-def compiles(directory: Path, *files: str) -> None:
-    result = tsc(directory, *files)
-    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def spec_of(module: str) -> dict[str, Any]:
