@@ -168,6 +168,11 @@ async def test_pushes_are_counted_by_event_and_type(metered, connect):
     )
 
 
+async def test_a_scrape_runs_the_readiness_checks(metered):
+    samples = await asyncio.to_thread(scrape, metered.url)
+    assert value(samples, "djira_ready", check="database") == 1
+
+
 def test_the_view_wants_the_token_or_a_staff_user(metered):
     assert status_of(metered.url, None) == 401
     assert status_of(metered.url, "wrong") == 401

@@ -49,6 +49,7 @@ class Metrics(NamedTuple):
     pushes: Counter
     catchups: Counter
     worker_wait: Histogram
+    ready: Gauge
 
 
 @lru_cache(maxsize=1)
@@ -102,6 +103,12 @@ def get_metrics() -> Metrics:
             "How long a unit of sync work (a request's ORM, permissions, serializers) waited "
             "for a worker thread.",
             buckets=LATENCY_BUCKETS,
+        ),
+        ready=Gauge(
+            "djira_ready",
+            "Readiness checks (djira.health) run at the last scrape: 1 ok, 0 unavailable.",
+            ["check"],
+            multiprocess_mode="mostrecent",
         ),
     )
 

@@ -11,8 +11,12 @@ request gets 404 while ``METRICS`` is off.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hmac
 import os
+import threading
+from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
 
@@ -30,6 +34,41 @@ def allowed(request: HttpRequest) -> bool:
     return bool(user is not None and user.is_active and user.is_staff)
 
 
+def record_readiness(gauge: Any) -> None:
+    """Run the readiness checks of ``/djira/health/ready`` now, into ``djira_ready``.
+
+    At scrape time, in the scraping process: the database (this thread's connections) and
+    the delivery backend's checks (Redis with ``REDIS_URL``), each within its time budget.
+    """
+    from asgiref.sync import async_to_sync
+
+    from djira.health import CHECK_TIMEOUT, get_delivery_checks, ping_databases
+
+    # On a thread of its own, as the health endpoint does: ``ping_databases`` closes the
+    # connections of the thread it runs on, and this request's are not its to close.
+    database: list[bool] = []
+
+    def ping() -> None:
+        with contextlib.suppress(Exception):
+            ping_databases()
+            database.append(True)
+
+    thread = threading.Thread(target=ping, name="djira-metrics-ready", daemon=True)
+    thread.start()
+    thread.join(CHECK_TIMEOUT)
+    gauge.labels("database").set(int(bool(database)))
+    checks = get_delivery_checks()
+    if not checks:
+        return
+
+    async def run() -> list[Any]:
+        waits = (asyncio.wait_for(check(), CHECK_TIMEOUT) for check in checks.values())
+        return await asyncio.gather(*waits, return_exceptions=True)
+
+    for name, outcome in zip(checks, async_to_sync(run)(), strict=True):
+        gauge.labels(name).set(0 if isinstance(outcome, BaseException) else 1)
+
+
 def metrics(request: HttpRequest) -> HttpResponse:
     """Every djira metric in Prometheus' text format, all worker processes' together."""
     if not jira_settings.METRICS:
@@ -45,7 +84,7 @@ def metrics(request: HttpRequest) -> HttpResponse:
 
     from djira.telemetry.metrics import get_metrics
 
-    get_metrics()  # a process that served no socket yet still lists the metrics, at zero
+    record_readiness(get_metrics().ready)
     registry = REGISTRY
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Every worker writes its values to files there; read them all, not this process's.
