@@ -78,7 +78,9 @@ def child(saves: int, rounds: int) -> None:
 
     import tests.observers.presence_hooks  # noqa: F401 - the observed hooks
     import tests.testapp.observed  # noqa: F401
+    from bench.live_admin import create_database
 
+    create_database()  # PostgreSQL: tests/_postgres.py starts an empty server
     call_command("migrate", verbosity=0)
     results: dict[str, list[tuple[float, float, float]]] = {"plain": [], "off": [], "outbox": []}
     modes = list(results)
