@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +23,7 @@ from djira.testing import LiveServer
 from e2e.conftest import EXAMPLE, ThreadedClient, manage
 from e2e.origin import serve_directory
 from e2e.test_npm_package import NPM, run, tarball  # noqa: F401 - the tarball fixture
-from tests.tsc import compiles
+from tests.tsc import compiles, generate_for_example
 
 APPS = Path(__file__).resolve().parent / "apps"
 pytestmark = [
@@ -49,16 +47,7 @@ def react_app(tmp_path_factory, tarball, example_env) -> Path:  # noqa: F811
     src = app / "src"
     src.mkdir()
     shutil.copy(APPS / "react_tasks.ts", src / "main.ts")
-    generated = subprocess.run(
-        [sys.executable, "manage.py", "djira_typescript", "-o", str(src / "api.ts")],
-        cwd=EXAMPLE,
-        env=example_env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert generated.returncode == 0, generated.stderr
+    generate_for_example("-o", str(src / "api.ts"), env=example_env)
     assert NPM is not None
     packages = ["vite@^7", "react@^19", "react-dom@^19", "@types/react@^19", "@types/react-dom@^19"]
     run(NPM, "install", "--no-audit", "--no-fund", str(tarball), *packages, cwd=app)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from playwright.sync_api import expect
 from djira.testing import LiveServer
 from e2e.conftest import EXAMPLE, ROOT
 from e2e.origin import serve_directory
-from tests.tsc import compiles
+from tests.tsc import compiles, generate_for_example
 
 ESBUILD = ROOT / "node_modules" / ".bin" / "esbuild"
 pytestmark = pytest.mark.skipif(not ESBUILD.exists(), reason="run `npm ci` first")
@@ -32,17 +31,8 @@ APPS = Path(__file__).resolve().parent / "apps"
 
 def build_app(tmp: Path, env: dict[str, str], *, validators: bool) -> Path:
     """Generate the example's module, typecheck and bundle the page; returns app.js."""
-    args = ["manage.py", "djira_typescript", "-o", str(tmp / "api.ts")]
-    result = subprocess.run(
-        [sys.executable, *args, *(["--validators"] if validators else [])],
-        cwd=EXAMPLE,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
+    checks = ["--validators"] if validators else []
+    generate_for_example("-o", str(tmp / "api.ts"), *checks, env=env)
     compiles(tmp, "main.ts")  # tsc --strict; its tsconfig.json also guides esbuild
     bundle = [str(ESBUILD), "main.ts", "--bundle", "--format=esm", "--target=es2022"]
     bundle += ["--tsconfig=tsconfig.json", "--outfile=app.js"]

@@ -10,11 +10,8 @@ e2e/test_typescript_facade.py.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +26,7 @@ from djira.management.commands.djira_typescript import Command
 from djira.typescript import build_module
 from tests.docblocks import blocks
 from tests.testapp.models import Book
-from tests.tsc import ROOT, compiles, tsc
+from tests.tsc import ROOT, compiles, generate_for_example, tsc
 
 USES = Path(__file__).resolve().parent / "typescript"
 
@@ -51,19 +48,7 @@ def with_uses(tmp_path: Path, module: str, *uses: str) -> Path:
 @pytest.fixture(scope="module")
 def example_module() -> str:
     """The module for example/ (hooks discovered), generated as a developer would."""
-    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    result = subprocess.run(
-        [sys.executable, "manage.py", "djira_typescript"],
-        cwd=ROOT / "example",
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
+    return generate_for_example()
 
 
 @pytest.fixture(scope="module")
@@ -213,7 +198,10 @@ def test_the_docs_samples_compile_against_the_example_module(example_module, tmp
     (tmp_path / "example.ts").write_text(samples["example"].code)
     (tmp_path / "wrong.ts").write_text(samples["wrong"].code)  # each line must fail
     (tmp_path / "react.tsx").write_text(samples["react"].code)
-    compiles(tmp_path, "api.ts", "example.ts", "wrong.ts", "react.tsx")
+    # The npm package's README shows the same, briefly.
+    (readme,) = [b for b in blocks(ROOT / "client" / "README.md") if "djira-client/react" in b.code]
+    (tmp_path / "readme.tsx").write_text(readme.code)
+    compiles(tmp_path, "api.ts", "example.ts", "wrong.ts", "react.tsx", "readme.tsx")
 
 
 def test_the_docs_list_every_option_of_the_command():

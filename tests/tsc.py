@@ -8,8 +8,10 @@ application's would. No Django here: e2e imports it too.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -64,3 +66,25 @@ def tsc(directory: Path, *files: str, sources: bool = True) -> subprocess.Comple
 def compiles(directory: Path, *files: str, sources: bool = True) -> None:
     result = tsc(directory, *files, sources=sources)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def generate_for_example(*args: str, env: dict[str, str] | None = None) -> str:
+    """``manage.py djira_typescript *args`` in example/, as a developer runs it; its stdout.
+
+    :param env: the environment (the e2e example's, say); the current one, without this
+        test run's ``DJANGO_SETTINGS_MODULE``, when left out.
+    """
+    if env is None:
+        env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    result = subprocess.run(
+        [sys.executable, "manage.py", "djira_typescript", *args],
+        cwd=ROOT / "example",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
