@@ -3,8 +3,8 @@
 The example's ``TaskAdmin`` is live and shows superusers every task, other staff their own.
 The server runs on the default delivery backend (the database outbox, no Redis), so a save
 in a ``manage.py shell`` process reaches the pages through the outbox table. Users: ``admin``
-(superuser), ``sam`` (staff, may view and change tasks: sees his own), ``clerk`` (staff, no
-permission on tasks).
+(superuser), ``sam`` (staff, may view and change tasks: sees his own), ``clerk`` (staff, may
+view projects, no permission on tasks).
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ sam.is_staff = True
 sam.save()
 sam.user_permissions.add(*Permission.objects.filter(
     content_type__app_label='board', codename__in=['view_task', 'change_task']))
-User.objects.create_user('clerk', password='clerk', is_staff=True)
+clerk = User.objects.create_user('clerk', password='clerk', is_staff=True)
+clerk.user_permissions.add(Permission.objects.get(codename='view_project'))
 from rest_framework.authtoken.models import Token
 print('TOKENS', *(f'{t.user.username}={t.key}' for t in Token.objects.all()))
 """
@@ -244,7 +245,7 @@ def test_saving_an_unchanged_row_needs_no_confirmation(pages, live_env):
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_live_pages_fit_1280_px(pages, live_env, scheme):
     pk = task_pk(live_env, "sam", title="A task with a rather long title " * 4)
-    for url in ("/admin/", "/admin/board/task/", f"/admin/board/task/{pk}/change/"):
+    for url in ("/admin/board/", "/admin/board/task/", f"/admin/board/task/{pk}/change/"):
         page = pages("admin", url)
         page.set_viewport_size({"width": 1280, "height": 900})
         page.emulate_media(color_scheme=scheme)
@@ -252,7 +253,7 @@ def test_live_pages_fit_1280_px(pages, live_env, scheme):
         shell(live_env, f"t = Task.objects.get(pk={pk}); t.title = 'Short now'; t.save()")
         if "change" in url:
             expect(page.locator(".djira-live-banner")).to_be_visible()
-        elif url == "/admin/":
+        elif url == "/admin/board/":
             expect(card(page, "Latest tasks")).to_be_visible()
         else:
             expect(row(page, pk).locator("td.field-title")).to_have_text("Short now")
@@ -266,8 +267,8 @@ def card(page, title: str):
 
 
 def test_index_cards_follow_changes_within_each_users_rows(pages, live_env):
-    boss = pages("admin", "/admin/")
-    sam = pages("sam", "/admin/")
+    boss = pages("admin", "/admin/board/")
+    sam = pages("sam", "/admin/board/")
     live(boss)
     live(sam)
     boss_open = int(card(boss, "Open tasks").locator(".djira-live-card-value").inner_text())
@@ -293,9 +294,10 @@ def test_index_cards_follow_changes_within_each_users_rows(pages, live_env):
     )
 
 
-def test_clerk_sees_no_cards(pages):
-    page = pages("clerk", "/admin/")
-    expect(page.locator("#content-main")).to_be_visible()
+def test_a_user_who_may_not_view_tasks_sees_no_task_cards(pages):
+    page = pages("clerk", "/admin/board/")
+    expect(page.locator("#content-main")).to_contain_text("Projects")  # the board's page
+    expect(page.locator("#content-main")).not_to_contain_text("Tasks")
     expect(page.locator(".djira-live-card")).to_have_count(0)
 
 

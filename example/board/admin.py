@@ -35,8 +35,9 @@ class TaskAdmin(LiveModelAdminMixin, admin.ModelAdmin):
         return ["all"] if request.user.is_superuser else [f"owner__{request.user.pk}"]
 
 
-# Live cards on the admin index, kept current by the pushes of TaskAdmin's changes.
-admin.site.index_template = "djira/live/index.html"
+# Live cards on the board's admin page (/admin/board/), kept current by the pushes of
+# TaskAdmin's changes ("djira/live/index.html" would put them on the admin's home page).
+admin.site.app_index_template = "djira/live/app_index.html"
 cards.register(
     cards.Count("Open tasks", Task.objects.filter(done=False)),
     cards.Sum("Open priority points", Task.objects.filter(done=False), "priority"),

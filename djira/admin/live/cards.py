@@ -1,4 +1,4 @@
-"""Live cards: small figures over a project's own querysets, on the admin index.
+"""Live cards: small figures over a project's own querysets, on the admin's index pages.
 
     from djira.admin.live import cards
 
@@ -178,7 +178,8 @@ class Sparkline(Card):
 
 
 def register(*cards: Card) -> None:
-    """Show ``cards`` on the admin index (with ``index_template = "djira/live/index.html"``)."""
+    """Show ``cards`` on the admin index (``site.index_template = "djira/live/index.html"``)
+    or on their app's index page (``site.app_index_template = "djira/live/app_index.html"``)."""
     for card in cards:
         card.id = f"djira-card-{len(_cards)}"
         _cards.append(card)
@@ -190,10 +191,14 @@ def unregister(*cards: Card) -> None:
             _cards.remove(card)
 
 
-def get_cards(request: HttpRequest, model: type[Model] | None = None) -> list[Card]:
-    """The cards ``request.user`` may see (of ``model`` only, if given)."""
+def get_cards(
+    request: HttpRequest, model: type[Model] | None = None, app_label: str | None = None
+) -> list[Card]:
+    """The cards ``request.user`` may see (of ``model``, or of ``app_label``'s models, if given)."""
     return [
         card
         for card in _cards
-        if (model is None or card.model is model) and card.has_permission(request)
+        if (model is None or card.model is model)
+        and (app_label is None or card.model._meta.app_label == app_label)
+        and card.has_permission(request)
     ]

@@ -1,4 +1,4 @@
-"""``{% djira_live_cards %}``: the live cards the user may see (djira.admin.live.cards)."""
+"""``{% djira_live_cards [app_label] %}``: the live cards the user may see (cards.py)."""
 
 from __future__ import annotations
 
@@ -17,9 +17,10 @@ register = template.Library()
 
 
 @register.simple_tag(takes_context=True)
-def djira_live_cards(context: dict[str, Any]) -> str:
+def djira_live_cards(context: dict[str, Any], app_label: str | None = None) -> str:
+    """The cards (of the models of ``app_label`` only, on an app's index page)."""
     request = context["request"]
-    cards = get_cards(request)
+    cards = get_cards(request, app_label=app_label)
     if not cards:
         return ""
     # Models whose admin is live: their cards follow the admin's pushes.
