@@ -47,7 +47,7 @@ PATH_EXAMPLES = {
     "SOCKET_INSTANCE": "mysite.sockets.sio",
 }
 
-REDIS_SCHEMES = ("redis://", "rediss://", "unix://", "redis+sentinel://")
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://", "redis+sentinel://", "redis+cluster://")
 
 # Verbs that change data: served by these mixin methods, or by an @action accepting them.
 WRITE_METHODS = ("create", "update", "partial_update", "destroy")
@@ -378,7 +378,8 @@ def check_redis(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
             Error(
                 f"DJIRA_SETTINGS['REDIS_URL'] is {url!r}, not a Redis URL.",
                 hint="Write 'redis://host:6379/0' (or rediss:// for TLS, unix:// for a "
-                "socket, redis+sentinel://host1:26379,host2:26379/0/<service> for Sentinel), "
+                "socket, redis+sentinel://host1:26379,host2:26379/0/<service> for Sentinel, "
+                "redis+cluster://host1:6379,host2:6379 for a cluster), "
                 "or None for a single process.",
                 id="djira.E010",
             )

@@ -142,7 +142,9 @@ def create_server(**overrides: Any) -> DjiraServer:
         # AsyncRedisManager that logs Redis faults clearly on "djira.redis" (observers).
         from djira.delivery.redis_manager import DjiraAsyncRedisManager
 
-        options["client_manager"] = DjiraAsyncRedisManager(jira_settings.REDIS_URL)
+        from djira.delivery.redis_clients import manager_url
+
+        options["client_manager"] = DjiraAsyncRedisManager(manager_url(jira_settings.REDIS_URL))
     if options["cors_allowed_origins"] is None:
         options.pop("cors_allowed_origins")
     options.update(overrides)

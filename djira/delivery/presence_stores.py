@@ -26,6 +26,8 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from djira.delivery.redis_clients import is_cluster
+
 if TYPE_CHECKING:
     from djira.delivery.presence import Key, LocalPresence, Member
     from djira.server import DjiraServer
@@ -140,7 +142,10 @@ class RedisPresence(PresenceStore):
                     renewed = (await pipe.execute())[2:]
                 lost = [key for key, ok in zip(keys, renewed, strict=True) if rewrite or not ok]
                 if lost:
-                    async with client.pipeline(transaction=True) as pipe:
+                    # Atomic per room where Redis allows it; a cluster refuses a transaction
+                    # over several slots (rooms), so there each room is rewritten alone.
+                    atomic = not is_cluster(self.url)
+                    async with client.pipeline(transaction=atomic) as pipe:
                         for key in lost:
                             name = self.room_key(key, local.id)
                             members = local.rooms.get(key, {})  # may have emptied meanwhile

@@ -22,6 +22,7 @@ from djira.delivery.history import (
     settings_size_ttl,
     stream_key,
 )
+from djira.delivery.redis_clients import is_cluster
 
 if TYPE_CHECKING:
     from djira.delivery.messages import Push
@@ -118,11 +119,15 @@ class RedisHistory:
 
         return [Push(observer, room, "reset", None) for observer, room in sorted(streams)]
 
-    def append_script(self, client: Any) -> Any:
-        """``APPEND`` registered on ``client`` (one per store): sent by hash, not in full."""
+    def append(self, client: Any, pipe: Any, keys: list[str], args: list[Any]) -> Any:
+        """Queue ``APPEND`` on ``pipe``: by hash (registered on ``client`` once per store),
+        or in full on Redis Cluster, whose pipelines cannot load a script on each node."""
+        if is_cluster(self.url):
+            pipe.eval(APPEND, len(keys), *keys, *args)
+            return None  # queued (an async cluster pipeline is awaitable: not to be awaited)
         if self._append is None:
             self._append = client.register_script(APPEND)
-        return self._append
+        return self._append(keys=keys, args=args, client=pipe)
 
     def keys(self, observer: str, room: str) -> tuple[str, str]:
         # The stream's name in braces: Redis Cluster puts both keys in one hash slot (the
@@ -224,10 +229,11 @@ async def stamp_async(client: Any, history: RedisHistory, pushes: list[Push]) ->
     await epoch_async(client, history)
     pushes = [*await reset_async(client, history), *pushes]
     calls = history.calls(pushes)
-    script = history.append_script(client)
     async with client.pipeline(transaction=False) as pipe:
         for keys, args, _ in calls:
-            await script(keys=keys, args=args, client=pipe)
+            queued = history.append(client, pipe, keys, args)
+            if queued is not None:  # redis-py's script call on an async pipeline
+                await queued
         outs = await pipe.execute()
     return history.stamped(pushes, calls, outs)
 
@@ -236,10 +242,9 @@ def stamp_sync(client: Any, history: RedisHistory, pushes: list[Push]) -> list[P
     epoch_sync(client, history)
     pushes = [*reset_sync(client, history), *pushes]
     calls = history.calls(pushes)
-    script = history.append_script(client)
     pipe = client.pipeline(transaction=False)
     for keys, args, _ in calls:
-        script(keys=keys, args=args, client=pipe)
+        history.append(client, pipe, keys, args)
     return history.stamped(pushes, calls, pipe.execute())
 
 
