@@ -140,9 +140,8 @@ def create_server(**overrides: Any) -> DjiraServer:
     }
     if jira_settings.REDIS_URL:
         # AsyncRedisManager that logs Redis faults clearly on "djira.redis" (observers).
-        from djira.delivery.redis_manager import DjiraAsyncRedisManager
-
         from djira.delivery.redis_clients import manager_url
+        from djira.delivery.redis_manager import DjiraAsyncRedisManager
 
         options["client_manager"] = DjiraAsyncRedisManager(manager_url(jira_settings.REDIS_URL))
     if options["cors_allowed_origins"] is None:
