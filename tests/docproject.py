@@ -29,6 +29,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -40,6 +41,14 @@ BIN = Path(sys.executable).parent  # this environment's python, django-admin
 SETTINGS_PACKAGE = "mysite"  # the quickstart's project
 DISTRIBUTION = "djira-realtime"
 PASSWORD = "a-long-password-1"  # createsuperuser --noinput reads it from the environment
+# Marks of the modules that run a page in a reader's project: it has its own SQLite
+# database whatever this suite's, so once (in the SQLite pass) is enough.
+READER_PROJECT_MARKS = [
+    pytest.mark.skipif(
+        os.environ.get("DJIRA_TEST_DATABASE") == "postgres", reason="ran in the SQLite pass"
+    ),
+    pytest.mark.timeout(300),
+]
 # Marked blocks that drive a server or a client rather than build the project.
 NOT_BUILDING = {"serve", "client", "browser", "shell"}
 

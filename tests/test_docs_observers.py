@@ -8,23 +8,15 @@ Nothing of this repository's test settings reaches the project.
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from djira.testing import SocketCommunicator
 from tests.docblocks import DOCS, blocks
-from tests.docproject import Project, reader_project
+from tests.docproject import READER_PROJECT_MARKS, Project, reader_project
 
 PAGE = "observers.md"
 
-# The reader's project has its own SQLite database whatever this suite's: once is enough.
-pytestmark = [
-    pytest.mark.skipif(
-        os.environ.get("DJIRA_TEST_DATABASE") == "postgres", reason="ran in the SQLite pass"
-    ),
-    pytest.mark.timeout(300),
-]
+pytestmark = READER_PROJECT_MARKS
 
 
 @pytest.fixture(scope="module")
