@@ -28,6 +28,18 @@ if "BENCH_HISTORY_SIZE" in os.environ:
     settings.DJIRA_SETTINGS = {**settings.DJIRA_SETTINGS, "HISTORY_SIZE": history_size}
     jira_settings.reload()
 
+if "BENCH_DJIRA_SETTINGS" in os.environ:
+    # bench/connections.py --djira-settings: DJIRA_SETTINGS overridden (JSON).
+    import json
+
+    from django.conf import settings
+
+    from djira.settings import jira_settings
+
+    overrides = json.loads(os.environ["BENCH_DJIRA_SETTINGS"])
+    settings.DJIRA_SETTINGS = {**settings.DJIRA_SETTINGS, **overrides}
+    jira_settings.reload()
+
 from blog.models import Article  # noqa: E402 - after django.setup()
 
 from djira.decorators import action  # noqa: E402

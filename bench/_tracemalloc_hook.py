@@ -32,12 +32,14 @@ def _write(*args: Any) -> None:
         return
     key = "traceback" if int(os.environ.get("BENCH_TRACEMALLOC_FRAMES", "1")) > 1 else "lineno"
     stats = _filtered().compare_to(_baseline[0], key)
-    with open(os.environ["BENCH_TRACEMALLOC"], "w") as out:
+    path = os.environ["BENCH_TRACEMALLOC"]
+    with open(path + ".tmp", "w") as out:
         total = sum(stat.size_diff for stat in stats)
         out.write(f"traced growth: {total / 1024:.0f} KiB\n")
         for stat in stats[:30]:
             where = " <- ".join(f"{f.filename}:{f.lineno}" for f in stat.traceback)
             out.write(f"{stat.size_diff / 1024:9.1f} KiB {stat.count_diff:7d} {where}\n")
+    os.replace(path + ".tmp", path)  # whole or absent: the benchmark waits for it
 
 
 signal.signal(signal.SIGUSR1, _mark)
