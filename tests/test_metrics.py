@@ -153,15 +153,19 @@ async def test_refused_handshakes_are_counted(metered):
     )
 
 
+async def subscribe_and_create(subscriber, title):
+    """``subscriber`` watches ``observed``, creates a book and receives its push."""
+    joined = await subscriber.request("observed", namespace="subscribe", action="SUBSCRIPTION")
+    assert joined["status"] == 200
+    created = await subscriber.request("observed", action="POST", data={"title": title})
+    assert created["status"] == 201
+    await subscriber.receive("observed", match=lambda p: p.get("type") == "create")
+
+
 async def test_pushes_are_counted_by_event_and_type(metered, connect):
     labels = {"event": "observed", "type": "create"}
     before = await asyncio.to_thread(scrape, metered.url)
-    subscriber = await connect(metered.url)
-    joined = await subscriber.request("observed", namespace="subscribe", action="SUBSCRIPTION")
-    assert joined["status"] == 200
-    created = await subscriber.request("observed", action="POST", data={"title": "counted"})
-    assert created["status"] == 201
-    await subscriber.receive("observed", match=lambda p: p.get("type") == "create")
+    await subscribe_and_create(await connect(metered.url), "counted")
     after = await asyncio.to_thread(scrape, metered.url)
     assert value(after, "djira_pushes_total", **labels) == (
         value(before, "djira_pushes_total", **labels) + 1
@@ -289,3 +293,55 @@ def test_the_grafana_dashboard_queries_only_metrics_djira_exports():
     assert {m._name for m in get_metrics()} <= {n.removesuffix("_bucket") for n in used} | {
         n.removesuffix("_total") for n in used
     }
+
+
+# -- fan-out, queues and the delivery backend --------------------------------------------------
+
+
+async def test_each_push_observes_how_many_sockets_it_went_to(metered, connect):
+    before = await asyncio.to_thread(scrape, metered.url)
+    subscribers = [await connect(metered.url) for _ in range(3)]
+    for subscriber in subscribers:
+        joined = await subscriber.request("observed", namespace="subscribe", action="SUBSCRIPTION")
+        assert joined["status"] == 200
+    created = await subscribers[0].request("observed", action="POST", data={"title": "fanned"})
+    assert created["status"] == 201
+    for subscriber in subscribers:
+        await subscriber.receive("observed", match=lambda p: p.get("type") == "create")
+    after = await asyncio.to_thread(scrape, metered.url)
+
+    def grew(name, **labels):
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert grew("djira_push_recipients_count", event="observed") == 1
+    assert grew("djira_push_recipients_sum", event="observed") == 3
+    assert grew("djira_push_recipients_bucket", event="observed", le="2.0") == 0
+    assert grew("djira_push_recipients_bucket", event="observed", le="5.0") == 1
+
+
+async def test_a_closed_connection_observes_its_queue_high_water_mark(metered):
+    before = await asyncio.to_thread(scrape, metered.url)
+    client = await SocketCommunicator(metered.url).connect()
+    # The Socket.IO CONNECT reply waited in the socket's queue: a mark of one at least.
+    during = await asyncio.to_thread(scrape, metered.url)
+    assert value(during, "djira_socket_queue_high_water_open") >= 1
+    await client.disconnect()
+    for _ in range(100):  # the server hears of the disconnect a moment later
+        after = await asyncio.to_thread(scrape, metered.url)
+        count = value(after, "djira_socket_queue_high_water_count")
+        if count > value(before, "djira_socket_queue_high_water_count"):
+            break
+        await asyncio.sleep(0.05)
+    assert count == value(before, "djira_socket_queue_high_water_count") + 1
+    assert value(after, "djira_socket_queue_high_water_sum") >= (
+        value(before, "djira_socket_queue_high_water_sum") + 1
+    )
+
+
+async def test_the_delivery_backend_is_up_and_caught_up_after_a_push(metered, connect):
+    await subscribe_and_create(await connect(metered.url), "followed")
+    samples = await asyncio.to_thread(scrape, metered.url)
+    # The test server's backend is the database's outbox (DELIVERY_BACKEND None, no Redis).
+    assert value(samples, "djira_delivery_up", backend="database") == 1
+    assert value(samples, "djira_delivery_lag_messages", backend="database") == 0
+    assert ("djira_delivery_lag_messages", (("backend", "database"),)) in samples

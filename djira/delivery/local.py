@@ -91,6 +91,7 @@ def _record(
     payload: Any,
     trace: str | None = None,
     to: tuple[str, str | None] = ("/", None),
+    sent: int | None = None,
 ) -> None:
     consumer = server.djira_consumer
     if consumer is None:
@@ -99,6 +100,10 @@ def _record(
         payload = {"data": payload}
     try:
         consumer.monitor.pushed(event, room, payload)
+        if consumer.telemetry is not None:  # all that metrics cost here while they are off
+            if sent is None:  # python-socketio's emit sent it: to every member of the room
+                sent = len(server.manager.rooms.get(to[0], {}).get(to[1]) or ())
+            consumer.telemetry.fanned_out(event, sent)
         if trace is not None:
             # A traced request's push: listeners that follow traces (the admin's recorder)
             # learn how many sockets of this process it reached.
@@ -254,6 +259,7 @@ async def deliver_locally(server: DjiraServer, message: Message) -> None:
             message.data,
             message.trace,
             (message.namespace, message.to),
+            queued,
         )
         return
     for event, namespace in get_addresses(server).of(message.observer):
@@ -261,6 +267,7 @@ async def deliver_locally(server: DjiraServer, message: Message) -> None:
         if not _has_members(server, "/", to):
             continue
         payload = push_payload(event, namespace, message)
-        if fan_out(server, event, payload, to) is None:
+        sent = fan_out(server, event, payload, to)
+        if sent is None:
             await server.emit(event, payload, to=to, ignore_queue=True)
-        _record(server, event, message.room, payload, message.trace, ("/", to))
+        _record(server, event, message.room, payload, message.trace, ("/", to), sent)

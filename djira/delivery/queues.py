@@ -79,6 +79,9 @@ class SocketQueue(asyncio.Queue[Any]):
         self.on_overflow = on_overflow
         self.messages = 0
         self.bytes = 0
+        #: The most messages that ever waited at once: read by the metrics (a histogram
+        #: when the socket closes, a gauge at scrape time), never reset.
+        self.high_water = 0
         self.overflowed = False
         self.room = asyncio.Event()
         self.room.set()
@@ -106,6 +109,8 @@ class SocketQueue(asyncio.Queue[Any]):
                 return
             self.messages += 1
             self.bytes += size
+            if self.messages > self.high_water:
+                self.high_water = self.messages
             if self.room.is_set() and not self._has_room():
                 self.room.clear()
         super().put_nowait(item)

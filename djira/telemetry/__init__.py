@@ -5,7 +5,9 @@ package imports neither library and the request path pays one ``is None`` test p
 On, ``attach`` gives a consumer's monitor the listeners that record them
 (djira.telemetry.metrics, djira.telemetry.tracing) and returns the ``Telemetry`` whose two
 hooks the request path calls: ``request_started`` (djira.handler) and ``handshake``
-(djira.consumer). Everything else arrives as lifecycle events (djira.lifecycle).
+(djira.consumer), and one the fan-out calls, ``fanned_out`` (djira.delivery.local).
+Everything else arrives as lifecycle events (djira.lifecycle), or is read when Prometheus
+scrapes (djira.telemetry.sampling).
 
 Labels and span names stay bounded: a hook name or route the server does not serve is
 named ``unknown``, and nothing per connection (sid, user, room) is ever a label.
@@ -57,6 +59,11 @@ class Telemetry:
         """A client event arrived (before anything of it runs), on the event's own task."""
         if self.tracing is not None:
             self.tracing.request_started(event, sid, payload)
+
+    def fanned_out(self, event: str, recipients: int) -> None:
+        """A push or emit on ``event`` went to ``recipients`` of this process's sockets."""
+        if self.metrics is not None:
+            self.metrics.fanned_out(event, recipients)
 
     @contextlib.contextmanager
     def handshake(self, sid: str, environ: dict[str, Any]) -> Iterator[None]:

@@ -83,8 +83,10 @@ def metrics(request: HttpRequest) -> HttpResponse:
     from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
     from djira.telemetry.metrics import get_metrics
+    from djira.telemetry.sampling import sample
 
     record_readiness(get_metrics().ready)
+    sample()  # queues' high-water marks, the delivery backend's health and lag
     registry = REGISTRY
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Every worker writes its values to files there; read them all, not this process's.
