@@ -195,6 +195,14 @@ export interface ConnectOptions {
   /** Give up after this many attempts (Infinity). */
   reconnectionAttempts?: number;
   withCredentials?: boolean;
+  /**
+   * The W3C `traceparent` of the caller's active span, read as each request is made, so that
+   * the server's span of the request is its child (docs/observability.md). Left out, it is
+   * read from OpenTelemetry's global API when the page registered a context manager and a
+   * propagator (`@opentelemetry/api`, e.g. through a `WebTracerProvider`'s `register()`);
+   * `false` sends none.
+   */
+  traceContext?: (() => string | null | undefined) | false;
   /** Any other Socket.IO client option is passed through. */
   [option: string]: unknown;
 }
@@ -220,6 +228,41 @@ const WRITES: ReadonlySet<string> = new Set(["POST", "PUT", "PATCH", "DELETE"]);
  * connection (too large for the server) would otherwise be sent again for ever.
  */
 const RESENDS = 1;
+
+/** Where `@opentelemetry/api` (major version 1) registers a page's context manager and propagator. */
+const OTEL_API = Symbol.for("opentelemetry.js.api.1");
+
+interface OtelGlobal {
+  context?: { active(): unknown };
+  propagation?: {
+    inject(context: unknown, carrier: Record<string, string>, setter: typeof carrierSetter): void;
+  };
+}
+
+const carrierSetter = {
+  set(carrier: Record<string, string>, key: string, value: string): void {
+    carrier[key] = value;
+  },
+};
+
+const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+/**
+ * The `traceparent` of the active OpenTelemetry span, read through the global registry that
+ * `@opentelemetry/api` fills (the client imports nothing of it): `undefined` when the page
+ * registered no context manager or propagator, or no span is active.
+ */
+export function activeTraceparent(): string | undefined {
+  const api = (globalThis as Record<symbol, unknown>)[OTEL_API] as OtelGlobal | undefined;
+  if (!api?.context || !api.propagation) return undefined;
+  const carrier: Record<string, string> = {};
+  try {
+    api.propagation.inject(api.context.active(), carrier, carrierSetter);
+  } catch {
+    return undefined; // tracing must never fail a request
+  }
+  return carrier.traceparent;
+}
 
 /**
  * A random (version 4) UUID. `crypto.randomUUID` exists only on secure origins (HTTPS,
@@ -506,6 +549,7 @@ class ServerSubscription {
 export class Client {
   private readonly socket: Socket;
   private readonly timeout: number;
+  private readonly traceContext: (() => string | null | undefined) | null;
   private readonly pending = new Map<string, Pending>();
   /** Server subscriptions by hook and fields; each shared by one or more user subscriptions. */
   private readonly subscriptions = new Map<string, ServerSubscription>();
@@ -521,8 +565,9 @@ export class Client {
   private currentState: ConnectionState = "connecting";
 
   constructor(url?: string, options: ConnectOptions = {}) {
-    const { requestTimeout, ...socketOptions } = options;
+    const { requestTimeout, traceContext, ...socketOptions } = options;
     this.timeout = requestTimeout ?? DEFAULT_TIMEOUT;
+    this.traceContext = traceContext === false ? null : (traceContext ?? activeTraceparent);
     // Each client owns its connection, so closing one never affects another.
     const settings = { forceNew: true, ...socketOptions } as Partial<ManagerOptions & SocketOptions>;
     this.socket = url === undefined ? io(settings) : io(url, settings);
@@ -569,6 +614,9 @@ export class Client {
       if (value !== undefined) payload[key] = value;
     }
     payload.requestId = requestId;
+    // Read now, in the caller's context (a request's span is active where it is made).
+    const traceparent = this.readTraceparent();
+    if (traceparent !== undefined) payload.traceparent = traceparent;
     const write = WRITES.has(String(payload.action).toUpperCase());
     if (write && payload.idempotencyKey === undefined) payload.idempotencyKey = newIdempotencyKey();
     const resends = write && typeof payload.idempotencyKey === "string" ? RESENDS : 0;
@@ -676,6 +724,17 @@ export class Client {
     this.subscriptions.clear();
     if (defaultClient === this) defaultClient = null;
     this.setState({ state: "disconnected", reason: "io client disconnect" });
+  }
+
+  private readTraceparent(): string | undefined {
+    if (this.traceContext === null) return undefined;
+    let value: string | null | undefined;
+    try {
+      value = this.traceContext();
+    } catch {
+      return undefined; // tracing must never fail a request
+    }
+    return typeof value === "string" && TRACEPARENT.test(value) ? value : undefined;
   }
 
   private send(requestId: string, pending: Pending): void {

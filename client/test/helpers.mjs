@@ -11,7 +11,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 // The project's own environment (`make test` creates it), whose Python has djira's
 // dependencies; a bare `python3` on PATH usually has none of them.
 const VENV_PYTHON = join(root, ".venv", "bin", "python");
-const PYTHON = process.env.DJIRA_PYTHON ?? (existsSync(VENV_PYTHON) ? VENV_PYTHON : "python3");
+export const PYTHON = process.env.DJIRA_PYTHON ?? (existsSync(VENV_PYTHON) ? VENV_PYTHON : "python3");
 const START_TIMEOUT = 30_000;
 
 /**

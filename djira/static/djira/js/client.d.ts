@@ -169,10 +169,24 @@ export interface ConnectOptions {
     /** Give up after this many attempts (Infinity). */
     reconnectionAttempts?: number;
     withCredentials?: boolean;
+    /**
+     * The W3C `traceparent` of the caller's active span, read as each request is made, so that
+     * the server's span of the request is its child (docs/observability.md). Left out, it is
+     * read from OpenTelemetry's global API when the page registered a context manager and a
+     * propagator (`@opentelemetry/api`, e.g. through a `WebTracerProvider`'s `register()`);
+     * `false` sends none.
+     */
+    traceContext?: (() => string | null | undefined) | false;
     /** Any other Socket.IO client option is passed through. */
     [option: string]: unknown;
 }
 export type Callback<T> = (value: T) => void;
+/**
+ * The `traceparent` of the active OpenTelemetry span, read through the global registry that
+ * `@opentelemetry/api` fills (the client imports nothing of it): `undefined` when the page
+ * registered no context manager or propagator, or no span is active.
+ */
+export declare function activeTraceparent(): string | undefined;
 /**
  * A random (version 4) UUID. `crypto.randomUUID` exists only on secure origins (HTTPS,
  * localhost); `getRandomValues` exists everywhere.
@@ -196,6 +210,7 @@ export declare class DjiraError<T = any> extends Error {
 export declare class Client {
     private readonly socket;
     private readonly timeout;
+    private readonly traceContext;
     private readonly pending;
     /** Server subscriptions by hook and fields; each shared by one or more user subscriptions. */
     private readonly subscriptions;
@@ -242,6 +257,7 @@ export declare class Client {
     reconnect(): void;
     /** Disconnect for good; pending requests reject with status 0 and subscriptions end. */
     close(): void;
+    private readTraceparent;
     private send;
     private settle;
     private fail;
