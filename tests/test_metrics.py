@@ -345,3 +345,44 @@ async def test_the_delivery_backend_is_up_and_caught_up_after_a_push(metered, co
     assert value(samples, "djira_delivery_up", backend="database") == 1
     assert value(samples, "djira_delivery_lag_messages", backend="database") == 0
     assert ("djira_delivery_lag_messages", (("backend", "database"),)) in samples
+
+
+@pytest.fixture
+def redis_metered(live_server_factory):
+    """A metered server whose delivery backend is a Redis this test may stop and restart."""
+    from tests._redis import REDIS_SERVER, RedisProcess
+
+    if not os.path.exists(REDIS_SERVER):
+        pytest.skip("redis-server is not installed")
+    redis = RedisProcess().start()
+    server = start_server(
+        "tests.asgi_telemetry:application",
+        DJIRA_TEST_SETTINGS=json.dumps(SETTINGS),
+        DJIRA_REDIS_URL=redis.url,
+    )
+    yield server, redis
+    server.stop()
+    redis.stop()
+
+
+async def delivery_up_becomes(url, expected):
+    for _ in range(200):  # the link notices an outage (or its end) on its next read
+        samples = await asyncio.to_thread(scrape, url)
+        if value(samples, "djira_delivery_up", backend="redis") == expected:
+            return samples
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"djira_delivery_up{{backend='redis'}} never became {expected}")
+
+
+async def test_the_redis_links_health_is_read_at_scrape_time(redis_metered):
+    server, redis = redis_metered
+    client = await SocketCommunicator(server.url).connect()  # the server links to Redis
+    try:
+        samples = await delivery_up_becomes(server.url, 1)
+        assert value(samples, "djira_delivery_lag_messages", backend="redis") == 0
+        redis.stop()
+        await delivery_up_becomes(server.url, 0)
+        redis.start()  # on the same port: the link reconnects by itself
+        await delivery_up_becomes(server.url, 1)
+    finally:
+        await client.disconnect()
