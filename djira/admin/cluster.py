@@ -67,7 +67,8 @@ async def _snapshot(consumer: Consumer) -> tuple[str, dict[str, Any]]:
     if recorder is not None and await get_registry().flagged(consumer.sio, WATCH):
         recorder.watch(every * 3)
     recording = recorder is not None and recorder.recording
-    snap = await collect_local(consumer, traffic=recording, rows=HEARTBEAT_ROWS)
+    # Connections and rooms in full only while a page watches (the flag): counts otherwise.
+    snap = await collect_local(consumer, traffic=recording, rows=HEARTBEAT_ROWS, details=recording)
     if recording and recorder is not None:
         snap["traces"] = recorder.recent_traces(HEARTBEAT_TRACES)
         snap["deliveries"] = {
