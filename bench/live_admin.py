@@ -8,7 +8,9 @@ One process updates ``tests.testapp`` ``Book`` rows, one transaction per save, i
 phases (the default delivery backend, the database outbox):
 
 - **plain**: Book's admin is a plain ``ModelAdmin`` and nothing observes Book;
-- **live, unwatched**: the admin has ``LiveModelAdminMixin``; no page is open;
+- **live, unwatched**: the admin has ``LiveModelAdminMixin``; no page is open, so the
+  saving process, reading the "anyone watching" flag at most once a second
+  (djira.admin.live.watching), writes no push;
 - **live, 1 watcher** and **live, N watchers**: a real server (uvicorn, another process)
   follows the outbox, and staff sessions hold the changelist's subscription; each watcher,
   told of a change, asks the admin for the row as the page's script does (the rows view).
@@ -79,6 +81,19 @@ class Watchers:
             )
             assert reply["status"] == 200, reply
             self.clients.append(client)
+        self.renewing = asyncio.ensure_future(self._renew())
+
+    async def _renew(self) -> None:
+        """What the page's script does while it is open: keep the model's flag raised."""
+        from djira.admin.live.watching import RENEW
+
+        while True:
+            await asyncio.sleep(RENEW)
+            for client in self.clients:
+                await client.call(
+                    "djira-admin-live",
+                    {"namespace": "watching", "action": "GET", "data": {"model": "testapp.book"}},
+                )
 
     async def _on_push(self, push: dict) -> None:
         if push.get("type") not in ("create", "update", "delete"):
@@ -100,6 +115,7 @@ class Watchers:
 
     def close(self) -> None:
         async def stop() -> None:
+            self.renewing.cancel()
             for client in self.clients:
                 await client.disconnect()
             await self.http.close()
@@ -164,6 +180,7 @@ def child(saves: int, watchers: int) -> None:
     from django.test import Client
 
     from bench import _live_admin_site
+    from djira.admin.live import watching
     from djira.testing import LiveServer
     from tests.testapp.models import Book
 
@@ -187,6 +204,9 @@ def child(saves: int, watchers: int) -> None:
     try:
         for n in dict.fromkeys((1, watchers)):
             group = Watchers(server.url, cookies, n)
+            # This process trusts its last read of "nobody watches" for CACHE seconds; the
+            # pages reload their rows once that has passed (djira.admin.live.watching).
+            time.sleep(watching.CACHE)
             try:
                 label = f"live, {n} watcher{'s' * (n > 1)}"
                 rows.append((label, save_round(f"w{n}", saves, group)))
@@ -221,6 +241,9 @@ def main() -> None:
         "DJANGO_SETTINGS_MODULE": "bench._live_admin_settings",
         "PYTHONPATH": str(ROOT),
         "DJIRA_TEST_DELIVERY_BACKEND": "database",
+        # A heartbeat interval (the tests' settings leave it out): the live admin's "is
+        # anyone watching" flags are shared through the database, as in a deployment.
+        "DJIRA_TEST_HEARTBEAT": "1",
     }
     # As a module: run as a script, bench/ would come first on the path, and its requests.py
     # would shadow the requests package python-engineio imports.

@@ -67,6 +67,10 @@ class Registry:
 
     async def flagged(self, server: DjiraServer, name: str) -> bool:
         """Whether ``name`` is raised. A coroutine."""
+        return self.raised(name)
+
+    def raised(self, name: str) -> bool:
+        """Whether ``name`` is raised, read from a thread without a loop (a saving thread)."""
         return self._flags.get(name, 0.0) > time.monotonic()
 
 
@@ -122,6 +126,9 @@ class RedisRegistry(Registry):
     async def flagged(self, server: DjiraServer, name: str) -> bool:
         return bool(await self._async_client(server).exists(self.prefix + "flag:" + name))
 
+    def raised(self, name: str) -> bool:
+        return bool(self._client().exists(self.prefix + "flag:" + name))
+
 
 class DatabaseRegistry(Registry):
     """Rows of ``djira_process`` (``djira.delivery.models.Process``)."""
@@ -156,6 +163,17 @@ class DatabaseRegistry(Registry):
 
         found = Process.objects.filter(key=self.FLAG + name, expires__gt=time.time())
         return await run_sync(found.exists, sid="")
+
+    def raised(self, name: str) -> bool:
+        from django.db import transaction
+
+        from djira.delivery.models import Process
+
+        # In a savepoint when called inside the caller's transaction: a failed read must not
+        # leave that transaction aborted (PostgreSQL).
+        with transaction.atomic():
+            found = Process.objects.filter(key=self.FLAG + name, expires__gt=time.time())
+            return found.exists()
 
     @staticmethod
     def _write(key: str, value: str, ttl: float) -> None:

@@ -58,6 +58,13 @@ async def test_a_flag_reaches_every_process_until_it_expires(registry: Registry)
     assert await registry.flagged(server, "watched") is False
 
 
+async def test_a_flag_is_read_from_a_thread_without_a_loop(registry: Registry):
+    # ``raised``: what a saving thread asks (djira.admin.live.watching).
+    assert await asyncio.to_thread(registry.raised, "saved") is False
+    await asyncio.to_thread(registry.flag, "saved", 60)
+    assert await asyncio.to_thread(registry.raised, "saved") is True
+
+
 def test_the_console_reads_the_configured_backends_registry(settings):
     on = {**settings.DJIRA_SETTINGS, "HEARTBEAT_INTERVAL": 1.0}
     settings.DJIRA_SETTINGS = {**on, "DELIVERY_BACKEND": "memory"}

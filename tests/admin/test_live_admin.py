@@ -303,3 +303,115 @@ def test_make_site_live_registers_each_admin_again_with_the_mixin():
     assert registry.get_live_admin("testapp.book") is live
     assert registry.get_observer(Book) is not None
     assert make_site_live(other) == []  # already live: left alone
+
+
+# -- nobody watching: no pushes (djira.admin.live.watching) -------------------------------
+
+
+@pytest.fixture
+def observed(settings, unobserved_afterwards):
+    """Book's live observer connected, the database outbox, flags shared through the database
+    (a heartbeat interval: the suite's ``None`` keeps them in this process, unshared)."""
+    from djira.admin.live import watching
+
+    settings.DJIRA_SETTINGS = {
+        **settings.DJIRA_SETTINGS,
+        "DELIVERY_BACKEND": "database",
+        "HEARTBEAT_INTERVAL": 2,
+    }
+    watching.forget()
+    LiveBookAdmin(Book, site)
+    yield
+    watching.forget()
+
+
+LIVE_UID = "djira.admin.live.observers.Live_testapp_book.changes"
+
+
+def outbox_rows():
+    """The live admin's pushes in the outbox (other observers of Book push too)."""
+    from djira.delivery.models import Outbox
+
+    return Outbox.objects.filter(payload__contains=LIVE_UID).count()
+
+
+def test_a_save_nobody_watches_writes_no_push(observed, books):
+    before = outbox_rows()
+    books["ann"].title = "Unwatched"
+    books["ann"].save()
+    books["old"].delete()
+    assert outbox_rows() == before
+
+
+def test_a_save_nobody_watches_costs_the_live_admin_no_query(observed, books):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from djira.admin.live.watching import is_watched
+
+    assert not is_watched("testapp.book")  # read once a second: the save trusts this read
+    with CaptureQueriesContext(connection) as captured:
+        books["ann"].save()
+    sql = [q["sql"] for q in captured.captured_queries]
+    assert not [q for q in sql if LIVE_UID in q or "djira_process" in q]
+    assert any(q.startswith("UPDATE") for q in sql)
+
+
+def test_a_changelist_that_subscribes_makes_saves_push(observed, ann, books):
+    assert subscribing_rooms(None, scope(ann)) == ["book"]
+    before = outbox_rows()
+    books["ann"].title = "Watched"
+    books["ann"].save()
+    assert outbox_rows() > before
+
+
+def test_a_flag_raised_by_another_process_is_read_from_the_registry(observed, books):
+    from djira.admin.live import watching
+    from djira.delivery.backends import get_registry
+
+    get_registry().flag("live:testapp.book", 30)  # as another server would
+    watching.forget()  # this process read nothing yet
+    before = outbox_rows()
+    books["ann"].save()
+    assert outbox_rows() > before
+
+
+def test_a_renewal_needs_a_user_who_may_view(observed, django_user_model, books):
+    from djira.admin.live.access import renew
+    from djira.admin.live.watching import is_watched
+
+    nobody = staff(django_user_model, "nobody")
+    with pytest.raises(PermissionDenied):
+        renew(scope(nobody, namespace="watching"))
+    assert not is_watched("testapp.book")
+
+
+def test_a_renewal_raises_the_flag_for_every_process(observed, ann):
+    from djira.admin.live import watching
+    from djira.admin.live.access import renew
+
+    renew(scope(ann, namespace="watching"))
+    watching.forget()  # another process's view: only the registry knows
+    assert watching.is_watched("testapp.book")
+
+
+def test_the_changelist_page_raises_the_flag_before_reading_rows(observed, boss):
+    from djira.admin.live import watching
+
+    request = RequestFactory().get("/live-admin/testapp/book/")
+    request.user = boss
+    assert LiveBookAdmin(Book, site).changelist_view(request).status_code == 200
+    watching.forget()
+    assert watching.is_watched("testapp.book")
+
+
+def test_flags_no_other_process_can_read_leave_every_save_pushing(observed, settings, books):
+    from djira.admin.live import watching
+
+    # The database outbox crosses processes, but flags stay in this one: a shell's saves
+    # could not know of a page, so every save pushes.
+    settings.DJIRA_SETTINGS = {**settings.DJIRA_SETTINGS, "HEARTBEAT_INTERVAL": None}
+    watching.forget()
+    before = outbox_rows()
+    books["ann"].save()
+    assert outbox_rows() > before

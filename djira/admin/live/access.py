@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 
 from djira.admin.live.registry import get_live_admin, object_room
+from djira.admin.live.watching import watch
 
 if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin
@@ -67,8 +68,20 @@ def subscribing_rooms(hook: Any, scope: Scope) -> list[str]:
     if scope.namespace == "changelist":
         if not model_admin.has_view_permission(request):
             raise PermissionDenied()
+        # Raised before joining: the model's saves push from now on (djira.admin.live.watching).
+        watch(model_admin.model._meta.label_lower)
         return list(model_admin.get_live_subscribing_rooms(request))  # type: ignore[attr-defined]
     if scope.pk is None:
         raise ValidationError({"pk": "This route needs the row's pk."})
     obj = visible_object(model_admin, request, scope.pk)
+    watch(model_admin.model._meta.label_lower)
     return [object_room(model_admin.model, obj.pk)]
+
+
+def renew(scope: Scope) -> None:
+    """Keep the model's flag raised while a page of a user who may view it is open."""
+    model_admin = admin_of(scope)
+    request = check_staff(scope)
+    if not model_admin.has_view_permission(request):
+        raise PermissionDenied()
+    watch(model_admin.model._meta.label_lower)

@@ -6,7 +6,9 @@ Routes (``data: {"model": "<app_label>.<model_name>"}`` on each):
   the admin decides (``has_view_permission``, ``get_live_subscribing_rooms``);
 - ``object`` (``SUBSCRIPTION``, ``pk``): the row's own room, if the admin's ``get_queryset``
   holds the row for this user and ``has_view_permission(request, obj)`` allows it;
-- ``presence`` (``GET``, ``pk``): who else has the row open, with the same check.
+- ``presence`` (``GET``, ``pk``): who else has the row open, with the same check;
+- ``watching`` (``GET``): a page of the model is still open (its script asks every
+  ``RENEW`` seconds), so the model's saves keep pushing (djira.admin.live.watching).
 
 Pushes carry only ``{"pk": ...}``; pages fetch what they show through the admin's own views
 (djira.admin.live.rows), under the user's session, so nothing rendered travels to a user
@@ -17,11 +19,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from djira.admin.live.access import admin_of
+from djira.admin.live.access import admin_of, renew
 from djira.admin.live.registry import get_observer
 from djira.base import APIHook
 from djira.decorators import action
 from djira.observers import BoundObserver
+from djira.sync import run_sync
 
 if TYPE_CHECKING:
     from djira.scope import Scope
@@ -54,3 +57,9 @@ class AdminLiveHook(APIHook):
     async def presence(self, scope: Scope) -> list[dict[str, Any]]:
         """Who has the row ``pk`` open: one entry, as ``observers.md`` describes."""
         return await self.bound().presence_of(scope)
+
+    @action(actions=["GET"])  # type: ignore[untyped-decorator]
+    async def watching(self, scope: Scope) -> dict[str, Any]:
+        """Renew the model's flag: a page of it is still open."""
+        await run_sync(renew, scope)
+        return {}

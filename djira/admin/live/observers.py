@@ -5,6 +5,9 @@ a ``ModelObserver`` (djira.observers). Its uid (``djira.admin.live.observers.Liv
 .changes``) is the same in every process that builds it, so a save in a shell or a worker
 reaches the servers through the delivery backend like any other push.
 
+While no live page of the model is open anywhere, the observer sees no save at all
+(``LiveObserver``, djira.admin.live.watching): nothing is written, in any process.
+
 A push carries only ``{"pk": ...}``: what a page shows of the row is rendered afterwards, by
 the admin's own code, for the user looking at it (djira.admin.live.rows). Rooms:
 
@@ -24,7 +27,7 @@ from django.db.models import Model
 
 from djira.admin.live import registry
 from djira.admin.live.access import subscribing_rooms
-from djira.observers import model_observer
+from djira.admin.live.watching import is_watched
 from djira.observers.model import ModelObserver
 
 if TYPE_CHECKING:
@@ -43,12 +46,31 @@ def make_live(model_admin: ModelAdmin[Any]) -> ModelObserver:
     return found
 
 
+class LiveObserver(ModelObserver):
+    """A ``ModelObserver`` that sees nothing while no live page of its model is open
+    (djira.admin.live.watching): such a save writes no push, in any process."""
+
+    announce_presence = True
+
+    def _pre_save(self, sender: Any, instance: Model, *args: Any, **kwargs: Any) -> None:
+        if is_watched(self.model._meta.label_lower):
+            super()._pre_save(sender, instance, *args, **kwargs)
+
+    def _post_save(self, sender: Any, instance: Model, *args: Any, **kwargs: Any) -> None:
+        if is_watched(self.model._meta.label_lower):
+            super()._post_save(sender, instance, *args, **kwargs)
+
+    def _post_delete(self, sender: Any, instance: Model, *args: Any, **kwargs: Any) -> None:
+        if is_watched(self.model._meta.label_lower):
+            super()._post_delete(sender, instance, *args, **kwargs)
+
+
 def _changes(self: Any, **kwargs: Any) -> None:
     return None  # the default push: {"pk": ...} to the rooms below
 
 
 def _build(model: type[Model], partitioned: bool) -> ModelObserver:
-    found = model_observer(model, presence=True)(_changes)
+    found = LiveObserver(_changes, model)
     found.subscribing_rooms(subscribing_rooms)
     if partitioned:
         # Customized rooms make the observer read the row's previous rooms before each

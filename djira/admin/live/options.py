@@ -24,6 +24,7 @@ from djira.admin.live.observers import make_live
 from djira.admin.live.registry import model_room
 from djira.admin.live.rows import BadRequest, render_rows
 from djira.admin.live.versions import FIELD, LiveVersionForm, version_of
+from djira.admin.live.watching import RENEW, SETTLE, watch
 from djira.settings import jira_settings
 
 if TYPE_CHECKING:
@@ -108,12 +109,18 @@ class LiveModelAdminMixin(_Base):
                 "path": "/" + str(jira_settings.SOCKETIO_PATH).strip("/"),
                 "user": str(getattr(request.user, "pk", "")),
                 "name": str(self.opts.verbose_name),
+                # ms: when the page asks for its rows again, and renews the model's flag.
+                "settle": int(SETTLE * 1000),
+                "renew": int(RENEW * 1000),
+                "versionField": FIELD,
             }
         }
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
+        # Before the rows are read: saves from now on push (djira.admin.live.watching).
+        watch(self.opts.label_lower)
         context = {**self.live_context(request), **(extra_context or {})}
         response = super().changelist_view(request, context)
         data = getattr(response, "context_data", None)
@@ -121,6 +128,16 @@ class LiveModelAdminMixin(_Base):
             # Which row is which: the page's rows, in the order the table shows them.
             data["djira_live"]["pks"] = [str(obj.pk) for obj in data["cl"].result_list]
         return response
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        watch(self.opts.label_lower)  # before the row is read, as for the changelist
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def get_form(
         self, request: HttpRequest, obj: Model | None = None, change: bool = False, **kwargs: Any

@@ -11,6 +11,7 @@ from django.urls import NoReverseMatch, reverse
 
 from djira.admin.live.cards import get_cards
 from djira.admin.live.registry import get_live_admin
+from djira.admin.live.watching import RENEW, SETTLE, watch
 from djira.settings import jira_settings
 
 register = template.Library()
@@ -34,10 +35,13 @@ def djira_live_cards(context: dict[str, Any], app_label: str | None = None) -> s
         except NoReverseMatch:
             continue
         followed[opts.label_lower] = url
+        watch(opts.label_lower)  # before the cards are read (djira.admin.live.watching)
     config = {
         "client": static("djira/js/client.js"),
         "path": "/" + str(jira_settings.SOCKETIO_PATH).strip("/"),
         "models": followed,
+        "settle": int(SETTLE * 1000),
+        "renew": int(RENEW * 1000),
     }
     rendered = [card.render(request) for card in cards]
     return render_to_string(

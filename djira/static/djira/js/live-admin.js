@@ -16,6 +16,24 @@ function setState(text, state) {
   node.dataset.state = state;
 }
 
+// While a page is open its model's saves push (djira.admin.live.watching): the server is
+// told every `config.renew` ms; a closed page stops costing anything a little later.
+function keepWatching(client, config, models) {
+  const renew = () => {
+    for (const model of models) {
+      client.request(HOOK, { namespace: "watching", data: { model } }).catch(() => {});
+    }
+  };
+  setInterval(renew, config.renew || 10000);
+}
+
+// A save whose process read "nobody watches" just before this page said it does pushes
+// nothing: `config.settle` ms after subscribing, such a save has committed and `reload`
+// asks for what the page shows again.
+function afterSettling(config, reload) {
+  setTimeout(reload, config.settle || 2000);
+}
+
 async function start() {
   const config = JSON.parse(configNode.textContent);
   const { connect } = await import(config.client);
@@ -118,8 +136,10 @@ function changelist(client, config) {
     ask();
   }, {
     onReset,
+    onSubscribed: () => afterSettling(config, onReset),
     onError: (error) => setState(error.status === 403 ? "not live" : `error ${error.status}`, "error"),
   });
+  keepWatching(client, config, [config.model]);
 
   function onReset() {
     // Pushes may have been missed: ask for every row on the page again.
@@ -169,14 +189,29 @@ function changeForm(client, config) {
     presenceNode.hidden = parts.length === 0;
   }
 
+  const saved = `Someone else saved this ${config.name}; saving now will ask before overwriting their changes.`;
+  const version = document.querySelector(`input[name="${config.versionField}"]`);
+
+  async function compareVersion() {
+    // The page again, as the admin renders it now: another version means a save was missed.
+    if (!version) return;
+    const response = await fetch(location.href, { credentials: "same-origin" });
+    if (response.status === 404) { show(`This ${config.name} was deleted by someone else.`); return; }
+    if (!response.ok) return;
+    const page = new DOMParser().parseFromString(await response.text(), "text/html");
+    const now = page.querySelector(`input[name="${config.versionField}"]`);
+    if (now && now.value !== version.value) show(saved);
+  }
+
   client.subscribe(HOOK, fields, (push) => {
     if (push.type === "join" || push.type === "leave") { refreshPresence(); return; }
     if (push.type === "delete") show(`This ${config.name} was deleted by someone else.`);
-    else if (push.type === "update") show(`Someone else saved this ${config.name}; saving now will ask before overwriting their changes.`);
+    else if (push.type === "update") show(saved);
   }, {
-    onSubscribed: refreshPresence,
+    onSubscribed: () => { refreshPresence(); afterSettling(config, compareVersion); },
     onError: (error) => setState(error.status === 403 ? "not live" : `error ${error.status}`, "error"),
   });
+  keepWatching(client, config, [config.model]);
 }
 
 // -- cards on the admin index -------------------------------------------------------------
@@ -209,8 +244,9 @@ function cards(client, config) {
     };
     client.subscribe(HOOK, { namespace: "changelist", data: { model } }, (push) => {
       if (push.type !== "join" && push.type !== "leave") refresh();
-    }, { onReset: refresh, onError: () => {} });
+    }, { onReset: refresh, onSubscribed: () => afterSettling(config, refresh), onError: () => {} });
   }
+  keepWatching(client, config, Object.keys(config.models || {}));
 }
 
 if (root && configNode) start();
