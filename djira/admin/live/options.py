@@ -119,8 +119,9 @@ class LiveModelAdminMixin(_Base):
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        # Before the rows are read: saves from now on push (djira.admin.live.watching).
-        watch(self.opts.label_lower)
+        if self.has_view_permission(request):
+            # Before the rows are read: saves from now on push (djira.admin.live.watching).
+            watch(self.opts.label_lower)
         context = {**self.live_context(request), **(extra_context or {})}
         response = super().changelist_view(request, context)
         data = getattr(response, "context_data", None)
@@ -136,7 +137,8 @@ class LiveModelAdminMixin(_Base):
         form_url: str = "",
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
-        watch(self.opts.label_lower)  # before the row is read, as for the changelist
+        if self.has_view_permission(request):
+            watch(self.opts.label_lower)  # before the row is read, as for the changelist
         return super().change_view(request, object_id, form_url, extra_context)
 
     def get_form(
