@@ -61,9 +61,9 @@ class RawSocket:
         masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload)) if size < 4096 else None
         if masked is None:  # large: mask with int arithmetic
             full = (mask * (size // 4 + 1))[:size]
-            masked = (
-                int.from_bytes(payload, "big") ^ int.from_bytes(full, "big")
-            ).to_bytes(size, "big")
+            masked = (int.from_bytes(payload, "big") ^ int.from_bytes(full, "big")).to_bytes(
+                size, "big"
+            )
         self.writer.write(header + mask + masked)
         await self.writer.drain()
 
