@@ -111,8 +111,10 @@ async def test_a_socket_that_stops_reading_is_closed_not_buffered():
     _report("400 x 100 kB pushes, subscriber not reading", stalled, reading)
     assert after["disconnects"].get("slow consumer") == 1  # counted, by reason
     # At most twice MAX_QUEUED_BYTES (1 MiB) is held for it; the rest is the room's history
-    # (100 x 100 kB) and the pushes on their way: no longer the 75-78 MiB of the issue.
-    assert stalled < 40 and stalled < reading + 12, (stalled, reading)
+    # (100 x 100 kB) and the pushes on their way, as for a client that reads everything:
+    # no longer the 75-78 MiB of the issue. (Measured 20-41 MiB for both runs alike, with
+    # the allocator's variance: the comparison with the reading run is what holds it.)
+    assert stalled < 50 and stalled < reading + 12, (stalled, reading)
 
 
 async def test_a_slow_socket_reads_why_it_was_closed():
