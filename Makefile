@@ -62,11 +62,13 @@ lint:
 # tests/observers runs once more on each other backend: memory, and redis (a private
 # redis-server that tests/_redis.py starts and stops).
 # e2e runs in its own pytest process: sync Playwright keeps an event loop running in the
-# main thread, which the async tests in tests/ must not inherit.
+# main thread, which the async tests in tests/ must not inherit. The live admin's browser
+# tests run once more with the example on PostgreSQL.
 test: install-test js lint docs
 	$(PY) -m pytest tests
 	DJIRA_TEST_SUITE_BACKEND=memory $(PY) -m pytest tests/observers
 	$(PY) -m tests._redis $(PY) -m pytest tests/observers
 	$(PY) -m tests._postgres $(PY) -m pytest tests
 	$(PY) -m pytest e2e
+	$(PY) -m tests._postgres $(PY) -m pytest e2e/test_live_admin.py
 	DJIRA_PYTHON=$(abspath $(PY)) npm test

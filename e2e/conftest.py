@@ -94,6 +94,8 @@ def example_env(tmp_path_factory, redis_server) -> dict[str, str]:
         "PYTHONPATH": os.pathsep.join([str(ROOT), str(EXAMPLE)]),
         "DJANGO_DEBUG": "1",
     }
+    if os.environ.get("DJIRA_TEST_DATABASE") == "postgres":  # python -m tests._postgres ...
+        env["DJIRA_EXAMPLE_PG_PORT"] = os.environ["DJIRA_TEST_PG_PORT"]
     manage(env, "demo", "--no-serve")
     # A staff user without djira's permissions, and the demo tokens for Python clients.
     manage(

@@ -68,6 +68,17 @@ DATABASES = {
         "CONN_HEALTH_CHECKS": True,
     }
 }
+if os.environ.get("DJIRA_EXAMPLE_PG_PORT"):
+    # PostgreSQL instead (the browser tests' second run: tests/_postgres.py's private server).
+    DATABASES["default"] = {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": os.environ.get("DJIRA_EXAMPLE_PG_NAME", "postgres"),
+        "USER": "postgres",
+        "HOST": os.environ.get("DJIRA_EXAMPLE_PG_HOST", "127.0.0.1"),
+        "PORT": os.environ["DJIRA_EXAMPLE_PG_PORT"],
+        "CONN_MAX_AGE": 60,
+        "CONN_HEALTH_CHECKS": True,
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 STATIC_URL = "static/"
