@@ -191,21 +191,13 @@ async def disconnected(server: DjiraServer, sid: str) -> None:
 async def of_rooms(server: DjiraServer, keys: list[Key]) -> list[dict[str, Any]]:
     """The presence of each of ``keys``, across the processes sharing the backend. A
     coroutine; raises when the store cannot be read."""
-    store = get_backend().presence
-    if not store.shared:
-        local = get_local(server)
-        return [summarize(room, local.members((uid, room))) for uid, room in keys]
-    members = await store.read_async(server, keys)
+    members = await get_backend().presence.read_async(server, keys)
     return [summarize(key[1], members[key]) for key in keys]
 
 
 def snapshot(server: DjiraServer, keys: list[Key]) -> dict[Key, dict[str, Any]]:
     """``of_rooms`` for sync code (the console)."""
-    store = get_backend().presence
-    if not store.shared:
-        local = get_local(server)
-        return {key: summarize(key[1], local.members(key)) for key in keys}
-    members = store.read(keys)
+    members = get_backend().presence.read(server, keys)
     return {key: summarize(key[1], members[key]) for key in keys}
 
 

@@ -65,12 +65,13 @@ class PresenceStore:
         """Renew this server's members; rewrite them all after a failed write. A coroutine."""
 
     async def read_async(self, server: DjiraServer, keys: list[Key]) -> dict[Key, list[Member]]:
-        """Every live server's members of ``keys``. A coroutine."""
-        raise NotImplementedError  # never called: not shared
+        """Every live server's members of ``keys``; here, ``server``'s own. A coroutine."""
+        return self.read(server, keys)
 
-    def read(self, keys: list[Key]) -> dict[Key, list[Member]]:
+    def read(self, server: DjiraServer, keys: list[Key]) -> dict[Key, list[Member]]:
         """``read_async`` for sync code (the console's views)."""
-        raise NotImplementedError
+        local = server.delivery.presence
+        return {key: [] if local is None else local.members(key) for key in keys}
 
 
 class RedisPresence(PresenceStore):
@@ -205,7 +206,7 @@ class RedisPresence(PresenceStore):
             results = await pipe.execute()
         return self._grouped(keys, recent, results)
 
-    def read(self, keys: list[Key]) -> dict[Key, list[Member]]:
+    def read(self, server: DjiraServer, keys: list[Key]) -> dict[Key, list[Member]]:
         from djira.delivery.redis import sync_client
 
         client = sync_client(self.url)
@@ -332,9 +333,9 @@ class DatabasePresence(PresenceStore):
     async def read_async(self, server: DjiraServer, keys: list[Key]) -> dict[Key, list[Member]]:
         from djira.sync import run_sync
 
-        return await run_sync(self.read, keys)
+        return await run_sync(self.read, server, keys)
 
-    def read(self, keys: list[Key]) -> dict[Key, list[Member]]:
+    def read(self, server: DjiraServer, keys: list[Key]) -> dict[Key, list[Member]]:
         from djira.delivery.database import digest
         from djira.delivery.history import stream_key
         from djira.delivery.models import Presence
