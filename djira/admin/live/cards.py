@@ -22,6 +22,7 @@ again; the others show the values of when the page loaded.
 from __future__ import annotations
 
 import datetime
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -44,7 +45,7 @@ Source = QuerySet[Any] | Callable[["HttpRequest"], QuerySet[Any]]
 _cards: list[Card] = []
 
 
-class Card:
+class Card(ABC):
     """A titled figure over ``queryset`` (a queryset, or a function of the request)."""
 
     template_name = "djira/live/card.html"
@@ -90,8 +91,9 @@ class Card:
         perm = self.perm or f"{opts.app_label}.view_{opts.model_name}"
         return bool(user.is_active and user.is_staff and user.has_perm(perm))
 
+    @abstractmethod
     def get_context(self, request: HttpRequest) -> dict[str, Any]:
-        raise NotImplementedError
+        """What the card's template shows (each kind of card says)."""
 
     def render(self, request: HttpRequest) -> str:
         context = {"card": self, **self.get_context(request)}
