@@ -226,29 +226,36 @@ class DatabasePresence(PresenceStore):
     shared = True
 
     def __init__(self) -> None:
-        #: Per server (``LocalPresence.id``): the (room, sid) pairs to write, and the write
-        #: that will carry them. Subscriptions arriving together share one transaction:
-        #: 1,000 sockets subscribing at once are a few writes, not 1,000.
-        self._pending: dict[str, set[tuple[Key, str]]] = {}
-        self._flushing: dict[str, asyncio.Future[None]] = {}
+        #: Per server (``LocalPresence.id``): the batch still open to new pairs, as the
+        #: (room, sid) pairs to write and the write that will carry them. Subscriptions
+        #: arriving together share one transaction: 1,000 sockets subscribing at once are a
+        #: few writes, not 1,000.
+        self._open: dict[str, tuple[set[tuple[Key, str]], asyncio.Future[None]]] = {}
 
     async def mirror(self, local: LocalPresence, sid: str, keys: Iterable[Key]) -> None:
         pairs = {(key, sid) for key in keys}
         if not pairs:
             return
-        self._pending.setdefault(local.id, set()).update(pairs)
-        flush = self._flushing.get(local.id)
-        if flush is None or flush.done():
-            flush = self._flushing[local.id] = asyncio.ensure_future(self._flush(local))
-        await asyncio.shield(flush)
+        batch = self._open.get(local.id)
+        if batch is None:
+            wanted: set[tuple[Key, str]] = set()
+            batch = (wanted, asyncio.ensure_future(self._flush(local, wanted)))
+            self._open[local.id] = batch
+        batch[0].update(pairs)
+        # Only the write that carries these pairs answers: a write already under way
+        # (closed to new pairs) does not.
+        await asyncio.shield(batch[1])
 
-    async def _flush(self, local: LocalPresence) -> None:
+    async def _flush(self, local: LocalPresence, pairs: set[tuple[Key, str]]) -> None:
         from djira.sync import run_sync
 
         await asyncio.sleep(0)  # let the subscriptions of this loop turn join the batch
         async with local.lock:
-            # Popped before the write: pairs added meanwhile start the next batch.
-            pairs = self._pending.pop(local.id, set())
+            # Closed once the lock is held (the write before has finished): pairs that came
+            # while it was written join this batch; pairs from now on open the next.
+            still_open = self._open.get(local.id)
+            if still_open is not None and still_open[0] is pairs:
+                del self._open[local.id]
             wanted = [(key, sid, local.rooms.get(key, {}).get(sid)) for key, sid in pairs]
             try:
                 await run_sync(self._write, local.id, wanted, sid="")

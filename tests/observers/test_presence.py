@@ -113,6 +113,29 @@ async def test_presence_of_a_room_is_the_same_from_both_servers(sharing, alice, 
             await client.disconnect()
 
 
+async def test_a_subscription_counts_once_its_reply_is_in_even_while_another_is_written(sharing):
+    """Subscriptions that arrive while the previous ones are being written must not wait
+    for a heartbeat (or be lost): each reply comes after its own presence is stored."""
+    (server_a, _), _ = sharing
+    pk, _ = await new_room()
+    clients = [SocketCommunicator(server_a.url) for _ in range(12)]
+    for client in clients:
+        await client.connect()
+    try:
+        for wave in (clients[:4], clients[4:]):
+            # Staggered: some arrive while the write before theirs is under way.
+            async def late(client, delay):
+                await asyncio.sleep(delay)
+                return await subscribe(client, hook="rooms", pk=pk)
+
+            await asyncio.gather(*(late(c, i * 0.002) for i, c in enumerate(wave)))
+            seen = await presence(clients[0], pk)
+            assert seen["connections"] == clients.index(wave[-1]) + 1, seen
+    finally:
+        for client in clients:
+            await client.disconnect()
+
+
 async def test_unsubscribing_and_disconnecting_leave_the_room(sharing, alice, bob):
     (_, alice_token), (bob_user, bob_token) = alice, bob
     (server_a, server_b), _ = sharing
