@@ -8,6 +8,7 @@ consumer.start()
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 from functools import lru_cache
 from typing import Any
 
@@ -15,7 +16,7 @@ from rest_framework.exceptions import AuthenticationFailed
 from socketio.exceptions import ConnectionRefusedError
 
 from djira.base import APIHook
-from djira.handler import handle_event, run_hook
+from djira.handler import InFlight, handle_event, pace, run_hook
 from djira.lifecycle import Monitor
 from djira.middleware import Handler, build_chain
 from djira.permissions import check
@@ -57,7 +58,7 @@ class Consumer:
         self.telemetry = attach_telemetry(self)
         # Requests of each connection not answered yet (djira.handler.answer): a
         # connection's entry exists only while it has some.
-        self.in_flight: dict[str, int] = {}
+        self.in_flight: dict[str, InFlight] = {}
         self.started = False
         self._middleware: list[type] | None = None
         self._chain: Handler | None = None
@@ -105,6 +106,10 @@ class Consumer:
 
     async def _on_event(self, event: str, sid: str, payload: Any = None, *extra: Any) -> Any:
         return await handle_event(self, event, sid, payload)
+
+    def pace(self, eio_sid: str) -> Awaitable[None] | None:
+        """What a socket's reader awaits before its next message (djira.handler.pace)."""
+        return pace(self, eio_sid)
 
     # -- connections ----------------------------------------------------------------------
 

@@ -18,10 +18,12 @@ Nothing here raises: every failure becomes an error envelope.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import copy
 import logging
 import time
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -226,6 +228,63 @@ async def refuse_request(
     return scope, envelope(scope, exception_response(error, scope))
 
 
+class InFlight:
+    """One connection's requests not answered yet, kept on the consumer while it has some."""
+
+    __slots__ = ("count", "refused", "freed")
+
+    def __init__(self) -> None:
+        self.count = 0
+        # 429s since the connection last had nothing in flight. Past a cap's worth its
+        # reader waits for a free slot (``pace``) instead of reading more frames only to
+        # refuse them: each refusal costs the event loop that every connection shares.
+        self.refused = 0
+        # Set by the waiting reader; resolved when one of the requests is answered.
+        self.freed: asyncio.Future[None] | None = None
+
+    def release(self) -> None:
+        self.count -= 1
+        freed = self.freed
+        if freed is not None and not freed.done():
+            freed.set_result(None)
+
+    async def slot(self) -> None:
+        """Wait until a request is answered, or ``PACE_TIMEOUT`` seconds. A coroutine."""
+        self.freed = freed = asyncio.get_running_loop().create_future()
+        try:
+            async with asyncio.timeout(PACE_TIMEOUT):
+                await freed
+        except TimeoutError:
+            pass
+        finally:
+            self.freed = None
+
+
+#: How long a flooding connection's reader waits for a slot before reading on: a connection
+#: whose every slot is held by slow requests still gets each further request answered (429)
+#: and its Engine.IO pongs read, a second at a time.
+PACE_TIMEOUT = 1.0
+
+
+def pace(consumer: Consumer, eio_sid: str) -> Awaitable[None] | None:
+    """What the reader of Engine.IO socket ``eio_sid`` awaits before its next message.
+
+    ``None`` (read on) unless the connection is at its cap and has already been refused a
+    cap's worth of requests since it last had none in flight: then a free slot, so that a
+    flooding client is held back by TCP (its frames wait in the kernel, then in its own
+    buffers) at the rate its requests are answered, rather than read and refused as fast as
+    it can send. A client that merely bursts past the cap still gets its 429s at once.
+    """
+    limit = jira_settings.MAX_REQUESTS_IN_FLIGHT
+    if limit is None:
+        return None
+    sid = consumer.sio.manager.sid_from_eio_sid(eio_sid, "/")
+    entry = consumer.in_flight.get(sid) if sid is not None else None
+    if entry is None or entry.count < limit or entry.refused < limit:
+        return None
+    return entry.slot()
+
+
 async def answer(consumer: Consumer, event: str, sid: str, payload: Any) -> tuple[Scope, Reply]:
     """``handle_request``, or ``refuse_request`` past the connection's cap. A coroutine.
 
@@ -237,16 +296,19 @@ async def answer(consumer: Consumer, event: str, sid: str, payload: Any) -> tupl
     if limit is None:
         return await handle_request(consumer, event, sid, payload)
     in_flight = consumer.in_flight
-    count = in_flight.get(sid, 0)
-    if count >= limit:
+    entry = in_flight.get(sid)
+    if entry is None:
+        entry = in_flight[sid] = InFlight()
+    if entry.count >= limit:
+        entry.refused += 1
         return await refuse_request(consumer, event, sid, payload)
-    in_flight[sid] = count + 1
+    entry.count += 1
     try:
         return await handle_request(consumer, event, sid, payload)
     finally:
-        count = in_flight.pop(sid, 1) - 1
-        if count > 0:
-            in_flight[sid] = count
+        entry.release()
+        if entry.count == 0 and in_flight.get(sid) is entry:
+            del in_flight[sid]
 
 
 async def handle_event(consumer: Consumer, event: str, sid: str, payload: Any = None) -> Any:

@@ -12,6 +12,7 @@ from django.test import override_settings
 
 from djira.asgi import get_asgi_application
 from djira.consumer import Consumer
+from djira.handler import PACE_TIMEOUT
 from djira.server import create_server
 from djira.testing import InProcessCommunicator, SocketCommunicator
 from tests.flood import FLOOD, Flood, timed_request
@@ -77,7 +78,7 @@ async def test_requests_past_the_cap_get_429_at_once(application, consumer, hear
         refused = await asyncio.gather(
             *(
                 client.request("tools", namespace="route", request_id=f"r{n}", ack=n % 2 == 0)
-                for n in range(3)
+                for n in range(CAP)
             )
         )
         waited = time.perf_counter() - started
@@ -86,7 +87,7 @@ async def test_requests_past_the_cap_get_429_at_once(application, consumer, hear
         assert (await client.request("tools", namespace="route"))["status"] == 200
 
     assert waited < 0.3  # not after the slow ones: at once
-    assert [reply["requestId"] for reply in refused] == ["r0", "r1", "r2"]
+    assert [reply["requestId"] for reply in refused] == ["r0", "r1"]
     for reply in refused:
         assert reply["status"] == 429
         assert reply["namespace"] == "route" and reply["event"] == "tools"
@@ -95,8 +96,46 @@ async def test_requests_past_the_cap_get_429_at_once(application, consumer, hear
             "wait for replies before sending more."
         }
     # Counted as requests, like any reply (the console's counts come from here).
-    assert sorted(heard.statuses) == [200] * (CAP + 1) + [429] * 3
+    assert sorted(heard.statuses) == [200] * (CAP + 1) + [429] * CAP
     assert consumer.in_flight == {}  # nothing kept for a connection with none in flight
+
+
+async def test_past_a_caps_worth_of_429s_the_connection_waits_for_a_slot(application, heard):
+    """A client that keeps sending past the cap is read no faster than it is answered: its
+    next request waits for a free slot (and runs) instead of being read only to be refused,
+    and waits at most ``PACE_TIMEOUT`` for one (then its 429)."""
+    async with InProcessCommunicator(application) as client:
+        slow = [
+            asyncio.create_task(client.request("tools", namespace="slow", query={"seconds": 0.5}))
+            for _ in range(CAP)
+        ]
+        await asyncio.sleep(0.1)
+        refused = [await client.request("tools", namespace="route") for _ in range(CAP)]
+        assert [reply["status"] for reply in refused] == [429] * CAP
+        started = time.perf_counter()
+        paced = await client.request("tools", namespace="route")
+        waited = time.perf_counter() - started
+        await asyncio.gather(*slow)
+        assert paced["status"] == 200  # it waited for a slot, and ran
+        assert 0.2 < waited < 0.5 + PACE_TIMEOUT
+
+        # Every slot held for longer than the reader waits: a 429 after PACE_TIMEOUT.
+        slow = [
+            asyncio.create_task(client.request("tools", namespace="slow", query={"seconds": 2.5}))
+            for _ in range(CAP)
+        ]
+        await asyncio.sleep(0.1)
+        for _ in range(CAP):
+            assert (await client.request("tools", namespace="route"))["status"] == 429
+        started = time.perf_counter()
+        late = await client.request("tools", namespace="route")
+        waited = time.perf_counter() - started
+        assert late["status"] == 429
+        assert PACE_TIMEOUT * 0.9 < waited < 2.0
+        await asyncio.gather(*slow)
+        # With nothing in flight the connection starts afresh: a burst past the cap is
+        # refused at once again.
+        assert (await client.request("tools", namespace="route"))["status"] == 200
 
 
 async def test_another_connection_is_not_capped(application, consumer):

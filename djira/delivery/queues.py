@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from engineio import exceptions as eio_exceptions
@@ -162,6 +162,19 @@ class DjiraSocket(AsyncSocket):
     itself, with no factory to override.
     """
 
+    #: Set by ``install`` to the consumer's ``pace``: awaited, when it returns something,
+    #: before a client message is handed on, so that a flooding connection is read no
+    #: faster than its requests are answered (djira.handler.pace).
+    pace: Callable[[str], Awaitable[None] | None] | None = None
+
+    async def receive(self, pkt: Any) -> None:
+        pace = self.pace
+        if pace is not None and pkt.packet_type == eio_packet.MESSAGE:
+            waiting = pace(self.sid)
+            if waiting is not None:
+                await waiting
+        await super().receive(pkt)
+
     async def _websocket_handler(self, ws: Any) -> Any:
         queue = self.queue
         direct = isinstance(queue, SocketQueue) and not self.connected
@@ -218,6 +231,8 @@ def install(server: DjiraServer, eio_sid: str) -> SocketQueue | None:
     socket.queue = queue
     if type(socket) is AsyncSocket:
         socket.__class__ = DjiraSocket
+    if isinstance(socket, DjiraSocket) and server.djira_consumer is not None:
+        socket.pace = server.djira_consumer.pace
     return queue
 
 
