@@ -482,8 +482,21 @@ async def _bad(
                 client.close()
 
         async def flood_loop(client: Client) -> None:
+            # A flooder whose connection is closed connects again and goes on flooding, as a
+            # hostile client would: the flood lasts the whole run.
             sequence = 0
-            while loop.time() < end and not client.closed:
+            while loop.time() < end:
+                if client.closed:
+                    flood[f"disconnected: {client.reason or 'closed without a reason'}"] += 1
+                    await asyncio.sleep(0.5)
+                    client = Client(session, ws_url)
+                    try:
+                        await client.open()
+                    except Exception:  # noqa: BLE001 - counted
+                        flood["could not reconnect"] += 1
+                        continue
+                    flood["reconnected"] += 1
+                    floods.append(client)
                 futures = []
                 try:
                     for _ in range(window):
@@ -491,7 +504,9 @@ async def _bad(
                         sequence += 1
                         futures.append(await client.send("articles", {"pk": pk}))
                 except (Closed, ConnectionError, RuntimeError):
-                    break
+                    await client.close()
+                    client.closed = True
+                    continue
                 flood["sent"] += len(futures)
                 done, missing = await asyncio.wait(futures, timeout=60)
                 flood["unanswered"] += len(missing)
@@ -500,8 +515,6 @@ async def _bad(
                         flood["connection closed"] += 1
                     else:
                         flood[f"status {status_of(future.result())}"] += 1
-            if client.closed:
-                flood[f"disconnected: {client.reason or 'closed without a reason'}"] += 1
 
         async def reconnect_loop(index: int) -> None:
             await asyncio.sleep(random.uniform(0, max(pause, 0.1)))

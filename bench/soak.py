@@ -26,7 +26,9 @@ The misbehaving clients (another driver process, CPU 1 at a lower priority):
   whose replies pile up on the server; then they read what is left to learn whether and
   why the server closed them, and start over;
 - ``--flooders`` (5) send ``--flood-window`` (2,000) requests at once, wait for every reply
-  (past ``MAX_REQUESTS_IN_FLIGHT`` they are answered 429 at once) and start over;
+  (past ``MAX_REQUESTS_IN_FLIGHT`` the first are answered 429 at once, then the server reads
+  the rest no faster than it answers them) and start over; a flooder whose connection is
+  closed (its pongs wait behind its own backlog: ``ping timeout``) connects again;
 - ``--reconnectors`` (50) connect, subscribe, disconnect, wait ``--reconnect-pause``, again.
 
 Printed: the well-behaved requests' p50/p99 in both runs (after ``--warmup``), with
