@@ -4,7 +4,10 @@ In an empty directory, every block a page marks, in order: ``<!-- quickstart: ru
 ``project: run``) runs its commands (the quickstart's ``django-admin startproject`` and
 ``cd`` first), ``write PATH`` writes the block to PATH, ``append PATH`` appends it, and
 ``settings NAME`` writes ``mysite/settings_NAME.py``: the project's settings with the block
-appended, one of the alternatives a page shows, served by ``Project.serve(NAME)``. Nothing
+appended, one of the alternatives a page shows, served by ``Project.serve(NAME)``;
+``replace PATH NAME`` puts the block in place of the function or class ``NAME`` (with its
+decorators) that an earlier page wrote to PATH, as a reader edits it. A ``run`` line may end
+with ``> FILE``: what the command prints on its standard output goes to FILE. Nothing
 from this repository's test settings reaches the project: it sees only what the pages say
 to add, and the packages of the virtual environment whose ``bin`` directory it is given
 (the pages' ``pip install`` lines are checked against that environment rather than run,
@@ -22,6 +25,7 @@ import re
 import shlex
 import subprocess
 import sys
+import textwrap
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -111,12 +115,17 @@ class Project:
         self.cwd = self.root
         self.env = project_env(self.bin_dir)
 
-    def run(self, command: list[str], *, timeout: float = 300) -> str:
+    def run(self, command: list[str], *, timeout: float = 300, stdout: Path | None = None) -> str:
+        """Run ``command`` in the project; what it printed (its standard output goes to
+        ``stdout`` instead, if given, as the shell's ``> FILE``)."""
         result = subprocess.run(
             command, cwd=self.cwd, env=self.env, capture_output=True, text=True, timeout=timeout
         )
         output = result.stdout + result.stderr
         assert result.returncode == 0, f"`{shlex.join(command)}` in {self.cwd} failed:\n{output}"
+        if stdout is not None:
+            stdout.write_text(result.stdout, encoding="utf-8")
+            return result.stderr
         return output
 
     def follow(self, page: Path, tag: str) -> list[Block]:
@@ -135,6 +144,10 @@ class Project:
             elif kind == "append":
                 with open(self.cwd / target, "a", encoding="utf-8") as file:
                     file.write("\n" + block.code)
+            elif kind == "replace":
+                path, name = target.split()
+                source = (self.cwd / path).read_text(encoding="utf-8")
+                (self.cwd / path).write_text(replace_definition(source, name, block.code))
             elif kind == "settings":
                 base = f"from {SETTINGS_PACKAGE}.settings import *  # noqa: F403\n\n"
                 path = self.cwd / SETTINGS_PACKAGE / f"settings_{target}.py"
@@ -155,10 +168,13 @@ class Project:
             elif command[:2] == ["pip", "install"]:
                 self.install(command)
             else:
-                key = shlex.join(command)
+                key, stdout = shlex.join(command), None
+                if len(command) > 2 and command[-2] == ">":
+                    key = f"{shlex.join(command[:-2])} > {shlex.quote(command[-1])}"
+                    stdout, command = self.cwd / command[-1], command[:-2]
                 if "createsuperuser" in command:
                     command.append("--noinput")
-                self.runs.append((key, self.run(command)))
+                self.runs.append((key, self.run(command, stdout=stdout)))
 
     def output_of(self, command: str) -> str:
         """What the last run of ``command`` (as a page writes it) printed."""
@@ -204,6 +220,28 @@ class Project:
         # The project's environment only: none of this test run's settings or variables.
         server.env = {**self.env, "DJANGO_SETTINGS_MODULE": module}
         return server.start()
+
+
+def replace_definition(source: str, name: str, code: str) -> str:
+    """``source`` with the definition of ``name`` (``def`` or ``class``, at any depth, with
+    the decorators right above it) replaced by ``code``, indented as it was."""
+    lines = source.splitlines(keepends=True)
+    header = re.compile(rf"^(?P<indent> *)(async def|def|class) {re.escape(name)}\b")
+    starts = [i for i, line in enumerate(lines) if header.match(line)]
+    assert len(starts) == 1, f"{len(starts)} definitions of {name!r}, not one"
+    start = end = starts[0]
+    indent = header.match(lines[start])["indent"]  # type: ignore[index]
+    while start > 0 and lines[start - 1].startswith(f"{indent}@"):
+        start -= 1
+    end += 1
+    while end < len(lines) and (
+        not lines[end].strip() or lines[end].startswith((f"{indent} ", f"{indent})"))
+    ):  # its body, blank lines, and the ``):`` of a signature written over several lines
+        end += 1
+    while end > start and not lines[end - 1].strip():  # blank lines after it stay
+        end -= 1
+    body = textwrap.indent(textwrap.dedent(code).rstrip("\n") + "\n", indent)
+    return "".join([*lines[:start], body, *lines[end:]])
 
 
 def toc() -> list[str]:

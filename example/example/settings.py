@@ -61,7 +61,13 @@ DATABASES = {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": os.environ.get("DJIRA_EXAMPLE_DB", str(BASE_DIR / "db.sqlite3")),
         # Several processes (servers, a shell, a worker) write the same file in the demo.
-        "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+        # Write-ahead logging lets readers go on while one writes (the default journal
+        # makes every read wait for a commit's fsync).
+        "OPTIONS": {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        },
         # Keep connections between requests, as production sites do: djira recycles them
         # around each request's work the way Django's HTTP handler does.
         "CONN_MAX_AGE": 60,
