@@ -131,9 +131,14 @@ class Consumer:
         # (what DRF's throttles and anything else reading REMOTE_ADDR identify clients by).
         # Forwarding headers go once they are read: DRF before 3.18 would otherwise take a
         # client's own X-Forwarded-For as its throttle identity.
-        address = client_address(environ)
-        environ = {k: v for k, v in environ.items() if k not in _FORWARDING_META}
-        environ["REMOTE_ADDR"] = address
+        # In place: python-socketio keeps this very dict for the connection's life
+        # (``sio.get_environ``), and the session shares it rather than keeping a copy.
+        environ["REMOTE_ADDR"] = client_address(environ)
+        for key in _FORWARDING_META:
+            environ.pop(key, None)
+        # python-engineio's reader of the handshake request's body (an instance of a class
+        # it builds per request, about 2.4 KiB) is of no use once the handshake is read.
+        environ.pop("wsgi.input", None)
         if self.telemetry is None:
             return await self._accept(sid, environ, auth)
         with self.telemetry.handshake(sid, environ):
