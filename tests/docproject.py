@@ -145,9 +145,9 @@ class Project:
                 with open(self.cwd / target, "a", encoding="utf-8") as file:
                     file.write("\n" + block.code)
             elif kind == "replace":
-                path, name = target.split()
-                source = (self.cwd / path).read_text(encoding="utf-8")
-                (self.cwd / path).write_text(replace_definition(source, name, block.code))
+                edited, name = target.split()
+                source = (self.cwd / edited).read_text(encoding="utf-8")
+                (self.cwd / edited).write_text(replace_definition(source, name, block.code))
             elif kind == "settings":
                 base = f"from {SETTINGS_PACKAGE}.settings import *  # noqa: F403\n\n"
                 path = self.cwd / SETTINGS_PACKAGE / f"settings_{target}.py"
