@@ -15,9 +15,11 @@ Three choices shape this module, the first two taken from Django's own request h
   as it would on asgiref's single thread-sensitive thread. ``WORKER_THREADS: 1`` goes back
   to that single thread, for projects whose sync code must all run on one thread.
 - **Connections take turns** (``Lanes``): each connection's units wait in a queue of its
-  own, and the threads serve the queues round-robin. A socket with thousands of units
-  queued delays another socket's unit by about one unit per thread, not by its whole
-  backlog, as one first-come-first-served queue would. The connection is the caller's
+  own, and the threads serve the queues in turn, connections with nothing else queued
+  first. A socket with thousands of units queued delays another socket's unit by the
+  units already running (one per thread at most), not by its backlog, as one
+  first-come-first-served queue would; sockets with backlogs share the threads the others
+  leave free. The connection is the caller's
   ``current_sid`` (set by the request path, djira.handler); work of no connection
   (start-up, the console) has a lane of its own.
 
@@ -73,15 +75,20 @@ _Job = tuple[
 class Lanes(Generic[J]):
     """Jobs queued per lane (a connection), taken one lane at a time in turn.
 
-    ``take`` pops the first lane of the round, takes its oldest job and puts the lane back
-    at the end of the round if it has more: a lane with a long backlog gets one job per
-    round, like every other. Thread-safe; the lock is held for a few dict and deque steps.
+    Two rounds: ``take`` serves the lanes of the first round (each with a job that came
+    while the lane had nothing queued) before those of the backlog round (lanes served
+    once with more still waiting). A lane gives one job per turn: after it, a lane with
+    more goes to the end of the backlog round. So a connection sending one request at a
+    time waits for a free thread, never behind another connection's backlog, and lanes
+    with backlogs share what the others leave, one job per round each. Thread-safe; the
+    lock is held for a few dict and deque steps.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._queues: dict[Hashable, deque[J]] = {}
-        self._round: deque[Hashable] = deque()  # lanes with jobs, in serving order
+        self._round: deque[Hashable] = deque()  # lanes new to the queue, in serving order
+        self._backlog: deque[Hashable] = deque()  # lanes served with more waiting
 
     def put(self, lane: Hashable, job: J) -> None:
         with self._lock:
@@ -94,13 +101,14 @@ class Lanes(Generic[J]):
     def take(self) -> J | None:
         """The next job in turn, or ``None`` when no lane has one."""
         with self._lock:
-            if not self._round:
+            lanes = self._round or self._backlog
+            if not lanes:
                 return None
-            lane = self._round.popleft()
+            lane = lanes.popleft()
             jobs = self._queues[lane]
             job = jobs.popleft()
             if jobs:
-                self._round.append(lane)
+                self._backlog.append(lane)
             else:
                 del self._queues[lane]  # an idle connection costs nothing here
             return job

@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from django.test import override_settings
 
-from djira.sync import run_sync
+from djira.sync import Lanes, run_sync
 from djira.testing import SocketCommunicator
 from tests.flood import FLOOD, Flood, timed_request
 
@@ -102,6 +102,19 @@ async def test_connections_take_turns_on_the_threads(threads):
     # One first-come-first-served queue would run "b" last; in turns it runs in the first
     # round, behind at most one of "a"'s units per thread.
     assert order.index("b") <= threads, order
+
+
+def test_a_lane_with_a_backlog_waits_behind_lanes_new_to_the_queue():
+    lanes: Lanes[str] = Lanes()
+    for n in range(3):
+        lanes.put("flood", f"flood{n}")
+    assert lanes.take() == "flood0"  # served once, two more waiting: to the backlog round
+    lanes.put("a", "a0")
+    lanes.put("b", "b0")
+    lanes.put("a", "a1")  # a's second: a goes to the backlog round after its first
+    taken = [lanes.take() for _ in range(6)]
+    assert taken == ["a0", "b0", "flood1", "a1", "flood2", None]
+    assert len(lanes) == 0
 
 
 class FakeConnection:
