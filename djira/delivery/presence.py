@@ -125,16 +125,20 @@ class LocalPresence:
             return
         try:
             await store.mirror(self, sid, keys)
-            self.failing = False
         except Exception:
-            # Said by the store's health (Redis) or here once per outage; the heartbeat
-            # rewrites what memory holds, and no subscription fails for it.
-            self.dirty = True
-            if not self.failing:
-                self.failing = True
-                logger.warning(
-                    "djira: cannot write presence to the delivery backend", exc_info=True
-                )
+            self.write_failed()
+
+    def write_ok(self) -> None:
+        self.failing = False
+
+    def write_failed(self) -> None:
+        """A write to the store failed: said here once per outage (or by the store's
+        health, for Redis); the heartbeat rewrites what memory holds, and no subscription
+        fails for it. Call from an ``except`` block."""
+        self.dirty = True
+        if not self.failing:
+            self.failing = True
+            logger.warning("djira: cannot write presence to the delivery backend", exc_info=True)
 
 
 def get_local(server: DjiraServer) -> LocalPresence:

@@ -7,7 +7,8 @@ sockets); a shared store mirrors them so that any process reads a whole room:
 - redis (``RedisPresence``): a hash per room and server with a time-to-live (only Redis'
   clock counts), and a sorted set of servers by last heartbeat;
 - database (``DatabasePresence``): a row per (server, room, connection) in
-  ``djira_presence`` until ``expires``, renewed by the heartbeat.
+  ``djira_presence`` until ``expires``, renewed by the heartbeat; written in batches a
+  moment later (``WRITE_DELAY``), each server reading its own members from memory.
 
 Every ``HEARTBEAT_INTERVAL`` a server renews what it wrote; a server that crashed stops, and
 its members disappear within three intervals (without a ``leave``: nobody is left to send
@@ -121,6 +122,7 @@ class RedisPresence(PresenceStore):
                 link.health.failed(exc)
                 return
         link.health.ok()
+        local.write_ok()
 
     async def beat(self, local: LocalPresence) -> None:
         """While Redis is known down, nothing: the link's back-off says when to try again."""
@@ -219,18 +221,30 @@ class RedisPresence(PresenceStore):
         return self._grouped(keys, recent, pipe.execute())
 
 
+#: Seconds a database presence write waits for others to share its transaction: on SQLite
+#: every write transaction holds the one write lock, and 50 sockets reconnecting every
+#: second would otherwise be 100 of them a second.
+WRITE_DELAY = 0.1
+
+_flushes: set[asyncio.Task[None]] = set()
+
+
 class DatabasePresence(PresenceStore):
     """Rows of ``djira_presence`` (``djira.delivery.models.Presence``), one per server, room
-    and connection, counted until ``expires`` (the writer's clock: keep clocks in NTP)."""
+    and connection, counted until ``expires`` (the writer's clock: keep clocks in NTP).
+
+    Writes are deferred by ``WRITE_DELAY`` and batched, and subscribing does not wait for
+    them: a server reads its own members from memory (the truth for its sockets) and only
+    the other servers' from the table, so a socket sees itself present as soon as its
+    subscription is answered, and other processes see it within ``WRITE_DELAY``.
+    """
 
     shared = True
 
     def __init__(self) -> None:
         #: Per server (``LocalPresence.id``): the batch still open to new pairs, as the
-        #: (room, sid) pairs to write and the write that will carry them. Subscriptions
-        #: arriving together share one transaction: 1,000 sockets subscribing at once are a
-        #: few writes, not 1,000.
-        self._open: dict[str, tuple[set[tuple[Key, str]], asyncio.Future[None]]] = {}
+        #: (room, sid) pairs to write and the task that will write them.
+        self._open: dict[str, tuple[set[tuple[Key, str]], asyncio.Task[None]]] = {}
 
     async def mirror(self, local: LocalPresence, sid: str, keys: Iterable[Key]) -> None:
         pairs = {(key, sid) for key in keys}
@@ -239,17 +253,16 @@ class DatabasePresence(PresenceStore):
         batch = self._open.get(local.id)
         if batch is None:
             wanted: set[tuple[Key, str]] = set()
-            batch = (wanted, asyncio.ensure_future(self._flush(local, wanted)))
-            self._open[local.id] = batch
+            task = asyncio.get_running_loop().create_task(self._flush(local, wanted))
+            _flushes.add(task)  # the loop keeps only a weak reference to a task
+            task.add_done_callback(_flushes.discard)
+            batch = self._open[local.id] = (wanted, task)
         batch[0].update(pairs)
-        # Only the write that carries these pairs answers: a write already under way
-        # (closed to new pairs) does not.
-        await asyncio.shield(batch[1])
 
     async def _flush(self, local: LocalPresence, pairs: set[tuple[Key, str]]) -> None:
         from djira.sync import run_sync
 
-        await asyncio.sleep(0)  # let the subscriptions of this loop turn join the batch
+        await asyncio.sleep(WRITE_DELAY)  # the subscriptions of the next moments join in
         async with local.lock:
             # Closed once the lock is held (the write before has finished): pairs that came
             # while it was written join this batch; pairs from now on open the next.
@@ -260,8 +273,9 @@ class DatabasePresence(PresenceStore):
             try:
                 await run_sync(self._write, local.id, wanted, sid="")
             except Exception:
-                local.dirty = True  # the next heartbeat writes what memory holds
-                raise
+                local.write_failed()  # the next heartbeat writes what memory holds
+            else:
+                local.write_ok()
 
     @staticmethod
     def _write(server_id: str, wanted: list[tuple[Key, str, Member | None]]) -> None:
@@ -343,6 +357,7 @@ class DatabasePresence(PresenceStore):
         return await run_sync(self.read, server, keys)
 
     def read(self, server: DjiraServer, keys: list[Key]) -> dict[Key, list[Member]]:
+        """This server's members from memory, the other servers' from the table."""
         from djira.delivery.database import digest
         from djira.delivery.history import stream_key
         from djira.delivery.models import Presence
@@ -350,6 +365,10 @@ class DatabasePresence(PresenceStore):
         rooms = {digest(stream_key(*key)): key for key in keys}
         found: dict[Key, list[Any]] = {key: [] for key in keys}
         live = Presence.objects.filter(room__in=list(rooms), expires__gt=time.time())
+        local = server.delivery.presence
+        if local is not None:
+            live = live.exclude(server=local.id)
         for room, member in live.values_list("room", "member"):
             found[rooms[room]].append(member)
-        return {key: _decode(raws) for key, raws in found.items()}
+        mine = super().read(server, keys)
+        return {key: mine[key] + _decode(raws) for key, raws in found.items()}
