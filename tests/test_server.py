@@ -67,7 +67,7 @@ async def test_socket_queue_bounds_messages_and_bytes():
     queue = SocketQueue(3, 10, overflowed.append)
     for text in ("2a", "2b", "2c"):
         queue.put_nowait(packet.Packet(packet.MESSAGE, text))
-    assert not queue.room.is_set()  # more than half full: paced senders wait
+    assert not queue.has_room()  # more than half full: paced senders wait
     queue.put_nowait(packet.Packet(packet.MESSAGE, "2d"))  # the fourth: past the bound
     assert overflowed == [queue] and queue.qsize() == 3
     queue.put_nowait(packet.Packet(packet.PING))  # control packets always pass

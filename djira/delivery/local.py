@@ -218,12 +218,12 @@ async def send_paced(
         socket = server.eio.sockets.get(eio_sid) if eio_sid is not None else None
         if socket is None or socket.closed or socket.closing or queue.overflowed:
             return False
-        if queue.room.is_set():
+        if queue.has_room():
             break
         # Woken as the writer takes messages; re-checked every second in case the
-        # socket closed meanwhile (closing does not touch the queue's event).
+        # socket closed meanwhile (closing does not touch the queue).
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(queue.room.wait(), 1.0)
+            await asyncio.wait_for(queue.wait_for_room(), 1.0)
     pkt = encode_event(server, event, data)
     if pkt is None:
         await server.emit(event, data, to=sid, ignore_queue=True)

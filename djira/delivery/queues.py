@@ -57,15 +57,38 @@ def packet_size(item: Any) -> int:
     return 64
 
 
-class SocketQueue(asyncio.Queue[Any]):
-    """python-engineio's per-socket queue, counting the messages and bytes it holds.
+class SocketQueue:
+    """python-engineio's per-socket queue, bounded, counting the messages and bytes it holds.
 
-    ``put_nowait`` (and so ``put``, which never waits: the queue has no ``maxsize``) refuses
-    a Socket.IO message that would take it past ``max_messages`` or ``max_bytes``, and calls
-    ``on_overflow`` once; every message after that is dropped too, until the socket closes.
-    ``room`` is set while the queue holds at most half its bounds: what a paced sender
-    (a catch-up) waits for, so that live pushes keep the other half.
+    The ``asyncio.Queue`` methods python-engineio calls (``put``/``put_nowait``, ``get``/
+    ``get_nowait``, ``empty``, ``qsize``, ``task_done``, ``join``) over one deque: an
+    ``asyncio.Queue`` is three deques and an event, about 3.3 KiB per connection before it
+    holds anything, this about 1 KiB.
+
+    ``put_nowait`` (and so ``put``, which never waits) refuses a Socket.IO message that
+    would take it past ``max_messages`` or ``max_bytes``, and calls ``on_overflow`` once;
+    every message after that is dropped too, until the socket closes. ``has_room`` is true
+    while the queue holds at most half its bounds: what a paced sender (a catch-up) waits
+    for (``wait_for_room``), so that live pushes keep the other half.
     """
+
+    __slots__ = (
+        "_items",
+        "_getters",
+        "_unfinished",
+        "_joined",
+        "_room",
+        "max_messages",
+        "max_bytes",
+        "on_overflow",
+        "messages",
+        "bytes",
+        "high_water",
+        "overflowed",
+        "catch_up_lock",
+        "wire",
+        "writer_idle",
+    )
 
     def __init__(
         self,
@@ -73,7 +96,12 @@ class SocketQueue(asyncio.Queue[Any]):
         max_bytes: int | None,
         on_overflow: Callable[[SocketQueue], None] | None = None,
     ) -> None:
-        super().__init__()
+        self._items: deque[Any] = deque()
+        # Futures of ``get`` calls waiting for an item (python-engineio's writer: one).
+        self._getters: list[asyncio.Future[None]] = []
+        self._unfinished = 0  # items put and not yet marked done (``join``)
+        self._joined: asyncio.Future[None] | None = None
+        self._room: asyncio.Future[None] | None = None  # a paced sender waiting for room
         self.max_messages = max_messages if max_messages else 1 << 62
         self.max_bytes = max_bytes if max_bytes else 1 << 62
         self.on_overflow = on_overflow
@@ -83,8 +111,6 @@ class SocketQueue(asyncio.Queue[Any]):
         #: when the socket closes, a gauge at scrape time), never reset.
         self.high_water = 0
         self.overflowed = False
-        self.room = asyncio.Event()
-        self.room.set()
         # One catch-up at a time per socket (djira.delivery.local.paced).
         self.catch_up_lock = asyncio.Lock()
         #: The connection's transport, for pushes written to it directly (djira.delivery.
@@ -93,8 +119,13 @@ class SocketQueue(asyncio.Queue[Any]):
         #: True while the socket's writer waits for this queue: it holds nothing unsent.
         self.writer_idle = False
 
-    def _has_room(self) -> bool:
-        return self.messages * 2 <= self.max_messages and self.bytes * 2 <= self.max_bytes
+    # -- asyncio.Queue's methods, as python-engineio uses them -------------------------------
+
+    def qsize(self) -> int:
+        return len(self._items)
+
+    def empty(self) -> bool:
+        return not self._items
 
     def put_nowait(self, item: Any) -> None:
         if item is not None and getattr(item, "packet_type", None) == _MESSAGE:
@@ -103,7 +134,7 @@ class SocketQueue(asyncio.Queue[Any]):
             size = packet_size(item)
             if self.messages >= self.max_messages or self.bytes + size > self.max_bytes:
                 self.overflowed = True
-                self.room.set()  # paced senders wake up and find the socket closing
+                self._wake_room()  # paced senders wake up and find the socket closing
                 if self.on_overflow is not None:
                     self.on_overflow(self)
                 return
@@ -111,33 +142,78 @@ class SocketQueue(asyncio.Queue[Any]):
             self.bytes += size
             if self.messages > self.high_water:
                 self.high_water = self.messages
-            if self.room.is_set() and not self._has_room():
-                self.room.clear()
-        super().put_nowait(item)
+        self.force_put(item)
+
+    async def put(self, item: Any) -> None:
+        self.put_nowait(item)
 
     def force_put(self, item: Any) -> None:
         """Queue ``item`` whatever the bounds (the last event of a closing socket)."""
-        super().put_nowait(item)
+        self._items.append(item)
+        self._unfinished += 1
+        if self._getters:
+            for getter in self._getters:
+                if not getter.done():
+                    getter.set_result(None)
+            self._getters.clear()
 
-    # asyncio.Queue's storage hooks, as its PriorityQueue and LifoQueue define them (its
-    # ``empty()`` reads ``_queue`` directly).
-    _queue: deque[Any]
-
-    def _init(self, maxsize: int) -> None:
-        self._queue = deque()
-
-    def _get(self) -> Any:
-        item = self._queue.popleft()
+    def get_nowait(self) -> Any:
+        if not self._items:
+            raise asyncio.QueueEmpty
+        item = self._items.popleft()
         if item is not None and getattr(item, "packet_type", None) == _MESSAGE:
             self.messages = max(0, self.messages - 1)
             self.bytes = max(0, self.bytes - packet_size(item))
-            if not self.room.is_set() and self._has_room():
-                self.room.set()
+            if self._room is not None and self.has_room():
+                self._wake_room()
         return item
+
+    async def get(self) -> Any:
+        while not self._items:
+            getter = asyncio.get_running_loop().create_future()
+            self._getters.append(getter)
+            try:
+                await getter
+            finally:
+                if getter in self._getters:  # cancelled (a timeout): nobody woke it
+                    self._getters.remove(getter)
+        return self.get_nowait()
+
+    def task_done(self) -> None:
+        if self._unfinished <= 0:
+            raise ValueError("task_done() called too many times")
+        self._unfinished -= 1
+        if self._unfinished == 0 and self._joined is not None:
+            if not self._joined.done():
+                self._joined.set_result(None)
+            self._joined = None
+
+    async def join(self) -> None:
+        if self._unfinished:
+            if self._joined is None:
+                self._joined = asyncio.get_running_loop().create_future()
+            await asyncio.shield(self._joined)
+
+    # -- djira's -----------------------------------------------------------------------------
+
+    def has_room(self) -> bool:
+        return self.messages * 2 <= self.max_messages and self.bytes * 2 <= self.max_bytes
+
+    async def wait_for_room(self) -> None:
+        """Until ``has_room`` (or the queue overflowed: the socket is closing). A coroutine."""
+        while not (self.has_room() or self.overflowed):
+            if self._room is None or self._room.done():
+                self._room = asyncio.get_running_loop().create_future()
+            await asyncio.shield(self._room)
+
+    def _wake_room(self) -> None:
+        room, self._room = self._room, None
+        if room is not None and not room.done():
+            room.set_result(None)
 
     def drop_messages(self) -> int:
         """Forget the Socket.IO messages waiting (keeping control packets); return how many."""
-        queued = self._queue
+        queued = self._items
         kept = [i for i in queued if i is None or getattr(i, "packet_type", None) != _MESSAGE]
         dropped = len(queued) - len(kept)
         queued.clear()
@@ -145,6 +221,7 @@ class SocketQueue(asyncio.Queue[Any]):
         for _ in range(dropped):
             self.task_done()  # so that python-engineio's close(wait=True) does not hang
         self.messages = self.bytes = 0
+        self._wake_room()
         return dropped
 
 
