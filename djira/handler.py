@@ -31,6 +31,7 @@ from django.db.models import Model
 
 from djira import exceptions, idempotency
 from djira import json as djira_json
+from djira.delivery.queues import PACE_TIMEOUT
 from djira.idempotency import MAX_KEY_LENGTH
 from djira.response import Response
 from djira.scope import Scope
@@ -258,12 +259,6 @@ class InFlight:
             pass
         finally:
             self.freed = None
-
-
-#: How long a flooding connection's reader waits for a slot before reading on: a connection
-#: whose every slot is held by slow requests still gets each further request answered (429)
-#: and its Engine.IO pongs read, a second at a time.
-PACE_TIMEOUT = 1.0
 
 
 def pace(consumer: Consumer, eio_sid: str) -> Awaitable[None] | None:

@@ -24,6 +24,7 @@ Control packets (ping, close, the writer's stop sentinel) are never refused.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -47,6 +48,11 @@ SLOW_CONSUMER = "slow consumer"
 DISCONNECT_EVENT = "djira:disconnect"
 
 _MESSAGE = eio_packet.MESSAGE
+
+#: The longest a socket's reader waits before handing on a client's message, when the
+#: client does not read its replies or floods past its cap (djira.handler.pace): its pongs
+#: and further requests are still read, a second at a time.
+PACE_TIMEOUT = 1.0
 
 
 def packet_size(item: Any) -> int:
@@ -245,11 +251,20 @@ class DjiraSocket(AsyncSocket):
     pace: Callable[[str], Awaitable[None] | None] | None = None
 
     async def receive(self, pkt: Any) -> None:
-        pace = self.pace
-        if pace is not None and pkt.packet_type == eio_packet.MESSAGE:
-            waiting = pace(self.sid)
-            if waiting is not None:
-                await waiting
+        if pkt.packet_type == eio_packet.MESSAGE:
+            queue = self.queue
+            if isinstance(queue, SocketQueue) and not queue.has_room():
+                # The client does not read what it is sent: read none of its requests until
+                # it does (a second at most; then its next reply may close it as a slow
+                # consumer), rather than answer requests whose replies would only pile up.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(PACE_TIMEOUT):
+                        await queue.wait_for_room()
+            pace = self.pace
+            if pace is not None:
+                waiting = pace(self.sid)
+                if waiting is not None:
+                    await waiting
         await super().receive(pkt)
 
     async def _websocket_handler(self, ws: Any) -> Any:

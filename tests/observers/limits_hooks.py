@@ -14,6 +14,9 @@ from djira.observers import observer
 
 blob_sent = Signal()
 
+#: ``big`` requests this server has run (the test server's own count, read by ``state``).
+answered = {"big": 0}
+
 
 class BlobHook(APIHook):
     @observer(blob_sent)
@@ -46,6 +49,12 @@ class BlobHook(APIHook):
         return {"size": len(str(scope.data))}
 
     @action(actions=["GET"])
+    async def big(self, scope):
+        """A reply of ``size`` bytes, counted."""
+        answered["big"] += 1
+        return {"blob": "x" * int(scope.query_params.get("size", 0))}
+
+    @action(actions=["GET"])
     async def state(self, scope):
         """What the server holds: RSS, peak RSS (KiB), disconnects by reason, streams."""
         from djira.admin.state import get_recorder
@@ -64,4 +73,5 @@ class BlobHook(APIHook):
             "disconnects": dict(recorder.disconnects) if recorder else {},
             "streams": len(history.streams) if history is not None else 0,
             "sockets": len(server.eio.sockets),
+            "big answered": answered["big"],
         }

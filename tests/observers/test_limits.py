@@ -144,6 +144,45 @@ async def test_a_slow_socket_reads_why_it_was_closed():
         server.stop()
 
 
+async def test_a_socket_that_reads_none_of_its_replies_is_not_read_either():
+    """Its requests wait in TCP once half its queue's bound waits for it, instead of being
+    answered into a queue that only grows until the socket is closed as a slow consumer;
+    once it reads again, every request is answered."""
+    server = _start(MAX_QUEUED_MESSAGES=100, MAX_QUEUED_BYTES=None)
+    try:
+        control = await RawSocket.open(server.port)
+        sub = await RawSocket.open(server.port)  # a 4 kB receive buffer, read by nobody yet
+        # 15 MB in all: more than the kernel and the transport take (while they do, a reply
+        # leaves the queue at once).
+        request = {"namespace": "big", "query": {"size": 50_000}}
+
+        async def send_all() -> list[int]:
+            return [await sub.send_only("blobs", request) for _ in range(300)]
+
+        sending = asyncio.create_task(send_all())
+        await asyncio.sleep(3)
+        first = await _state(control)
+        await asyncio.sleep(3)
+        later = await _state(control)
+        # Past what the kernel and the transport took, half the bound (50) waits in its
+        # queue, then one more a second: not the 100 that would have closed it.
+        grew = later["big answered"] - first["big answered"]
+        print(f"\nanswered, client not reading: {first['big answered']}, then {grew} in 3 s")
+        assert grew <= 6, (first, later)
+        assert "slow consumer" not in later["disconnects"], later
+        ids = await asyncio.wait_for(sending, 30)
+        replies = await asyncio.wait_for(sub.acks(ids), 60)
+        # Each its one reply: run, or, read in a burst once the client reads again, past
+        # MAX_REQUESTS_IN_FLIGHT, refused.
+        statuses = [reply["status"] for reply in replies]
+        assert len(statuses) == 300 and set(statuses) <= {200, 429}
+        assert statuses.count(200) >= first["big answered"]
+        sub.close()
+        control.close()
+    finally:
+        server.stop()
+
+
 # -- catch-up as an amplifier -------------------------------------------------------------
 
 
