@@ -3,10 +3,16 @@
     python bench/requests.py                      # 1, 16 and 64 clients, about 2.5 minutes
     python bench/requests.py --clients 64 --duration 20 --rounds 3
     python bench/requests.py --variant patched=/tmp/djira-copy   # a patched tree, same run
+    python bench/requests.py --clients 1,64 --serializer three   # a three-field serializer
+    python bench/requests.py --clients 1,64 --echo               # no database: the floor
+    python bench/requests.py --ceiling-only                      # the in-process ceiling
 
 Both servers run the example project under uvicorn on CPU 0, on one temporary SQLite
-database; a driver process on CPU 1 sends ``{"pk": n}`` on ``articles`` with acks. See
-bench/README.md for what the figures mean.
+database; a driver process on CPU 1 sends ``{"pk": n}`` on ``articles`` with acks (with
+``--echo``, ``{"namespace": "echo", "data": {"pk": n}}`` on ``echo``). At the end the same
+retrieve's ORM + serializer cost is timed in this process, on CPU 0 and the same database:
+the ceiling, beside each side's cost per request. See bench/README.md for what the figures
+mean.
 """
 
 from __future__ import annotations
@@ -22,11 +28,14 @@ sys.path.insert(0, str(_HERE.parent))
 
 import argparse  # noqa: E402
 import os  # noqa: E402
+import random  # noqa: E402
 import statistics  # noqa: E402
 import tempfile  # noqa: E402
+import time  # noqa: E402
 from typing import Any  # noqa: E402
 
 from bench.common import (  # noqa: E402
+    EXAMPLE_DIR,
     Stats,
     drive,
     print_table,
@@ -39,6 +48,9 @@ APPS = {
     "djira": "example.asgi:application",
     "bare": "bench.bare_app:application",
 }
+# The example plus the three-field ``articles`` hook and the ``echo`` hook, registered by hand.
+DJIRA_EXTRA = "bench._requests_djira:application"
+SERIALIZER_ENV = "DJIRA_BENCH_SERIALIZER"  # read by both servers (bench/_requests_serializers.py)
 
 
 class Payloads:
@@ -51,6 +63,13 @@ class Payloads:
         return {"pk": self.pks[(client * 7919 + sequence * 31) % len(self.pks)]}
 
 
+class EchoPayloads(Payloads):
+    """``{"namespace": "echo", "data": {"pk": n}}``: djira's ``echo`` route; bare ignores it."""
+
+    def __call__(self, client: int, sequence: int) -> dict[str, Any]:
+        return {"namespace": "echo", "data": super().__call__(client, sequence)}
+
+
 def djira_ok(reply: Any) -> bool:
     return isinstance(reply, dict) and reply.get("status") == 200 and "id" in reply["data"]
 
@@ -59,10 +78,20 @@ def bare_ok(reply: Any) -> bool:
     return isinstance(reply, dict) and "id" in reply
 
 
-CHECKS = {"djira": djira_ok, "bare": bare_ok}
+def djira_echo_ok(reply: Any) -> bool:
+    return isinstance(reply, dict) and reply.get("status") == 200 and "pk" in reply["data"]
 
-# Issue 8's targets for djira against the bare handler, by number of clients.
-TARGETS = {1: 1.0, 64: 1.5}
+
+def bare_echo_ok(reply: Any) -> bool:
+    return isinstance(reply, dict) and "pk" in reply
+
+
+CHECKS = {"djira": djira_ok, "bare": bare_ok}
+ECHO_CHECKS = {"djira": djira_echo_ok, "bare": bare_echo_ok}
+
+# Issue 19's targets for djira's model retrieve against the bare handler, by number of
+# clients, for either serializer (issue 8's were 1.0x and 1.5x). The echo has none.
+TARGETS = {1: 1.1, 64: 1.6}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -87,6 +116,29 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--apps", default="djira,bare", help="which of djira,bare to run (default both)"
     )
     parser.add_argument(
+        "--serializer",
+        choices=["example", "three"],
+        default="example",
+        help="what both sides serialize: the example's ArticleSerializer (default) or a plain "
+        "three-field ModelSerializer of Article",
+    )
+    parser.add_argument(
+        "--echo",
+        action="store_true",
+        help="serve an echo instead of the retrieve (no database): the per-request floor",
+    )
+    parser.add_argument(
+        "--lookups",
+        type=int,
+        default=2000,
+        help="lookups timed for the in-process ceiling (default 2000; 0: no ceiling)",
+    )
+    parser.add_argument(
+        "--ceiling-only",
+        action="store_true",
+        help="only seed the database and time the in-process ceiling (no servers)",
+    )
+    parser.add_argument(
         "--variant",
         action="append",
         default=[],
@@ -99,6 +151,96 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def fmt(value: float | None, digits: int = 2) -> str:
     return "" if value is None else f"{value:.{digits}f}"
+
+
+def measure_ceiling(
+    db: Path, pks: range, serializer: str, lookups: int, seed: int = 19
+) -> tuple[float, float, float]:
+    """The retrieve's own work, in this process: ``Serializer(Article.objects.get(pk=n)).data``.
+
+    Django is set up here with the servers' settings and database (call it after the last
+    drive: the drivers are forked from this process), pinned to CPU 0 where the servers ran.
+    Returns the mean wall, median wall and mean CPU microseconds per lookup of random pks.
+    """
+    os.environ.update(server_env(db, **{SERIALIZER_ENV: serializer}))
+    if str(EXAMPLE_DIR) not in sys.path:
+        sys.path.append(str(EXAMPLE_DIR))
+    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
+        os.sched_setaffinity(0, {0})
+    import django
+
+    django.setup()
+    from blog.models import Article
+    from django.db import connections
+
+    from bench._requests_serializers import selected
+
+    serializer_class = selected()
+    rng = random.Random(seed)
+    picks = [rng.choice(pks) for _ in range(lookups)]
+    for pk in picks[:200]:  # warm-up: connection, field caches
+        serializer_class(Article.objects.get(pk=pk)).data  # noqa: B018
+    times: list[float] = []
+    cpu_start = time.process_time()
+    for pk in picks:
+        began = time.perf_counter()
+        serializer_class(Article.objects.get(pk=pk)).data  # noqa: B018
+        times.append(time.perf_counter() - began)
+    cpu = time.process_time() - cpu_start
+    connections.close_all()
+    return (
+        statistics.fmean(times) * 1e6,
+        statistics.median(times) * 1e6,
+        cpu / len(picks) * 1e6,
+    )
+
+
+def print_ceiling(
+    ceiling: tuple[float, float, float],
+    serializer: str,
+    lookups: int,
+    levels: list[int],
+    apps: list[str],
+    merged: dict[tuple[str, int], Stats],
+) -> None:
+    mean, median, cpu = ceiling
+    name = "ArticleSerializer" if serializer == "example" else "ThreeFieldArticleSerializer"
+    print()
+    print(
+        f"ceiling: {name}(Article.objects.get(pk=n)).data in-process on CPU 0, {lookups} "
+        f"random pks: mean {mean:.0f} us (median {median:.0f} us, CPU {cpu:.0f} us)"
+    )
+    if not merged:
+        return
+    rows: list[list[Any]] = []
+    for clients in levels:
+        for app in apps:
+            stats = merged[app, clients]
+            wall = 1e6 / stats.rps if stats.rps else None
+            server = stats.server_us_per_request
+            rows.append(
+                [
+                    clients,
+                    app,
+                    fmt(wall, 0),
+                    fmt(None if wall is None else wall - mean, 0),
+                    fmt(server, 0),
+                    fmt(None if server is None else server - cpu, 0),
+                    "" if not server else f"{(server - cpu) / server:.0%}",
+                ]
+            )
+    print_table(
+        [
+            "clients",
+            "app",
+            "us/req (1e6/req/s)",
+            "- ceiling",
+            "server cpu us/req",
+            "- ceiling cpu",
+            "overhead share of cpu",
+        ],
+        rows,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,20 +258,36 @@ def main(argv: list[str] | None = None) -> int:
         variants[label] = Path(path).resolve()
     apps = [a for a in apps if a != "bare"] + list(variants) + [a for a in apps if a == "bare"]
     runs: dict[tuple[str, int], list[Stats]] = {(a, n): [] for a in apps for n in levels}
+    event = "echo" if args.echo else "articles"
+    checks = ECHO_CHECKS if args.echo else CHECKS
+    payload_class = EchoPayloads if args.echo else Payloads
+    plain = args.serializer == "example" and not args.echo
+    djira_app = APPS["djira"] if plain else DJIRA_EXTRA
+    ceiling = None
 
     with tempfile.TemporaryDirectory(prefix="djira-bench-") as tmp:
         db = Path(tmp) / "bench.sqlite3"
         pks = seed_database(db, args.articles)
-        env = server_env(db)
+        if args.ceiling_only:
+            ceiling = measure_ceiling(db, pks, args.serializer, args.lookups)
+            print_ceiling(ceiling, args.serializer, args.lookups, levels, apps, {})
+            return 0
+        env = server_env(db, **{SERIALIZER_ENV: args.serializer})
+        what = "echo" if args.echo else f"retrieve with the {args.serializer} serializer"
         print(
-            f"{len(pks)} articles; {args.rounds} rounds of {args.duration:g}s per app and level "
-            f"after {args.warmup:g}s warm-up, each round on freshly started servers",
+            f"{what}; {len(pks)} articles; {args.rounds} rounds of {args.duration:g}s per app "
+            f"and level after {args.warmup:g}s warm-up, each round on freshly started servers; "
+            f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}",
             file=sys.stderr,
         )
-        specs = {name: (APPS[name], env) for name in apps if name not in variants}
+        specs = {
+            name: (djira_app if name == "djira" else APPS[name], env)
+            for name in apps
+            if name not in variants
+        }
         for name, path in variants.items():
             pythonpath = f"{path}{os.pathsep}{env['PYTHONPATH']}"
-            specs[name] = (APPS["djira"], {**env, "PYTHONPATH": pythonpath})
+            specs[name] = (djira_app, {**env, "PYTHONPATH": pythonpath})
         for round_index in range(args.rounds):
             # Fresh processes every round: two starts of the same server differ by several
             # per cent (memory layout, hash seed), which one long-lived pair would bake in.
@@ -144,10 +302,10 @@ def main(argv: list[str] | None = None) -> int:
                             server.url,
                             clients,
                             args.duration,
-                            Payloads(pks),
-                            "articles",
+                            payload_class(pks),
+                            event,
                             warmup=args.warmup,
-                            check=CHECKS.get(name, djira_ok),
+                            check=checks.get(name, checks["djira"]),
                             server_pid=server.pid,
                         )
                         runs[name, clients].append(stats)
@@ -157,11 +315,15 @@ def main(argv: list[str] | None = None) -> int:
                             f"p99 {stats.p99_ms:6.2f} ms  errors {stats.errors}",
                             file=sys.stderr,
                         )
+        if not args.echo and args.lookups > 0:
+            ceiling = measure_ceiling(db, pks, args.serializer, args.lookups)
 
     rows: list[list[Any]] = []
     ratios: dict[tuple[str, int], float] = {}
+    all_merged: dict[tuple[str, int], Stats] = {}
     for clients in levels:
         merged = {name: Stats.merge(runs[name, clients]) for name in apps}
+        all_merged.update({(name, clients): stats for name, stats in merged.items()})
         bare = merged.get("bare")
         for name in apps:
             stats = merged[name]
@@ -198,8 +360,9 @@ def main(argv: list[str] | None = None) -> int:
         rows,
     )
     print()
+    print(f"{what}; load average {' '.join(f'{v:.2f}' for v in os.getloadavg())} at the end")
     for clients in levels:
-        target = TARGETS.get(clients)
+        target = None if args.echo else TARGETS.get(clients)
         for name in apps:
             if name == "bare" or "bare" not in apps:
                 continue
@@ -215,9 +378,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"over {len(per_round)} rounds (range {min(per_round):.3f}-{max(per_round):.3f})"
             )
             if target is not None:
-                verdict = "meets" if statistics.median(per_round) >= target else "misses"
-                line += f", {verdict} the {target:g}x target"
+                verdict = "PASS" if statistics.median(per_round) >= target else "MISS"
+                line += f": {verdict} against the {target:g}x target"
             print(line)
+    if ceiling is not None:
+        print_ceiling(ceiling, args.serializer, args.lookups, levels, apps, all_merged)
     return 1 if any(s.errors for r in runs.values() for s in r) else 0
 
 
