@@ -5,9 +5,11 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from rest_framework import permissions as drf_permissions
 from rest_framework.serializers import BaseSerializer
 
 from djira import exceptions
+from djira import permissions as djira_permissions
 from djira.decorators import Route
 from djira.permissions import check
 from djira.response import Response
@@ -38,6 +40,32 @@ def _crud_route(method: str, action: str) -> Route:
 def _label(obj: Any) -> str:
     """An object as a trace names it: its pk, or its text, bounded."""
     return str(obj.pk if hasattr(obj, "pk") else obj)[:100]
+
+
+#: Permission classes whose checks read only the request's user (already loaded) and verb:
+#: an async route guarded by these alone runs its checks on the loop, without a thread hop.
+LOOP_SAFE_PERMISSIONS: frozenset[Any] = frozenset(
+    {
+        djira_permissions.AllowAny,
+        djira_permissions.IsAuthenticated,
+        djira_permissions.IsAdminUser,
+        djira_permissions.IsAuthenticatedOrReadOnly,
+        drf_permissions.AllowAny,
+        drf_permissions.IsAuthenticated,
+        drf_permissions.IsAdminUser,
+        drf_permissions.IsAuthenticatedOrReadOnly,
+    }
+)
+#: The methods through which ``initial`` reaches the policies: overriding any of them makes
+#: the checks the hook's own, so they take the thread hop.
+_POLICY_METHODS = (
+    "initial",
+    "check_permissions",
+    "check_throttles",
+    "get_permissions",
+    "get_throttles",
+    "_check_each",
+)
 
 
 class APIHook:
@@ -196,13 +224,30 @@ class APIHook:
         self._apply_route(route)
         if not route.is_async:
             return await run_sync(self._run_sync, route)
-        # Permission and throttle checks may use the ORM (DjangoModelPermissions, a cache
-        # backed by the database), so they run off the loop, in this connection's lane
-        # (djira.sync): they wait for about one unit per worker thread, never behind other
-        # connections' backlogs. Guessing which checks are ORM-free to run them inline
-        # would break the day one of them (or a user's subclass) starts querying.
-        await run_sync(self.initial)
+        if self._checks_read_only_the_user():
+            self.initial()
+        else:
+            # Permission and throttle checks may use the ORM (DjangoModelPermissions, a
+            # cache backed by the database), so they run off the loop, in this
+            # connection's lane (djira.sync).
+            await run_sync(self.initial)
         return self.finalize(await self._call(route))
+
+    def _checks_read_only_the_user(self) -> bool:
+        """Whether ``initial`` may run on the loop: no throttle, and permissions that are
+        all exactly one of ``LOOP_SAFE_PERMISSIONS`` (a subclass may query the database:
+        it gets the thread hop), through the policy methods as defined here."""
+        cls = type(self)
+        for name in _POLICY_METHODS:
+            if getattr(cls, name) is not getattr(APIHook, name):
+                return False
+        throttles = self.throttle_classes
+        if jira_settings.THROTTLE_CLASSES if throttles is None else throttles:
+            return False
+        classes = self.permission_classes
+        if classes is None:
+            classes = jira_settings.PERMISSION_CLASSES
+        return all(cls in LOOP_SAFE_PERMISSIONS for cls in classes)
 
     def finalize(self, result: Any) -> Response:
         """Turn what a body returned into a ``Response``."""
