@@ -275,3 +275,28 @@ def follow_quickstart(root: Path) -> tuple[Path, list[str], str]:
     token = re.search(r"Generated token (\w+)", created)
     assert token is not None, created
     return project.cwd, command, token[1]
+
+
+def session_cookie(project: Project, username: str) -> str:
+    """The session cookie of ``username`` signed in to the site (a ``Cookie`` header)."""
+    return project.shell_line(
+        "from django.conf import settings; from django.contrib.auth.models import User; "
+        "from django.test import Client; web = Client(); "
+        f"web.force_login(User.objects.get(username={username!r})); "
+        "name = settings.SESSION_COOKIE_NAME; print(f'{name}={web.cookies[name].value}')"
+    )
+
+
+def served(settings: str | None, after: str | None = None) -> Any:
+    """A module-wide fixture serving the page's ``settings`` block (None: the project's own),
+    started once fixture ``after`` (e.g. the users the module creates) has run."""
+
+    @pytest.fixture(scope="module")
+    def server(project: Project, request: pytest.FixtureRequest) -> Any:
+        if after is not None:
+            request.getfixturevalue(after)
+        server = project.serve(settings)
+        yield server
+        server.stop()
+
+    return server

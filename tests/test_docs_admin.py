@@ -19,7 +19,7 @@ import pytest
 
 from djira.testing import ConnectionRefused, SocketCommunicator
 from tests.docblocks import DOCS, blocks
-from tests.docproject import READER_PROJECT_MARKS, Project, reader_project
+from tests.docproject import READER_PROJECT_MARKS, Project, reader_project, served, session_cookie
 
 PAGE = "admin.md"
 # Python blocks that are not steps of the project, and why (each says so in its marker).
@@ -49,32 +49,10 @@ def users(project) -> dict[str, dict]:
     return made
 
 
-def served(settings: str | None):
-    """A module-wide server of the page's ``settings`` block (None: the project's own)."""
-
-    @pytest.fixture(scope="module")
-    def server(project, users):
-        server = project.serve(settings)
-        yield server
-        server.stop()
-
-    return server
-
-
-default = served(None)
-act_as = served("act_as")
-redacting = served("redact_console")
-live = served("live")
-
-
-def session_cookie(project: Project, username: str) -> str:
-    """The session cookie of ``username`` signed in to the site (a ``Cookie`` header)."""
-    return project.shell_line(
-        "from django.conf import settings; from django.contrib.auth.models import User; "
-        "from django.test import Client; web = Client(); "
-        f"web.force_login(User.objects.get(username={username!r})); "
-        "name = settings.SESSION_COOKIE_NAME; print(f'{name}={web.cookies[name].value}')"
-    )
+default = served(None, "users")
+act_as = served("act_as", "users")
+redacting = served("redact_console", "users")
+live = served("live", "users")
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):

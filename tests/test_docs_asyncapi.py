@@ -27,6 +27,7 @@ from tests.docproject import (
     SETTINGS_PACKAGE,
     Project,
     reader_project,
+    session_cookie,
 )
 
 PAGE = "asyncapi.md"
@@ -62,16 +63,6 @@ def server(project, token):
     server = project.serve()
     yield server
     server.stop()
-
-
-def session_cookie(project: Project, username: str) -> str:
-    """The session cookie of ``username`` signed in to the site (a ``Cookie`` header)."""
-    return project.shell_line(
-        "from django.conf import settings; from django.contrib.auth.models import User; "
-        "from django.test import Client; web = Client(); "
-        f"web.force_login(User.objects.get(username={username!r})); "
-        "name = settings.SESSION_COOKIE_NAME; print(f'{name}={web.cookies[name].value}')"
-    )
 
 
 def fetch(url: str, cookie: str) -> tuple[int, str, str]:

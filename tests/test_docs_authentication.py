@@ -12,7 +12,7 @@ import pytest
 
 from djira.testing import ConnectionRefused, SocketCommunicator
 from tests.docblocks import DOCS, blocks
-from tests.docproject import READER_PROJECT_MARKS, Project, reader_project
+from tests.docproject import READER_PROJECT_MARKS, Project, reader_project, served, session_cookie
 
 PAGE = "authentication.md"
 
@@ -24,32 +24,10 @@ def project(tmp_path_factory) -> Project:
     return reader_project(tmp_path_factory.mktemp("authentication"), PAGE)
 
 
-def served(settings: str):
-    """A module-wide server of the page's ``settings`` block."""
-
-    @pytest.fixture(scope="module")
-    def server(project):
-        server = project.serve(settings)
-        yield server
-        server.stop()
-
-    return server
-
-
 defaults = served("defaults")
 device = served("device")
 jwt = served("jwt")
 revoking = served("revoking")
-
-
-def session_cookie(project: Project, username: str) -> str:
-    """The session cookie of ``username`` signed in to the site (a ``Cookie`` header)."""
-    return project.shell_line(
-        "from django.conf import settings; from django.contrib.auth.models import User; "
-        "from django.test import Client; web = Client(); "
-        f"web.force_login(User.objects.get(username={username!r})); "
-        "name = settings.SESSION_COOKIE_NAME; print(f'{name}={web.cookies[name].value}')"
-    )
 
 
 def log_out(project: Project, username: str) -> None:

@@ -18,7 +18,7 @@ import pytest
 
 from djira.testing import SocketCommunicator
 from tests.docblocks import DOCS, blocks
-from tests.docproject import READER_PROJECT_MARKS, Project, reader_project
+from tests.docproject import READER_PROJECT_MARKS, Project, reader_project, served, session_cookie
 
 PAGE = "observability.md"
 SCRAPER = "a-scraper-secret"
@@ -40,29 +40,9 @@ def users(project) -> dict[str, dict]:
     return project.create_users(alice={}, sue={"is_staff": True})
 
 
-def served(settings: str | None):
-    @pytest.fixture(scope="module")
-    def server(project, users):
-        server = project.serve(settings)
-        yield server
-        server.stop()
-
-    return server
-
-
-default = served(None)
-metrics = served("metrics")
-tracing = served("tracing")
-
-
-def session_cookie(project: Project, username: str) -> str:
-    """The session cookie of ``username`` signed in to the site (a ``Cookie`` header)."""
-    return project.shell_line(
-        "from django.conf import settings; from django.contrib.auth.models import User; "
-        "from django.test import Client; web = Client(); "
-        f"web.force_login(User.objects.get(username={username!r})); "
-        "name = settings.SESSION_COOKIE_NAME; print(f'{name}={web.cookies[name].value}')"
-    )
+default = served(None, "users")
+metrics = served("metrics", "users")
+tracing = served("tracing", "users")
 
 
 def get(url: str, headers: dict[str, str]) -> tuple[int, str]:

@@ -12,7 +12,7 @@ import pytest
 
 from djira.testing import ConnectionRefused, SocketCommunicator
 from tests.docblocks import DOCS, blocks
-from tests.docproject import READER_PROJECT_MARKS, Project, reader_project
+from tests.docproject import READER_PROJECT_MARKS, Project, reader_project, served
 
 PAGE = "permissions.md"
 
@@ -30,22 +30,10 @@ def tokens(project) -> dict[str, str]:
     return {name: user["token"] for name, user in made.items()}
 
 
-def served(settings: str | None):
-    """A module-wide server of the page's ``settings`` block (None: the project's own)."""
-
-    @pytest.fixture(scope="module")
-    def server(project, tokens):
-        server = project.serve(settings)
-        yield server
-        server.stop()
-
-    return server
-
-
-default = served(None)
-known_app = served("known_app")
-staff_only = served("staff_only")
-authenticated = served("authenticated")
+default = served(None, "tokens")
+known_app = served("known_app", "tokens")
+staff_only = served("staff_only", "tokens")
+authenticated = served("authenticated", "tokens")
 
 
 def note(project: Project, owner: str, text: str) -> int:

@@ -18,7 +18,14 @@ import pytest
 
 from djira.testing import ConnectionRefused, SocketCommunicator
 from tests.docblocks import DOCS, blocks
-from tests.docproject import READER_PROJECT_MARKS, SETTINGS_PACKAGE, Project, reader_project
+from tests.docproject import (
+    READER_PROJECT_MARKS,
+    SETTINGS_PACKAGE,
+    Project,
+    reader_project,
+    served,
+    session_cookie,
+)
 
 PAGE = "security.md"
 
@@ -39,30 +46,8 @@ def token(project) -> str:
     return created[1]
 
 
-def served(settings: str | None):
-    """A module-wide server of the page's ``settings`` block (None: the project's own)."""
-
-    @pytest.fixture(scope="module")
-    def server(project, token):
-        server = project.serve(settings)
-        yield server
-        server.stop()
-
-    return server
-
-
-default = served(None)
-redacting = served("redact")
-
-
-def session_cookie(project: Project, username: str) -> str:
-    """The session cookie of ``username`` signed in to the site (a ``Cookie`` header)."""
-    return project.shell_line(
-        "from django.conf import settings; from django.contrib.auth.models import User; "
-        "from django.test import Client; web = Client(); "
-        f"web.force_login(User.objects.get(username={username!r})); "
-        "name = settings.SESSION_COOKIE_NAME; print(f'{name}={web.cookies[name].value}')"
-    )
+default = served(None, "token")
+redacting = served("redact", "token")
 
 
 def fetch(url: str, cookie: str) -> str:

@@ -13,7 +13,13 @@ import pytest
 
 from djira.testing import ConnectionRefused, SocketCommunicator
 from tests.docblocks import DOCS, blocks
-from tests.docproject import READER_PROJECT_MARKS, SETTINGS_PACKAGE, Project, reader_project
+from tests.docproject import (
+    READER_PROJECT_MARKS,
+    SETTINGS_PACKAGE,
+    Project,
+    reader_project,
+    session_cookie,
+)
 
 PAGE = "settings.md"
 
@@ -35,16 +41,6 @@ def tokens(project, users):
     server = project.serve("tokens")
     yield server
     server.stop()
-
-
-def session_cookie(project: Project, username: str) -> str:
-    """The session cookie of ``username`` signed in to the site (a ``Cookie`` header)."""
-    return project.shell_line(
-        "from django.conf import settings; from django.contrib.auth.models import User; "
-        "from django.test import Client; web = Client(); "
-        f"web.force_login(User.objects.get(username={username!r})); "
-        "name = settings.SESSION_COOKIE_NAME; print(f'{name}={web.cookies[name].value}')"
-    )
 
 
 def test_every_python_sample_is_a_step_of_the_project():
