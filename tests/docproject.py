@@ -300,3 +300,12 @@ def served(settings: str | None, after: str | None = None) -> Any:
         server.stop()
 
     return server
+
+
+def admin_token(project: Project) -> str:
+    """The quickstart superuser's DRF token, made by ``drf_create_token`` as the page says."""
+    created = re.search(
+        r"Generated token (\w+)", project.output_of("python manage.py drf_create_token admin")
+    )
+    assert created is not None
+    return created[1]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import shlex
 import subprocess
 import urllib.request
@@ -26,6 +25,7 @@ from tests.docproject import (
     ROOT,
     SETTINGS_PACKAGE,
     Project,
+    admin_token,
     reader_project,
     session_cookie,
 )
@@ -51,11 +51,7 @@ def document(project) -> dict:
 
 @pytest.fixture(scope="module")
 def token(project) -> str:
-    created = re.search(
-        r"Generated token (\w+)", project.output_of("python manage.py drf_create_token admin")
-    )
-    assert created is not None
-    return created[1]
+    return admin_token(project)
 
 
 @pytest.fixture(scope="module")

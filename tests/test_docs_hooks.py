@@ -8,13 +8,11 @@ repository's test settings reaches the project; the tests are its clients.
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from djira.testing import SocketCommunicator
 from tests.docblocks import DOCS, blocks
-from tests.docproject import READER_PROJECT_MARKS, Project, reader_project
+from tests.docproject import READER_PROJECT_MARKS, Project, admin_token, reader_project
 
 PAGE = "hooks.md"
 
@@ -29,11 +27,7 @@ def project(tmp_path_factory) -> Project:
 @pytest.fixture(scope="module")
 def accounts(project):
     made = project.create_users(alice={}, bob={})
-    admin = re.search(
-        r"Generated token (\w+)", project.output_of("python manage.py drf_create_token admin")
-    )
-    assert admin is not None
-    made["admin"] = {"token": admin[1]}
+    made["admin"] = {"token": admin_token(project)}
     return made
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from djira.testing import SocketCommunicator
 from tests.docblocks import DOCS, blocks
-from tests.docproject import READER_PROJECT_MARKS, Project, reader_project
+from tests.docproject import READER_PROJECT_MARKS, Project, admin_token, reader_project
 
 PAGE = "lifecycle.md"
 
@@ -30,11 +30,7 @@ def project(tmp_path_factory) -> Project:
 
 @pytest.fixture(scope="module")
 def token(project) -> str:
-    created = re.search(
-        r"Generated token (\w+)", project.output_of("python manage.py drf_create_token admin")
-    )
-    assert created is not None
-    return created[1]
+    return admin_token(project)
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,7 @@ from tests.docproject import (
     READER_PROJECT_MARKS,
     SETTINGS_PACKAGE,
     Project,
+    admin_token,
     reader_project,
     served,
     session_cookie,
@@ -39,11 +40,7 @@ def project(tmp_path_factory) -> Project:
 
 @pytest.fixture(scope="module")
 def token(project) -> str:
-    created = re.search(
-        r"Generated token (\w+)", project.output_of("python manage.py drf_create_token admin")
-    )
-    assert created is not None
-    return created[1]
+    return admin_token(project)
 
 
 default = served(None, "token")
