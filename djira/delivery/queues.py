@@ -3,8 +3,14 @@
 python-engineio gives every socket an unbounded ``asyncio.Queue`` that its writer task
 empties into the transport. A client that stops reading would make it grow for ever (every
 push and reply kept until the connection dies). djira swaps it, as the socket connects
-(``DjiraServer._handle_eio_connect``), for a ``SocketQueue``: the same queue, which counts
-the Socket.IO messages waiting in it and their bytes.
+(``DjiraServer._handle_eio_connect``), for a ``SocketQueue``: the queue methods
+python-engineio calls, over one deque, counting the Socket.IO messages waiting in it and
+their bytes.
+
+The socket's reader looks at the queue too (``DjiraSocket.receive``): while half the bound
+waits (the client reads none of what it is sent), it reads none of the client's requests
+either, a second at most per message, so that a stalled client does not go on costing
+replies that can only pile up.
 
 Past ``MAX_QUEUED_MESSAGES`` or ``MAX_QUEUED_BYTES`` the socket is a **slow consumer**
 (Centrifugo's word): what waits for it is dropped, it is sent one last event,
