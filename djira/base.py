@@ -81,6 +81,8 @@ class APIHook:
     throttle_classes: Any = None
 
     _routes: ClassVar[dict[str, Route]] = {}
+    # Whether the class overrides a method of ``_POLICY_METHODS`` (set per class).
+    _own_policies: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -91,6 +93,9 @@ class APIHook:
                 if isinstance(route, Route):
                     routes[route.name] = route
         cls._routes = routes
+        cls._own_policies = any(
+            getattr(cls, name) is not getattr(APIHook, name) for name in _POLICY_METHODS
+        )
 
     def __init__(self, scope: Scope, server: DjiraServer | None = None) -> None:
         self.scope = scope
@@ -237,10 +242,8 @@ class APIHook:
         """Whether ``initial`` may run on the loop: no throttle, and permissions that are
         all exactly one of ``LOOP_SAFE_PERMISSIONS`` (a subclass may query the database:
         it gets the thread hop), through the policy methods as defined here."""
-        cls = type(self)
-        for name in _POLICY_METHODS:
-            if getattr(cls, name) is not getattr(APIHook, name):
-                return False
+        if self._own_policies:
+            return False
         throttles = self.throttle_classes
         if jira_settings.THROTTLE_CLASSES if throttles is None else throttles:
             return False

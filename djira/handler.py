@@ -31,7 +31,6 @@ from django.db.models import Model
 
 from djira import exceptions, idempotency
 from djira import json as djira_json
-from djira.delivery.queues import PACE_TIMEOUT
 from djira.idempotency import MAX_KEY_LENGTH
 from djira.response import Response
 from djira.scope import Scope
@@ -250,13 +249,10 @@ class InFlight:
             freed.set_result(None)
 
     async def slot(self) -> None:
-        """Wait until a request is answered, or ``PACE_TIMEOUT`` seconds. A coroutine."""
+        """Until one of the requests is answered. A coroutine (its reader bounds the wait)."""
         self.freed = freed = asyncio.get_running_loop().create_future()
         try:
-            async with asyncio.timeout(PACE_TIMEOUT):
-                await freed
-        except TimeoutError:
-            pass
+            await freed
         finally:
             self.freed = None
 
@@ -265,7 +261,8 @@ def pace(consumer: Consumer, eio_sid: str) -> Awaitable[None] | None:
     """What the reader of Engine.IO socket ``eio_sid`` awaits before its next message.
 
     ``None`` (read on) unless the connection is at its cap and has already been refused a
-    cap's worth of requests since it last had none in flight: then a free slot, so that a
+    cap's worth of requests since it last had none in flight: then a free slot (waited for
+    ``PACE_TIMEOUT`` at most, by ``DjiraSocket.receive``), so that a
     flooding client is held back by TCP (its frames wait in the kernel, then in its own
     buffers) at the rate its requests are answered, rather than read and refused as fast as
     it can send. A client that merely bursts past the cap still gets its 429s at once.

@@ -16,7 +16,7 @@ import pytest
 
 from djira.testing import SocketCommunicator
 from tests.docblocks import DOCS, blocks
-from tests.docproject import READER_PROJECT_MARKS, Project, admin_token, reader_project
+from tests.docproject import READER_PROJECT_MARKS, Project, admin_token, reader_project, served
 
 PAGE = "lifecycle.md"
 
@@ -33,11 +33,7 @@ def token(project) -> str:
     return admin_token(project)
 
 
-@pytest.fixture(scope="module")
-def server(project, token):
-    server = project.serve()
-    yield server
-    server.stop()
+server = served(None, "token")
 
 
 def test_every_python_sample_is_a_step_of_the_project():

@@ -12,7 +12,7 @@ from django.test import override_settings
 
 from djira.asgi import get_asgi_application
 from djira.consumer import Consumer
-from djira.handler import PACE_TIMEOUT
+from djira.delivery.queues import PACE_TIMEOUT
 from djira.server import create_server
 from djira.testing import InProcessCommunicator, SocketCommunicator
 from tests.flood import FLOOD, Flood, timed_request

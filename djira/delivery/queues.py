@@ -258,20 +258,25 @@ class DjiraSocket(AsyncSocket):
 
     async def receive(self, pkt: Any) -> None:
         if pkt.packet_type == eio_packet.MESSAGE:
-            queue = self.queue
-            if isinstance(queue, SocketQueue) and not queue.has_room():
-                # The client does not read what it is sent: read none of its requests until
-                # it does (a second at most; then its next reply may close it as a slow
-                # consumer), rather than answer requests whose replies would only pile up.
+            waiting = self._held_back()
+            if waiting is not None:
+                # A second at most: the client's pongs and further requests are still
+                # read; its next reply may close it as a slow consumer, its next request
+                # may be refused (429).
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(PACE_TIMEOUT):
-                        await queue.wait_for_room()
-            pace = self.pace
-            if pace is not None:
-                waiting = pace(self.sid)
-                if waiting is not None:
-                    await waiting
+                        await waiting
         await super().receive(pkt)
+
+    def _held_back(self) -> Awaitable[None] | None:
+        """What the next client message waits for, if anything: room in the queue while
+        the client reads none of what it is sent (rather than answer requests whose
+        replies would only pile up), else a free request slot while it floods past its
+        cap (``pace``)."""
+        queue = self.queue
+        if isinstance(queue, SocketQueue) and not queue.has_room():
+            return queue.wait_for_room()
+        return self.pace(self.sid) if self.pace is not None else None
 
     async def _websocket_handler(self, ws: Any) -> Any:
         queue = self.queue
