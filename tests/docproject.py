@@ -23,6 +23,7 @@ import json
 import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
 import textwrap
@@ -31,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
+from subprocess import PIPE
 from typing import Any
 
 import pytest
@@ -115,12 +117,28 @@ class Project:
         self.cwd = self.root
         self.env = project_env(self.bin_dir)
 
-    def run(self, command: list[str], *, timeout: float = 300, stdout: Path | None = None) -> str:
+    def run(self, command: list[str], *, timeout: float = 120, stdout: Path | None = None) -> str:
         """Run ``command`` in the project; what it printed (its standard output goes to
-        ``stdout`` instead, if given, as the shell's ``> FILE``)."""
-        result = subprocess.run(
-            command, cwd=self.cwd, env=self.env, capture_output=True, text=True, timeout=timeout
-        )
+        ``stdout`` instead, if given, as the shell's ``> FILE``).
+
+        A command still running after ``timeout`` seconds is stopped with SIGABRT, on which
+        Python (``PYTHONFAULTHANDLER``) prints every thread's stack: the failure says where
+        it hung, well before the test's own time limit.
+        """
+        env = {**self.env, "PYTHONFAULTHANDLER": "1"}
+        with subprocess.Popen(
+            command, cwd=self.cwd, env=env, text=True, stdout=PIPE, stderr=PIPE
+        ) as process:
+            try:
+                out, err = process.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                process.send_signal(signal.SIGABRT)
+                out, err = process.communicate()
+                raise AssertionError(
+                    f"`{shlex.join(command)}` in {self.cwd} still ran after {timeout}s; "
+                    f"it printed:\n{out}{err}"
+                ) from None
+        result = subprocess.CompletedProcess(command, process.returncode, out, err)
         output = result.stdout + result.stderr
         assert result.returncode == 0, f"`{shlex.join(command)}` in {self.cwd} failed:\n{output}"
         if stdout is not None:
