@@ -19,7 +19,8 @@ Three choices shape this module, the first two taken from Django's own request h
   first. A socket with thousands of units queued delays another socket's unit by the
   units already running (one per thread at most), not by its backlog, as one
   first-come-first-served queue would; sockets with backlogs share the threads the others
-  leave free. The connection is the caller's
+  leave free, and one thread only while others' units run (every busy thread slows the
+  event loop through the GIL). The connection is the caller's
   ``current_sid`` (set by the request path, djira.handler); work of no connection
   (start-up, the console) has a lane of its own.
 
@@ -80,15 +81,28 @@ class Lanes(Generic[J]):
     once with more still waiting). A lane gives one job per turn: after it, a lane with
     more goes to the end of the backlog round. So a connection sending one request at a
     time waits for a free thread, never behind another connection's backlog, and lanes
-    with backlogs share what the others leave, one job per round each. Thread-safe; the
-    lock is held for a few dict and deque steps.
+    with backlogs share what the others leave, one job per round each.
+
+    Backlogs get one of the ``threads`` while first-round work runs or waits, and all of
+    them only when nothing else does. Not only to leave threads free: every thread running
+    Python code competes for the GIL with the event loop, which reads, answers and pushes
+    for every connection, so four threads busy with one client's backlog would slow
+    everyone's replies although none of them waits for a thread. A thread that takes a
+    wake-up for a backlog job it may not run yet leaves it (``take`` returns ``None`` and
+    counts it); ``done`` hands such wake-ups back once backlogs may use more threads.
+
+    Thread-safe; the lock is held for a few dict and deque steps.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, threads: int = 1) -> None:
         self._lock = threading.Lock()
+        self._threads = threads
         self._queues: dict[Hashable, deque[J]] = {}
         self._round: deque[Hashable] = deque()  # lanes new to the queue, in serving order
         self._backlog: deque[Hashable] = deque()  # lanes served with more waiting
+        self._running = 0  # jobs taken and not done, of either round
+        self._running_backlog = 0
+        self._deferred = 0  # wake-ups left for backlog jobs that no thread could take yet
 
     def put(self, lane: Hashable, job: J) -> None:
         with self._lock:
@@ -98,20 +112,44 @@ class Lanes(Generic[J]):
                 self._round.append(lane)
             jobs.append(job)
 
-    def take(self) -> J | None:
-        """The next job in turn, or ``None`` when no lane has one."""
+    def take(self) -> tuple[J, bool] | None:
+        """The next job in turn and whether its lane has a backlog (more jobs waiting, or
+        it comes from the backlog round); ``None`` when no lane has a job this thread may
+        run (the wake-up is kept for ``done``)."""
         with self._lock:
-            lanes = self._round or self._backlog
-            if not lanes:
+            if self._round:
+                lanes, backlog = self._round, False
+            elif self._backlog and self._backlog_room() > 0:
+                lanes, backlog = self._backlog, True
+            else:
+                if self._backlog:
+                    self._deferred += 1
                 return None
             lane = lanes.popleft()
             jobs = self._queues[lane]
             job = jobs.popleft()
             if jobs:
                 self._backlog.append(lane)
+                backlog = True  # the first of a backlog: the connection has more waiting
             else:
                 del self._queues[lane]  # an idle connection costs nothing here
-            return job
+            self._running += 1
+            self._running_backlog += backlog
+            return job, backlog
+
+    def done(self, backlog: bool) -> int:
+        """A job ``take`` gave has finished: how many kept wake-ups to hand back."""
+        with self._lock:
+            self._running -= 1
+            self._running_backlog -= backlog
+            woken = min(self._deferred, self._backlog_room())
+            self._deferred -= woken
+            return woken
+
+    def _backlog_room(self) -> int:
+        if self._running > self._running_backlog or self._round:  # others' work first
+            return max(0, 1 - self._running_backlog)
+        return self._threads - self._running
 
     def __len__(self) -> int:
         with self._lock:
@@ -129,7 +167,7 @@ class Workers:
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self.lanes: Lanes[_Job] = Lanes()
+        self.lanes: Lanes[_Job] = Lanes(size)
         # One ``True`` per job put (so a thread that gets one always finds a job), ``False``
         # to stop a thread. Blocking on a SimpleQueue is cheaper than on a Condition.
         self._wakeups: queue.SimpleQueue[bool] = queue.SimpleQueue()
@@ -151,10 +189,10 @@ class Workers:
 
     def _work(self) -> None:
         while self._wakeups.get():
-            job = self.lanes.take()
-            if job is None:  # cannot happen: every wake-up follows its job
+            taken = self.lanes.take()
+            if taken is None:  # a backlog's job, and backlogs have their threads: kept
                 continue
-            loop, future, context, fn = job
+            (loop, future, context, fn), backlog = taken
             try:
                 result, ok = context.run(unit_of_work, fn), True
             except BaseException as exc:  # delivered to the request that raised it
@@ -162,6 +200,8 @@ class Workers:
             # RuntimeError: the loop closed meanwhile, so nobody is waiting for the result.
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(_settle, future, ok, result)
+            for _ in range(self.lanes.done(backlog)):
+                self._wakeups.put(True)
 
 
 def _settle(future: asyncio.Future[Any], ok: bool, result: Any) -> None:
@@ -202,16 +242,20 @@ class SerialWorker:
         return future
 
     async def _serve(self) -> None:
-        while (job := self.lanes.take()) is not None:
-            _, future, context, fn = job
-            if future.done():  # cancelled while it waited: do not run it
-                continue
+        # One job at a time: the lanes never hold a backlog's job back from this pump.
+        while (taken := self.lanes.take()) is not None:
+            (_, future, context, fn), backlog = taken
             try:
-                result = await self._run(context, fn)
-            except Exception as exc:
-                _settle(future, False, exc)
-            else:
-                _settle(future, True, result)
+                if future.done():  # cancelled while it waited: do not run it
+                    continue
+                try:
+                    result = await self._run(context, fn)
+                except Exception as exc:
+                    _settle(future, False, exc)
+                else:
+                    _settle(future, True, result)
+            finally:
+                self.lanes.done(backlog)
 
 
 def _run_in_context(context: contextvars.Context, fn: Callable[[], T]) -> T:

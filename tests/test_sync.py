@@ -105,16 +105,43 @@ async def test_connections_take_turns_on_the_threads(threads):
 
 
 def test_a_lane_with_a_backlog_waits_behind_lanes_new_to_the_queue():
-    lanes: Lanes[str] = Lanes()
+    lanes: Lanes[str] = Lanes(threads=8)
+
+    def take_and_finish() -> str | None:
+        taken = lanes.take()
+        if taken is None:
+            return None
+        lanes.done(taken[1])
+        return taken[0]
+
     for n in range(3):
         lanes.put("flood", f"flood{n}")
-    assert lanes.take() == "flood0"  # served once, two more waiting: to the backlog round
+    assert take_and_finish() == "flood0"  # two more waiting: to the backlog round
     lanes.put("a", "a0")
     lanes.put("b", "b0")
     lanes.put("a", "a1")  # a's second: a goes to the backlog round after its first
-    taken = [lanes.take() for _ in range(6)]
+    taken = [take_and_finish() for _ in range(6)]
     assert taken == ["a0", "b0", "flood1", "a1", "flood2", None]
     assert len(lanes) == 0
+
+
+def test_backlogs_get_one_thread_beside_other_work_and_every_thread_alone():
+    lanes: Lanes[str] = Lanes(threads=4)
+    for n in range(8):
+        lanes.put("flood", f"flood{n}")
+    # The flood alone: every thread.
+    assert [lanes.take() for _ in range(3)] == [(f"flood{n}", True) for n in range(3)]
+    lanes.put("a", "a0")
+    assert lanes.take() == ("a0", False)  # the fourth thread, for a: no backlog
+    assert lanes.done(True) == 0  # flood0 done; a runs, and two threads run the flood
+    assert lanes.done(True) == 0  # flood1 done; one thread runs the flood
+    assert lanes.take() is None  # a runs: the flood keeps to one thread; wake-up kept
+    assert lanes.done(True) == 1  # flood2 done: the kept wake-up back, for one thread
+    assert lanes.take() == ("flood3", True)
+    assert lanes.take() is None
+    assert lanes.done(False) == 1  # a0 done: the flood alone again, the other wake-up
+    assert lanes.take() == ("flood4", True)
+    assert len(lanes) == 3
 
 
 class FakeConnection:
