@@ -38,6 +38,8 @@ class Command(BaseCommand):
         )
         text = json.dumps(document, indent=options["indent"] or None, ensure_ascii=False)
         if options["output"]:
-            Path(options["output"]).write_text(text + "\n", encoding="utf-8")
+            output = Path(options["output"])
+            output.parent.mkdir(parents=True, exist_ok=True)  # e.g. `-o docs/asyncapi.json`
+            output.write_text(text + "\n", encoding="utf-8")
         else:
             self.stdout.write(text)

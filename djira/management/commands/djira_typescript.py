@@ -41,6 +41,8 @@ class Command(BaseCommand):
             validators=options["validators"],
         )
         if options["output"]:
-            Path(options["output"]).write_text(text, encoding="utf-8")
+            output = Path(options["output"])
+            output.parent.mkdir(parents=True, exist_ok=True)  # e.g. `-o src/api.ts`, no src/ yet
+            output.write_text(text, encoding="utf-8")
         else:
             self.stdout.write(text, ending="")
