@@ -1,4 +1,8 @@
-"""docs/deployment.md's systemd unit and container, run on a project set up by the quickstart.
+"""docs/deployment.md's gunicorn command, systemd unit and container, run on a project set up
+by the quickstart.
+
+The gunicorn line runs as written but for two workers and the port; pushes reach subscribers
+on both workers through the quickstart's default delivery backend (the database).
 
 The unit and the Dockerfile come from the page. The unit is checked by ``systemd-analyze
 verify`` and its ``ExecStart`` run as systemd would run it; the Dockerfile's commands run
@@ -11,8 +15,11 @@ the container's ``0.0.0.0``, since tests listen on 127.0.0.1 only) and the paths
 
 from __future__ import annotations
 
+import asyncio
 import configparser
+import contextlib
 import json
+import os
 import shlex
 import shutil
 import signal
@@ -25,7 +32,7 @@ from pathlib import Path
 import pytest
 import socketio
 
-from djira.testing import free_port
+from djira.testing import SocketCommunicator, free_port
 from tests.docblocks import DOCS, blocks
 from tests.docproject import BIN, follow_quickstart, project_env
 
@@ -239,3 +246,97 @@ async def test_the_containers_commands_build_migrate_serve_and_health_check(proj
 
 def execute(command: list[str], *, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
+# gunicorn
+
+
+def gunicorn_command(port: int) -> list[str]:
+    """The page's gunicorn line, with two workers instead of four and this test's port."""
+    (line,) = [line for line in page_block("gunicorn").splitlines() if line.startswith("gunicorn")]
+    swaps = {"4": "2", "127.0.0.1:8000": f"127.0.0.1:{port}"}
+    command = [swaps.get(arg, arg) for arg in shlex.split(line)]
+    assert command.count("2") == 1 and f"127.0.0.1:{port}" in command, command
+    return command
+
+
+def connections_by_worker(master: int, port: int) -> list[int]:
+    """How many established connections to ``port`` each child of ``master`` holds, read
+    from ``/proc`` (the kernel hands each new connection to any worker)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for row in Path(table).read_text().splitlines()[1:]:
+            fields = row.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "01":
+                inodes.add(f"socket:[{fields[9]}]")
+    counts = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) != master:
+                continue
+            fds = (stat.parent / "fd").iterdir()
+            counts.append(sum(1 for fd in fds if _readlink(fd) in inodes))
+    return sorted(counts)
+
+
+def _readlink(path: Path) -> str:
+    try:
+        return os.readlink(path)
+    except OSError:
+        return ""
+
+
+@pytest.mark.skipif(not (BIN / "gunicorn").exists(), reason="pip install gunicorn uvicorn-worker")
+async def test_gunicorns_workers_serve_and_pushes_reach_every_subscriber(project):
+    # The page's command in the quickstart's project, on its default delivery backend (the
+    # database): a note created through one connection, and one saved by `manage.py
+    # shell`, reach subscribers on every worker.
+    project_dir, token = project
+    port = free_port()
+    server = Server(gunicorn_command(port), cwd=project_dir, env=project_env(), port=port)
+    clients: list[SocketCommunicator] = []
+    try:
+        server.wait_ready()
+        # Idle workers race for each new connection and one may win them all: connect in
+        # batches, each subscribing at once (work that keeps its worker busy), until both
+        # workers hold some.
+        spread: list[int] = []
+        for _ in range(20):
+            batch = await asyncio.gather(
+                *(SocketCommunicator(server.url, token=token).connect() for _ in range(4))
+            )
+            clients.extend(batch)
+            replies = await asyncio.gather(
+                *(c.request("notes", namespace="subscribe", action="SUBSCRIPTION") for c in batch)
+            )
+            assert all(reply["status"] == 200 for reply in replies), replies
+            spread = connections_by_worker(server.process.pid, port)
+            if len(spread) == 2 and min(spread) > 0:
+                break
+        print(f"\nconnections by gunicorn worker: {spread}")
+        assert len(spread) == 2 and min(spread) > 0 and sum(spread) == len(clients), spread
+
+        created = await clients[0].request("notes", action="POST", data={"text": "Via a worker"})
+        assert created["status"] == 201, created
+        shell = execute(
+            [
+                "python",
+                "manage.py",
+                "shell",
+                "-c",
+                "from django.contrib.auth import get_user_model\n"
+                "from notes.models import Note\n"
+                "owner = get_user_model().objects.get(username='admin')\n"
+                "Note.objects.create(owner=owner, text='Via a shell')",
+            ],
+            cwd=project_dir,
+            env=project_env(),
+        )
+        assert shell.returncode == 0, shell.stdout + shell.stderr
+        for client in clients:
+            texts = [(await client.receive("notes", timeout=10))["data"]["text"] for _ in "ab"]
+            assert sorted(texts) == ["Via a shell", "Via a worker"], texts
+    finally:
+        for client in clients:
+            await client.disconnect()
+        server.stop()
