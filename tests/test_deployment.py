@@ -1,8 +1,10 @@
-"""docs/deployment.md's gunicorn command, systemd unit and container, run on a project set up
-by the quickstart.
+"""docs/deployment.md's uvicorn and gunicorn commands, nginx configuration, systemd unit and
+container, run on a project set up by the quickstart.
 
 The gunicorn line runs as written but for two workers and the port; pushes reach subscribers
-on both workers through the quickstart's default delivery backend (the database).
+on both workers through the quickstart's default delivery backend (the database). The
+page's nginx server blocks (tests/test_nginx.py's ``Nginx``) front the page's uvicorn line
+and serve the project's ``collectstatic`` output.
 
 The unit and the Dockerfile come from the page. The unit is checked by ``systemd-analyze
 verify`` and its ``ExecStart`` run as systemd would run it; the Dockerfile's commands run
@@ -339,4 +341,61 @@ async def test_gunicorns_workers_serve_and_pushes_reach_every_subscriber(project
     finally:
         for client in clients:
             await client.disconnect()
+        server.stop()
+
+
+# nginx (tests/test_nginx.py runs the same configuration against this repository's test
+# project, for what only its hooks can show: the scheme and the address the server saw)
+
+
+def uvicorn_command(port: int) -> list[str]:
+    """The page's uvicorn line ("Serving with uvicorn") on ``port``."""
+    (line,) = [
+        line
+        for block in blocks(PAGE)
+        for line in block.code.splitlines()
+        if line.startswith("uvicorn mysite.asgi:application")
+    ]
+    return [str(port) if arg == "8000" else arg for arg in shlex.split(line)]
+
+
+@pytest.mark.skipif(
+    shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists(),
+    reason="needs nginx and openssl (apt)",
+)
+async def test_nginx_in_front_of_the_project_serves_sockets_pushes_and_static_files(
+    project, tmp_path
+):
+    from tests.test_nginx import Nginx, TLSCommunicator, insecure
+
+    project_dir, token = project
+    result = execute(
+        ["python", "manage.py", "collectstatic", "--noinput"], cwd=project_dir, env=project_env()
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    port = free_port()
+    server = Server(uvicorn_command(port), cwd=project_dir, env=project_env(), port=port)
+    proxy = None
+    try:
+        server.wait_ready()
+        proxy = Nginx(tmp_path, f"127.0.0.1:{port}", static=project_dir / "staticfiles")
+        async with TLSCommunicator(proxy.url, token=token) as client:
+            assert client.client.transport() == "websocket"
+            subscribed = await client.request("notes", namespace="subscribe", action="SUBSCRIPTION")
+            assert subscribed["status"] == 200, subscribed
+            created = await client.request("notes", action="POST", data={"text": "Via nginx"})
+            assert created["status"] == 201, created
+            push = await client.receive("notes")
+            assert (push["type"], push["data"]["text"]) == ("create", "Via nginx")
+        shipped = (project_dir / "staticfiles" / "djira" / "js" / "client.js").read_bytes()
+        url = f"{proxy.url}/static/djira/js/client.js"
+
+        def read() -> bytes:
+            with urllib.request.urlopen(url, context=insecure()) as reply:
+                return reply.read()
+
+        assert await asyncio.to_thread(read) == shipped
+    finally:
+        if proxy is not None:
+            proxy.stop()
         server.stop()

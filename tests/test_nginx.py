@@ -41,12 +41,15 @@ def replace(text: str, old: str, new: str) -> str:
 class Nginx:
     """nginx in the foreground, as one process (no privilege drop), under ``root``."""
 
-    def __init__(self, root: Path, upstream: str) -> None:
+    def __init__(self, root: Path, upstream: str, static: Path | None = None) -> None:
+        """``static``: the directory served as ``/static/`` (a file of its own if left out)."""
         self.root = root
         self.https_port, self.http_port = free_port(), free_port()
-        self.static = root / "staticfiles"
-        self.static.mkdir()
-        (self.static / "hello.txt").write_text("static from nginx")
+        if static is None:
+            static = root / "staticfiles"
+            static.mkdir()
+            (static / "hello.txt").write_text("static from nginx")
+        self.static = static
         cert, key = root / "cert.pem", root / "key.pem"
         subprocess.run(
             ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
