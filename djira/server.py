@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import logging
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,7 @@ from socketio import packet
 
 from djira import json as djira_json
 from djira.delivery.state import Delivery
+from djira.session_ids import session_id
 from djira.types import Reply, is_id
 
 if TYPE_CHECKING:
@@ -60,6 +62,9 @@ class DjiraServer(socketio.AsyncServer):
         kwargs.setdefault("serializer", DjiraPacket)
         kwargs.setdefault("async_mode", "asgi")
         super().__init__(*args, **kwargs)
+        # Session ids without a system call each (djira.session_ids): used by python-engineio
+        # for its sessions and by python-socketio's manager for namespaces.
+        self.eio.generate_id = functools.partial(session_id, self.eio)
         # Captured on the first connection: signal handlers running in other threads hand
         # their emits to this loop.
         self.loop: asyncio.AbstractEventLoop | None = None
