@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import functools
 import logging
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Any
 
 import socketio
@@ -64,7 +63,7 @@ class DjiraServer(socketio.AsyncServer):
         super().__init__(*args, **kwargs)
         # Session ids without a system call each (djira.session_ids): used by python-engineio
         # for its sessions and by python-socketio's manager for namespaces.
-        self.eio.generate_id = functools.partial(session_id, self.eio)
+        self.eio.generate_id = partial(session_id, self.eio)
         # Captured on the first connection: signal handlers running in other threads hand
         # their emits to this loop.
         self.loop: asyncio.AbstractEventLoop | None = None
