@@ -29,8 +29,10 @@ _offset = 0
 
 
 def _forget() -> None:
-    global _buffer, _offset
-    _buffer, _offset = b"", 0
+    # In a forked child: another thread of the parent may have held the lock at the fork,
+    # and that thread does not exist here to release it.
+    global _buffer, _offset, _lock
+    _buffer, _offset, _lock = b"", 0, threading.Lock()
 
 
 os.register_at_fork(after_in_child=_forget)
