@@ -2,19 +2,59 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
+from django.test import TransactionTestCase
 from rest_framework.authtoken.models import Token
 
 from djira.testing import LiveServer, SocketCommunicator
 from tests.settings import APPLICATION_NAME
 
 ROOT = str(__import__("pathlib").Path(__file__).resolve().parent.parent)
+
+
+def _is_deadlock(exc: BaseException | None) -> bool:
+    while exc is not None:
+        if "deadlock detected" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _retrying_deadlocks(teardown: Callable[[Any], None]) -> Callable[[Any], None]:
+    """A transactional test's flush, tried again when PostgreSQL picks it as a deadlock's victim.
+
+    Session-scoped servers keep reading and writing djira's tables between tests (heartbeats,
+    the outbox's follower, presence). ``TRUNCATE`` locks the tables one after another, so
+    a server's transaction that holds one and then reads another can deadlock with it;
+    PostgreSQL then aborts one of the two, sometimes the flush, whose transaction rolls back
+    whole: trying it again is safe. Production never truncates, so this is the tests' own.
+    """
+
+    @functools.wraps(teardown)
+    def flush(self: Any) -> None:
+        for attempt in range(5):
+            try:
+                return teardown(self)
+            except Exception as exc:
+                if attempt == 4 or not _is_deadlock(exc):
+                    raise
+                time.sleep(0.1 * (attempt + 1))
+
+    return flush
+
+
+TransactionTestCase._fixture_teardown = _retrying_deadlocks(  # type: ignore[method-assign]
+    TransactionTestCase._fixture_teardown
+)
 
 
 def start_server(application: str = "tests.asgi:application", **env: str) -> LiveServer:
