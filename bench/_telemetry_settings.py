@@ -1,6 +1,7 @@
 """The example project's settings with djira's telemetry as bench/telemetry.py sets it.
 
-``DJIRA_BENCH_TELEMETRY``: ``off`` (the default), ``metrics``, ``tracing`` or ``both``.
+``DJIRA_BENCH_TELEMETRY``: ``off`` (the default), ``metrics``, ``tracing``, ``sampled``
+(tracing, one request in ten recorded) or ``both``.
 """
 
 import os
@@ -13,5 +14,5 @@ if _MODE != "off":
     DJIRA_SETTINGS = {
         **DJIRA_SETTINGS,
         "METRICS": _MODE in ("metrics", "both"),
-        "TRACING": _MODE in ("tracing", "both"),
+        "TRACING": _MODE in ("tracing", "sampled", "both"),
     }

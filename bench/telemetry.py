@@ -4,14 +4,15 @@
     python bench/telemetry.py --clients 64 --rounds 3 --duration 10
     python bench/telemetry.py --baseline <git ref>  # "before": djira at another commit
 
-Five servers of the example project, one at a time (uvicorn on CPU 0, one SQLite database,
+Six servers of the example project, one at a time (uvicorn on CPU 0, one SQLite database,
 the load from a driver on CPU 1, ``{"pk": n}`` on ``articles`` with acks, as
 bench/requests.py):
 
 - ``before``: djira as committed before djira.telemetry existed (``--baseline``);
 - ``off``, ``metrics``, ``tracing``, ``both``: djira as committed now (``HEAD``), with
   neither, ``METRICS``, ``TRACING`` (the OpenTelemetry SDK, a batch processor, an exporter
-  that drops spans), or both.
+  that drops spans), ``TRACING`` with the SDK's sampler keeping one request in ten
+  (``sampled``), or both (every request recorded).
 
 Both trees (``djira/`` and ``example/``) are ``git archive`` copies of commits, so work in
 progress in the working tree is not measured. Ratios are req/s against ``off`` (and
@@ -43,12 +44,13 @@ from bench.common import (  # noqa: E402
 from bench.requests import Payloads, djira_ok  # noqa: E402
 
 APP = "bench._telemetry_app:application"
-MODES = ("off", "metrics", "tracing", "both")
+MODES = ("off", "metrics", "tracing", "sampled", "both")
 # name -> (compared with, target ratio of req/s)
 TARGETS = {
     "off": ("before", 0.98),
     "metrics": ("off", 0.95),
     "tracing": ("off", 0.9),
+    "sampled": ("off", None),
     "both": ("off", None),
 }
 
