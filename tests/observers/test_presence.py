@@ -278,8 +278,8 @@ def session_cookie(user) -> str:
 
 async def test_presence_on_the_memory_backend_is_this_servers(alice, admin_user):
     _, alice_token = alice
-    server = start_observed_server(DJIRA_TEST_DELIVERY_BACKEND="memory")
     cookie = await sync_to_async(session_cookie)(admin_user)
+    server = start_observed_server(DJIRA_TEST_DELIVERY_BACKEND="memory")  # stopped below
     try:
         pk, room = await new_room()
         async with (
