@@ -103,7 +103,7 @@ def _record(
         if consumer.telemetry is not None:  # all that metrics cost here while they are off
             if sent is None:  # python-socketio's emit sent it: to every member of the room
                 sent = len(server.manager.rooms.get(to[0], {}).get(to[1]) or ())
-            consumer.telemetry.fanned_out(event, sent)
+            consumer.telemetry.fanned_out(event, room, sent)
         if trace is not None:
             # A traced request's push: listeners that follow traces (the admin's recorder)
             # learn how many sockets of this process it reached.

@@ -60,10 +60,13 @@ class Telemetry:
         if self.tracing is not None:
             self.tracing.request_started(event, sid, payload)
 
-    def fanned_out(self, event: str, recipients: int) -> None:
-        """A push or emit on ``event`` went to ``recipients`` of this process's sockets."""
+    def fanned_out(self, event: str, room: str, recipients: int) -> None:
+        """A push or emit on ``event`` to ``room`` went to ``recipients`` of this process's
+        sockets (counted by the fan-out, which knows them)."""
         if self.metrics is not None:
             self.metrics.fanned_out(event, recipients)
+        if self.tracing is not None:
+            self.tracing.fanned_out(event, room, recipients)
 
     @contextlib.contextmanager
     def handshake(self, sid: str, environ: dict[str, Any]) -> Iterator[None]:

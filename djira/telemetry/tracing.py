@@ -44,7 +44,6 @@ from djira.telemetry.context import delivered_message
 
 if TYPE_CHECKING:
     from djira.consumer import Consumer
-    from djira.delivery.messages import Message
     from djira.scope import Scope
 
 # W3C trace context: "00-<32 hex>-<16 hex>-<2 hex>" is 55 characters; later versions may
@@ -191,6 +190,9 @@ class TracingListener:
     # -- pushes ------------------------------------------------------------------------------
 
     def pushed(self, event: str, room: str, payload: dict[str, Any]) -> None:
+        pass  # its span is made by ``fanned_out``, which knows how many sockets it reached
+
+    def fanned_out(self, event: str, room: str, recipients: int) -> None:
         """A span for a push whose sender had a span (``djira.telemetry.carry``)."""
         message = delivered_message()
         if message is None or message.context is None:
@@ -203,7 +205,7 @@ class TracingListener:
             "messaging.operation.type": "send",
             "messaging.destination.name": event,
             "djira.room": room,
-            "djira.push.recipients": self._recipients(message, event, payload),
+            "djira.push.recipients": recipients,
         }
         span = self.tracer.start_span(
             f"push {event}",
@@ -213,19 +215,6 @@ class TracingListener:
             attributes=attributes,
         )
         span.end()
-
-    def _recipients(self, message: Message, event: str, payload: dict[str, Any]) -> int:
-        """How many of this process's sockets are in the push's python-socketio room."""
-        from djira.delivery.local import sio_room
-        from djira.delivery.messages import Push
-
-        namespace: str = "/"
-        to: str | None
-        if isinstance(message, Push):
-            to = sio_room(event, payload.get("namespace"), message.observer, message.room)
-        else:
-            namespace, to = message.namespace, message.to
-        return len(self.consumer.sio.manager.rooms.get(namespace, {}).get(to) or ())
 
     # -- connections -------------------------------------------------------------------------
 
