@@ -26,14 +26,17 @@ def setup() -> None:
     ):
         return
     _set_up = True
+    from functools import partial
+
     from djira import lifecycle
     from djira.admin import options  # noqa: F401 - registers the ModelAdmins
     from djira.admin.actas import ActAsAudit
     from djira.admin.live import checks as live_checks  # noqa: F401 - LIVE_ADMIN's checks
     from djira.admin.recorder import TrafficRecorder
+    from djira.admin.state import start_heartbeat
 
     # The console's data source: every server's lifecycle events (djira.lifecycle).
-    lifecycle.register_listener(TrafficRecorder)
+    lifecycle.register_listener(partial(TrafficRecorder, on_first_connection=start_heartbeat))
     # The audit of requests made while acting as another user (djira.admin.actas).
     lifecycle.register_listener(ActAsAudit)
 

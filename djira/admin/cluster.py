@@ -11,13 +11,10 @@ costs none of them more than counters.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from djira.delivery import heartbeat, processes
+from djira.delivery import processes
 from djira.delivery.backends import get_registry
-
-if TYPE_CHECKING:
-    from djira.consumer import Consumer
 
 logger = logging.getLogger("djira")
 
@@ -51,27 +48,3 @@ def mark_watched(seconds: float = 10.0) -> None:
         get_registry().flag(WATCH, seconds)
     except Exception as exc:
         logger.warning("djira admin: cannot tell other processes a page watches (%s)", exc)
-
-
-def ensure_heartbeat(consumer: Consumer | None) -> None:
-    """Start this process's heartbeat once, on the running (server) loop."""
-    if consumer is not None:
-        heartbeat.publish_snapshots(consumer.sio, lambda: _snapshot(consumer))
-
-
-async def _snapshot(consumer: Consumer) -> tuple[str, dict[str, Any]]:
-    from djira.admin.state import collect_local, get_recorder
-
-    recorder = get_recorder(consumer)
-    every = processes.interval()
-    if recorder is not None and await get_registry().flagged(consumer.sio, WATCH):
-        recorder.watch(every * 3)
-    recording = recorder is not None and recorder.recording
-    # Connections and rooms in full only while a page watches (the flag): counts otherwise.
-    snap = await collect_local(consumer, traffic=recording, rows=HEARTBEAT_ROWS, details=recording)
-    if recording and recorder is not None:
-        snap["traces"] = recorder.recent_traces(HEARTBEAT_TRACES)
-        snap["deliveries"] = {
-            trace: list(found) for trace, found in list(recorder.deliveries.items())
-        }
-    return snap["process"]["id"], snap

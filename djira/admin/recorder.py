@@ -26,16 +26,16 @@ import itertools
 import math
 import time
 from collections import OrderedDict, deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from djira import json as djira_json
-from djira.admin import cluster
 from djira.admin.redaction import REDACTED, KeyMatcher, redact, redact_keys
 from djira.settings import jira_settings
 
 if TYPE_CHECKING:
+    from djira.consumer import Consumer
     from djira.scope import Scope
     from djira.trace import Trace
 
@@ -142,7 +142,11 @@ def percentile(values: list[float], fraction: float) -> float:
 class TrafficRecorder:
     """A lifecycle listener (``djira.lifecycle``), registered by the console when installed."""
 
-    def __init__(self, size: int | None = None) -> None:
+    def __init__(
+        self,
+        size: int | None = None,
+        on_first_connection: Callable[[Consumer | None], None] | None = None,
+    ) -> None:
         if size is None:
             size = int(jira_settings.TRAFFIC_BUFFER_SIZE)
         self.rows: deque[dict[str, Any]] = deque(maxlen=max(1, size))
@@ -154,6 +158,10 @@ class TrafficRecorder:
         self.started_at = time.time()
         self._seq = itertools.count(1)
         self._heartbeat_checked = False
+        #: Run with the server's consumer at the first connection, on the server's loop:
+        #: the console starts the heartbeat that publishes this process's snapshot there
+        #: (djira.admin.state.start_heartbeat).
+        self.on_first_connection = on_first_connection
         # Trace id -> the request's trace as recorded (bounded; redacted when a page reads
         # it, like its SQL parameters); trace id -> deliveries of its pushes.
         self.trace_size = max(1, int(jira_settings.TRACE_BUFFER_SIZE))
@@ -225,7 +233,8 @@ class TrafficRecorder:
         # The first connection runs on the server's loop: start the Redis heartbeat there.
         if not self._heartbeat_checked:
             self._heartbeat_checked = True
-            cluster.ensure_heartbeat(getattr(scope.server, "djira_consumer", None))
+            if self.on_first_connection is not None:
+                self.on_first_connection(getattr(scope.server, "djira_consumer", None))
         self.connections[scope.sid] = ConnectionStats(connected_at=now, last_activity=now)
         self._tick(now)
         if self.recording:

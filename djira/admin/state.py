@@ -13,7 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import async_to_sync
 
+from djira.admin import cluster
 from djira.admin.recorder import TrafficRecorder, remote_address, user_label
+from djira.delivery import heartbeat, processes
+from djira.delivery.backends import get_registry
 
 if TYPE_CHECKING:
     from djira.consumer import Consumer
@@ -32,6 +35,34 @@ def get_consumer() -> Consumer:
 
 def get_recorder(consumer: Consumer) -> TrafficRecorder | None:
     return consumer.monitor.find(TrafficRecorder)
+
+
+def start_heartbeat(consumer: Consumer | None) -> None:
+    """Publish this process's snapshot with its heartbeat, from now on (once; idempotent).
+
+    Called on the running (server) loop: by the recorder at its first connection, and by
+    ``collect_local`` there.
+    """
+    if consumer is not None:
+        heartbeat.publish_snapshots(consumer.sio, lambda: _heartbeat_snapshot(consumer))
+
+
+async def _heartbeat_snapshot(consumer: Consumer) -> tuple[str, dict[str, Any]]:
+    recorder = get_recorder(consumer)
+    every = processes.interval()
+    if recorder is not None and await get_registry().flagged(consumer.sio, cluster.WATCH):
+        recorder.watch(every * 3)
+    recording = recorder is not None and recorder.recording
+    # Connections and rooms in full only while a page watches (the flag): counts otherwise.
+    snap = await collect_local(
+        consumer, traffic=recording, rows=cluster.HEARTBEAT_ROWS, details=recording
+    )
+    if recording and recorder is not None:
+        snap["traces"] = recorder.recent_traces(cluster.HEARTBEAT_TRACES)
+        snap["deliveries"] = {
+            trace: list(found) for trace, found in list(recorder.deliveries.items())
+        }
+    return snap["process"]["id"], snap
 
 
 def process_id(consumer: Consumer) -> str:
@@ -103,9 +134,7 @@ async def collect_local(
     nobody showed in profiles).
     """
     if on_server_loop:
-        from djira.admin import cluster
-
-        cluster.ensure_heartbeat(consumer)
+        start_heartbeat(consumer)
     recorder = get_recorder(consumer)
     process = process_id(consumer)
     rooms = local_rooms(consumer)
@@ -208,8 +237,6 @@ def _sum_counts(counts: Any) -> dict[str, int]:
 def find_trace(trace_id: str) -> dict[str, Any] | None:
     """The trace of one request, from this process or another's heartbeat, with the
     deliveries of the pushes it caused as every process reported them (``None``: unknown)."""
-    from djira.admin import cluster
-
     consumer = get_consumer()
     recorder = get_recorder(consumer)
     process = process_id(consumer)
@@ -243,8 +270,6 @@ def snapshot(traffic: bool = True, on_server_loop: bool = False) -> dict[str, An
     Under ASGI, ``async_to_sync`` from a sync view runs the collection on the server's own
     loop, so the state is read where it changes.
     """
-    from djira.admin import cluster
-
     consumer = get_consumer()
     local = async_to_sync(collect_local)(consumer, traffic, on_server_loop)
     others = cluster.remote_snapshots(exclude=local["process"]["id"])
