@@ -157,10 +157,9 @@ class TrafficRecorder:
         self.watched_until = 0.0
         self.started_at = time.time()
         self._seq = itertools.count(1)
-        self._heartbeat_checked = False
-        #: Run with the server's consumer at the first connection, on the server's loop:
-        #: the console starts the heartbeat that publishes this process's snapshot there
-        #: (djira.admin.state.start_heartbeat).
+        #: Run once, with the server's consumer, at the first connection (on the server's
+        #: loop): the console starts there the heartbeat that publishes this process's
+        #: snapshot (djira.admin.state.start_heartbeat).
         self.on_first_connection = on_first_connection
         # Trace id -> the request's trace as recorded (bounded; redacted when a page reads
         # it, like its SQL parameters); trace id -> deliveries of its pushes.
@@ -230,11 +229,10 @@ class TrafficRecorder:
 
     def connected(self, scope: Scope) -> None:
         now = time.time()
-        # The first connection runs on the server's loop: start the Redis heartbeat there.
-        if not self._heartbeat_checked:
-            self._heartbeat_checked = True
-            if self.on_first_connection is not None:
-                self.on_first_connection(getattr(scope.server, "djira_consumer", None))
+        first = self.on_first_connection
+        if first is not None:
+            self.on_first_connection = None
+            first(getattr(scope.server, "djira_consumer", None))
         self.connections[scope.sid] = ConnectionStats(connected_at=now, last_activity=now)
         self._tick(now)
         if self.recording:
