@@ -112,7 +112,7 @@ VALUE_RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
         "None or a number of seconds > 0",
         lambda v: v is None or ((_is_int(v) or isinstance(v, float)) and v > 0),
     ),
-    "WORKER_THREADS": ("a whole number >= 1", lambda v: _is_int(v) and v >= 1),
+    "WORKER_THREADS": ("None or a whole number >= 1", _optional_whole),
     "MAX_REQUESTS_IN_FLIGHT": (
         "None or a whole number >= 1",
         _optional_whole,

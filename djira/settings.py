@@ -57,7 +57,8 @@ DEFAULTS: dict[str, Any] = {
     "HEALTH_PATH": "djira/health",
     # Threads that run requests' sync work (ORM, permissions, serializers). Each holds its
     # own database connection; 1 runs everything on asgiref's single thread-sensitive thread.
-    "WORKER_THREADS": 4,
+    # None: 2 when the default database is SQLite, 4 otherwise (djira.sync.worker_threads).
+    "WORKER_THREADS": None,
     # Requests one connection may have waiting for their replies; past it a request is
     # answered 429 at once, without running. None: no cap.
     "MAX_REQUESTS_IN_FLIGHT": 64,

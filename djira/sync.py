@@ -13,7 +13,8 @@ Three choices shape this module, the first two taken from Django's own request h
 - **Independent requests run on several threads** (``WORKER_THREADS``, each with its own
   database connection), so one slow query does not hold every other client of the process,
   as it would on asgiref's single thread-sensitive thread. ``WORKER_THREADS: 1`` goes back
-  to that single thread, for projects whose sync code must all run on one thread.
+  to that single thread, for projects whose sync code must all run on one thread. By
+  default the count follows the database (``worker_threads``).
 - **Connections take turns** (``Lanes``): each connection's units wait in a queue of its
   own, and the threads serve the queues in turn, connections with nothing else queued
   first. A socket with thousands of units queued delays another socket's unit by the
@@ -32,15 +33,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import functools
 import queue
 import threading
 import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Hashable
+from importlib import import_module
 from typing import Any, Generic, TypeVar
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.db import close_old_connections, connections
 from django.db.utils import InterfaceError, OperationalError
 
@@ -364,6 +368,29 @@ def unit_of_work(fn: Callable[[], T]) -> T:
         close_old_connections()
 
 
+def worker_threads() -> int:
+    """``WORKER_THREADS``, or by default 2 on SQLite and 4 on any other database.
+
+    Why the database decides: a thread waiting on a networked database (PostgreSQL, MySQL)
+    holds no GIL, so four threads overlap four queries' round trips (bench/latency.py on
+    PostgreSQL: about 35% more requests a second than two). SQLite works in-process, so its
+    threads beyond two add no throughput, and each busy one takes the GIL from the event
+    loop that answers every connection (bench/soak.py: two threads halve the p99 of four).
+    """
+    threads = jira_settings.WORKER_THREADS
+    if threads is not None:
+        return int(threads)
+    return _default_threads(settings.DATABASES.get("default", {}).get("ENGINE", ""))
+
+
+@functools.cache
+def _default_threads(engine: str) -> int:
+    # The backend class's vendor, not the engine's name: SpatiaLite and other backends
+    # built on SQLite's count as SQLite.
+    vendor = import_module(f"{engine}.base").DatabaseWrapper.vendor if engine else ""
+    return 2 if vendor == "sqlite" else 4
+
+
 async def run_sync(fn: Callable[..., T], *args: Any, sid: str | None = None) -> T:
     """Run sync ``fn(*args)`` on a worker thread with the caller's context; a coroutine.
 
@@ -372,7 +399,7 @@ async def run_sync(fn: Callable[..., T], *args: Any, sid: str | None = None) -> 
     """
     call = (lambda: fn(*args)) if args else fn
     lane = sid if sid is not None else current_sid.get()
-    threads = int(jira_settings.WORKER_THREADS)
+    threads = worker_threads()
     if threads <= 1:
         return await _get_serial().submit(lane, call)
     return await _get_workers(threads).submit(lane, call)

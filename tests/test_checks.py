@@ -108,7 +108,6 @@ def test_the_default_paths_import():
         ("HEARTBEAT_INTERVAL", "2"),
         ("WORKER_THREADS", 0),
         ("WORKER_THREADS", 2.5),
-        ("WORKER_THREADS", None),
         ("MAX_REQUESTS_IN_FLIGHT", 0),
         ("MAX_REQUESTS_IN_FLIGHT", "64"),
         ("MAX_REQUESTS_IN_FLIGHT", True),
@@ -137,6 +136,7 @@ def test_a_bad_value_is_an_error_naming_the_setting(key, value):
 @pytest.mark.parametrize(
     ("key", "value"),
     [
+        ("WORKER_THREADS", None),
         ("WORKER_THREADS", 1),
         ("WORKER_THREADS", 16),
         ("MAX_REQUESTS_IN_FLIGHT", None),

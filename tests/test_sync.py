@@ -10,7 +10,8 @@ import pytest
 from django.db import connection
 from django.test import override_settings
 
-from djira.sync import Lanes, run_sync
+from djira import sync
+from djira.sync import Lanes, run_sync, worker_threads
 from djira.testing import SocketCommunicator
 from tests.flood import FLOOD, Flood, timed_request
 
@@ -40,6 +41,32 @@ async def test_one_client_slow_request_does_not_delay_its_own_fast_ones(connect)
     assert (await client.request("tools", namespace="route"))["status"] == 200
     assert not slow.done()
     assert (await slow)["data"] == {"slept": True}
+
+
+@pytest.mark.parametrize(
+    ("engine", "threads"),
+    [
+        ("django.db.backends.sqlite3", 2),
+        ("tests.sqlite_backend", 2),  # a backend built on SQLite's counts as SQLite
+        ("django.db.backends.postgresql", 4),
+        ("", 4),  # no database configured
+    ],
+)
+def test_the_default_thread_count_follows_the_database(engine, threads):
+    assert sync._default_threads(engine) == threads
+
+
+@override_settings(DJIRA_SETTINGS={"WORKER_THREADS": 3})
+def test_a_thread_count_set_wins_over_the_default():
+    assert worker_threads() == 3
+
+
+async def test_requests_run_on_the_default_thread_count():
+    # This suite runs on SQLite and on PostgreSQL (tests/_postgres.py).
+    assert worker_threads() == (2 if connection.vendor == "sqlite" else 4)
+    await run_sync(_state)
+    assert sync._workers is not None
+    assert sync._workers.size == (2 if connection.vendor == "sqlite" else 4)
 
 
 def _leave_transaction_open() -> int:
