@@ -18,6 +18,7 @@ import socketio
 from socketio import packet
 
 from djira import json as djira_json
+from djira.delivery.rooms import DjiraAsyncManager
 from djira.delivery.state import Delivery
 from djira.session_ids import session_id
 from djira.types import Reply, is_id
@@ -60,6 +61,10 @@ class DjiraServer(socketio.AsyncServer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("serializer", DjiraPacket)
         kwargs.setdefault("async_mode", "asgi")
+        # python-socketio's AsyncManager, with each socket's rooms indexed (a disconnect
+        # leaves its rooms without scanning every connection's: djira.delivery.rooms).
+        if kwargs.get("client_manager") is None:
+            kwargs["client_manager"] = DjiraAsyncManager()
         super().__init__(*args, **kwargs)
         # Session ids without a system call each (djira.session_ids): used by python-engineio
         # for its sessions and by python-socketio's manager for namespaces.

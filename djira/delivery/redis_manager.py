@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import socketio
 
 from djira.delivery.redis import FIRST_RETRY, LAST_RETRY, SILENCE, TIMEOUT, get_server_link
+from djira.delivery.rooms import IndexedRooms
 
 if TYPE_CHECKING:
     from redis.asyncio.client import PubSub
@@ -62,7 +63,7 @@ class QuietLogger(logging.LoggerAdapter):  # type: ignore[type-arg,unused-ignore
         super().log(logging.DEBUG, msg, *args, **kwargs)
 
 
-class DjiraAsyncRedisManager(socketio.AsyncRedisManager):
+class DjiraAsyncRedisManager(IndexedRooms, socketio.AsyncRedisManager):
     """``AsyncRedisManager`` for djira servers (``create_server`` uses it for ``REDIS_URL``).
 
     Also starts djira's listener with the server (python-socketio initializes its manager on

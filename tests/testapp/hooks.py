@@ -120,6 +120,15 @@ class RuntimeAPIHook(APIHook):
         return {k: v for k, v in scope.META.items() if k.startswith("HTTP_") or k == "REMOTE_ADDR"}
 
     @action(actions=["GET"])
+    async def rooms(self, scope):
+        """Where socket ``query.sid`` is in this server's manager (tests/test_rooms.py)."""
+        sid, manager = scope.query_params["sid"], scope.server.manager
+        return {
+            "rooms": [room for room, members in manager.rooms["/"].items() if sid in members],
+            "indexed": [list(rooms) for (_, s), rooms in manager.joined.items() if s == sid],
+        }
+
+    @action(actions=["GET"])
     def gc(self, scope):
         import gc
 
