@@ -261,11 +261,17 @@ def epoch() -> str:
 def history(keys: Sequence[str], since: dict[str, int]) -> dict[str, tuple[str, int, list[Any]]]:
     """Per stream key: epoch, top offset and the kept ``(offset, created, payload)`` after
     ``since[key]`` (none when ``key`` is not in ``since``: none are needed)."""
-    current = epoch()
     digests = {key: digest(key) for key in keys}
-    tops = dict(
-        Stream.objects.using(ALIAS).filter(key__in=list(digests.values())).values_list("key", "top")
-    )
+    # The rooms' tops and the global row's epoch in one statement (a subscription's query).
+    found = Stream.objects.using(ALIAS).filter(key__in=[GLOBAL, *digests.values()])
+    tops: dict[str, int] = {}
+    current = ""
+    for key, stream_epoch, top in found.values_list("key", "epoch", "top"):
+        if key == GLOBAL:
+            current = stream_epoch
+        else:
+            tops[key] = top
+    current = current or epoch()  # before the first push: set once
     out: dict[str, tuple[str, int, list[Any]]] = {}
     for key, hashed in digests.items():
         top = tops.get(hashed, 0)

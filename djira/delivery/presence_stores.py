@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 #: Servers whose last heartbeat is older (seconds) are not read, and forgotten at twice that.
 SEEN = 60.0
 
+#: Rows per statement of a batched presence write (well under SQLite's limit on parameters).
+WRITE_CHUNK = 200
+
 
 def interval() -> float:
     from djira.settings import jira_settings
@@ -279,25 +282,50 @@ class DatabasePresence(PresenceStore):
 
     @staticmethod
     def _write(server_id: str, wanted: list[tuple[Key, str, Member | None]]) -> None:
-        from django.db import transaction
+        """One batch in one transaction: a ``DELETE`` of the rows gone and an upsert of the
+        rows present (per ``WRITE_CHUNK`` rows), however many subscriptions it holds."""
+        from django.db import connections, transaction
+        from django.db.models import Q
 
         from djira.delivery.database import digest
         from djira.delivery.history import stream_key
         from djira.delivery.models import Presence
 
         expires = time.time() + interval() * 3
-        with transaction.atomic(using=Presence.objects.db):
-            for key, sid, member in wanted:
-                room = digest(stream_key(*key))
-                if member is None:
-                    Presence.objects.filter(server=server_id, room=room, sid=sid).delete()
-                else:
+        rows = [(digest(stream_key(*key)), sid, member) for key, sid, member in wanted]
+        gone = [Q(room=room, sid=sid) for room, sid, member in rows if member is None]
+        present = [
+            Presence(server=server_id, room=room, sid=sid, member=json.dumps(m), expires=expires)
+            for room, sid, m in rows
+            if m is not None
+        ]
+        alias = Presence.objects.db
+        features = connections[alias].features
+        with transaction.atomic(using=alias):
+            for start in range(0, len(gone), WRITE_CHUNK):
+                either = Q(*gone[start : start + WRITE_CHUNK], _connector=Q.OR)
+                Presence.objects.filter(either, server=server_id).delete()
+            if not features.supports_update_conflicts:  # a backend without upserts
+                for row in present:
                     Presence.objects.update_or_create(
-                        server=server_id,
-                        room=room,
-                        sid=sid,
-                        defaults={"member": json.dumps(member), "expires": expires},
+                        server=row.server,
+                        room=row.room,
+                        sid=row.sid,
+                        defaults={"member": row.member, "expires": row.expires},
                     )
+            elif present:
+                Presence.objects.bulk_create(
+                    present,
+                    batch_size=WRITE_CHUNK,
+                    update_conflicts=True,
+                    # MySQL's upsert takes no conflict target (any unique key counts).
+                    unique_fields=(
+                        ["server", "room", "sid"]
+                        if features.supports_update_conflicts_with_target
+                        else None
+                    ),
+                    update_fields=["member", "expires"],
+                )
 
     async def beat(self, local: LocalPresence) -> None:
         from djira.sync import run_sync

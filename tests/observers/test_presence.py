@@ -308,3 +308,37 @@ async def test_presence_on_the_memory_backend_is_this_servers(alice, admin_user)
             assert (seen["connections"], seen["users"]) == (1, [])
     finally:
         server.stop()
+
+
+def test_a_batched_write_upserts_members_and_deletes_the_gone_in_one_transaction():
+    from djira.delivery.database import digest
+    from djira.delivery.models import Presence
+    from djira.delivery.presence_stores import WRITE_CHUNK, DatabasePresence
+
+    def table() -> set[tuple[str, str, str, str]]:
+        return set(Presence.objects.values_list("server", "room", "sid", "member"))
+
+    one, two = ("obs", "book__1"), ("obs", "book__2")
+    room_one, room_two = digest("obs:book__1"), digest("obs:book__2")
+    DatabasePresence._write("other", [(one, "x", {"id": 9})])
+    DatabasePresence._write("s", [(one, "a", {"id": 1}), (two, "a", {"id": 1}), (one, "b", {})])
+    assert table() == {
+        ("other", room_one, "x", '{"id": 9}'),
+        ("s", room_one, "a", '{"id": 1}'),
+        ("s", room_two, "a", '{"id": 1}'),
+        ("s", room_one, "b", "{}"),
+    }
+    # "a" left book 1, "b" is written again (a new member), "x" of another server stays.
+    DatabasePresence._write("s", [(one, "a", None), (one, "b", {"id": 2}), (one, "x", None)])
+    assert table() == {
+        ("other", room_one, "x", '{"id": 9}'),
+        ("s", room_two, "a", '{"id": 1}'),
+        ("s", room_one, "b", '{"id": 2}'),
+    }
+    # More rows than a statement takes, both ways.
+    many = [(("obs", f"book__{n}"), "c", {"id": n}) for n in range(WRITE_CHUNK * 2 + 1)]
+    DatabasePresence._write("s", many)
+    assert Presence.objects.filter(server="s", sid="c").count() == len(many)
+    DatabasePresence._write("s", [(key, sid, None) for key, sid, _ in many])
+    assert not Presence.objects.filter(server="s", sid="c").exists()
+    assert len(table()) == 3
