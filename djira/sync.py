@@ -373,7 +373,7 @@ def worker_threads() -> int:
 
     Why the database decides: a thread waiting on a networked database (PostgreSQL, MySQL)
     holds no GIL, so four threads overlap four queries' round trips (bench/latency.py on
-    PostgreSQL: about 35% more requests a second than two). SQLite works in-process, so its
+    PostgreSQL: about 25% more requests a second than two). SQLite works in-process, so its
     threads beyond two add no throughput, and each busy one takes the GIL from the event
     loop that answers every connection (bench/soak.py: two threads halve the p99 of four).
     """
