@@ -164,9 +164,11 @@ async def test_conn_max_age_decides_whether_a_connection_is_reused(servers, max_
 # -- worker threads --------------------------------------------------------------------------
 
 
-async def test_requests_of_several_clients_run_at_once_each_with_its_connection(server, db_):
+async def test_requests_of_several_clients_run_at_once_each_with_its_connection(servers):
     """Each request waits at a barrier until all are there: one thread would never get
-    past it (the first request holds it while the others queue behind)."""
+    past it (the first request holds it while the others queue behind). Three threads set
+    (SQLite's default is two)."""
+    server = servers(DJIRA_TEST_WORKER_THREADS="3")
     clients = [await SocketCommunicator(server.url).connect() for _ in range(3)]
     try:
         replies = await asyncio.gather(
