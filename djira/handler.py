@@ -32,7 +32,6 @@ from django.db.models import Model
 from djira import exceptions, idempotency
 from djira import json as djira_json
 from djira.idempotency import MAX_KEY_LENGTH
-from djira.load import process_load
 from djira.response import Response
 from djira.scope import Scope
 from djira.server import ack_requested
@@ -229,11 +228,6 @@ async def refuse_request(
     return scope, envelope(scope, exception_response(error, scope))
 
 
-#: Seconds a flooding connection's next frame waits after a free slot while the process is
-#: busy and others are served (``pace``).
-FLOOD_DELAY = 0.05
-
-
 class InFlight:
     """One connection's requests not answered yet, kept on the consumer while it has some."""
 
@@ -271,8 +265,7 @@ def pace(consumer: Consumer, eio_sid: str) -> Awaitable[None] | None:
     ``PACE_TIMEOUT`` at most, by ``DjiraSocket.receive``), so that a
     flooding client is held back by TCP (its frames wait in the kernel, then in its own
     buffers) at the rate its requests are answered, rather than read and refused as fast as
-    it can send; slower still while the process is busy serving others (``_paced``). A
-    client that merely bursts past the cap still gets its 429s at once.
+    it can send. A client that merely bursts past the cap still gets its 429s at once.
     """
     limit = jira_settings.MAX_REQUESTS_IN_FLIGHT
     if limit is None:
@@ -281,21 +274,7 @@ def pace(consumer: Consumer, eio_sid: str) -> Awaitable[None] | None:
     entry = consumer.in_flight.get(sid) if sid is not None else None
     if entry is None or entry.count < limit or entry.refused < limit:
         return None
-    return _paced(consumer, entry, limit)
-
-
-async def _paced(consumer: Consumer, entry: InFlight, limit: int) -> None:
-    """A free slot; then, while the process is busy (djira.load) and other connections
-    have requests in flight, ``FLOOD_DELAY`` more. A flood's requests are valid work, but
-    answering them as fast as slots free up would keep the process at its whole core, and
-    every connection's frames would wait on the event loop: this leaves the others the
-    headroom (at most 1 / ``FLOOD_DELAY`` requests a second per flooding connection then).
-    Alone, a flooding connection is still answered as fast as its slots free up."""
-    await entry.slot()
-    if process_load.busy() and any(
-        other.refused < limit for other in consumer.in_flight.values() if other is not entry
-    ):
-        await asyncio.sleep(FLOOD_DELAY)
+    return entry.slot()
 
 
 async def answer(consumer: Consumer, event: str, sid: str, payload: Any) -> tuple[Scope, Reply]:
