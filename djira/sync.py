@@ -21,7 +21,10 @@ Three choices shape this module, the first two taken from Django's own request h
   units already running (one per thread at most), not by its backlog, as one
   first-come-first-served queue would; sockets with backlogs share the threads the others
   leave free, and one thread only while others' units run (every busy thread slows the
-  event loop through the GIL). The connection is the caller's
+  event loop through the GIL). While other connections' units keep arriving, backlogs also
+  draw on a budget of a few percent of one thread's time (``BACKLOG_SHARE``): a flood is
+  valid work, and run in every gap it would keep the process above its core, so that
+  everyone's frames wait on the event loop. The connection is the caller's
   ``current_sid`` (set by the request path, djira.handler); work of no connection
   (start-up, the console) has a lane of its own.
 
@@ -72,6 +75,19 @@ def _timed(fn: Callable[[], T], observe: Callable[[float], None]) -> Callable[[]
     return timed
 
 
+#: While other connections' units arrive, backlogs together get about this share of one
+#: thread's time (the budget below refills at this rate)...
+BACKLOG_SHARE = 0.05
+#: ...after a burst of this many seconds of work, so that a client sending a few requests at
+#: once (a page loading) is not paced at all.
+BACKLOG_BURST = 0.1
+#: What the event loop spends on a request around its unit (reading the frame, building and
+#: writing the reply), which the unit's thread clock does not see: about half a millisecond
+#: for a retrieve on this project's machines (bench/requests.py).
+LOOP_WORK = 0.0005
+#: "Other connections' units keep arriving": one arrived within this many seconds.
+OTHERS_WINDOW = 0.5
+
 _Job = tuple[
     asyncio.AbstractEventLoop, "asyncio.Future[Any]", contextvars.Context, Callable[[], Any]
 ]
@@ -95,11 +111,22 @@ class Lanes(Generic[J]):
     wake-up for a backlog job it may not run yet leaves it (``take`` returns ``None`` and
     counts it); ``done`` hands such wake-ups back once backlogs may use more threads.
 
+    Paced: while other connections' jobs keep coming beside a backlog (a first-round job
+    taken within ``OTHERS_WINDOW`` while a backlog waited or ran), backlog
+    jobs run one at a time and draw what they cost (their thread's CPU time plus
+    ``LOOP_WORK``) from a budget that refills at ``BACKLOG_SHARE`` of a second per second,
+    up to ``BACKLOG_BURST``. A thread limit alone does not bound a flood: its jobs are valid
+    work that would run in every gap, and the event loop, which every connection shares,
+    does its part of each. When the budget is spent, wake-ups are kept until it refills;
+    ``wake_in`` says when, and ``resume`` hands them back (no job waits for another to end).
+    Alone, a backlog is not paced: pacing only makes room for others.
+
     Thread-safe; the lock is held for a few dict and deque steps.
     """
 
-    def __init__(self, threads: int = 1) -> None:
+    def __init__(self, threads: int = 1, clock: Callable[[], float] = time.monotonic) -> None:
         self._lock = threading.Lock()
+        self._clock = clock
         self._threads = threads
         self._queues: dict[Hashable, deque[J]] = {}
         self._round: deque[Hashable] = deque()  # lanes new to the queue, in serving order
@@ -107,6 +134,9 @@ class Lanes(Generic[J]):
         self._running = 0  # jobs taken and not done, of either round
         self._running_backlog = 0
         self._deferred = 0  # wake-ups left for backlog jobs that no thread could take yet
+        self._arrived = -OTHERS_WINDOW  # when a first-round job was last taken beside a backlog
+        self._budget = BACKLOG_BURST  # seconds of backlog work allowed now, while paced
+        self._refilled = clock()  # when ``_budget`` was last brought up to date
 
     def put(self, lane: Hashable, job: J) -> None:
         with self._lock:
@@ -123,7 +153,9 @@ class Lanes(Generic[J]):
         with self._lock:
             if self._round:
                 lanes, backlog = self._round, False
-            elif self._backlog and self._backlog_room() > 0:
+                if self._backlog or self._running_backlog:  # another connection's turn
+                    self._arrived = self._clock()
+            elif self._backlog and self._backlog_room(self._clock()) > 0:
                 lanes, backlog = self._backlog, True
             else:
                 if self._backlog:
@@ -141,16 +173,55 @@ class Lanes(Generic[J]):
             self._running_backlog += backlog
             return job, backlog
 
-    def done(self, backlog: bool) -> int:
-        """A job ``take`` gave has finished: how many kept wake-ups to hand back."""
+    def done(self, backlog: bool, cost: float = 0.0) -> int:
+        """A job ``take`` gave has finished, having used ``cost`` seconds of its thread's
+        time (only a backlog job's is counted): how many kept wake-ups to hand back."""
         with self._lock:
             self._running -= 1
             self._running_backlog -= backlog
-            woken = min(self._deferred, self._backlog_room())
-            self._deferred -= woken
-            return woken
+            now = self._clock()
+            if backlog and self._paced(now):
+                self._refill(now)
+                self._budget -= cost + LOOP_WORK
+            return self._hand_back(now)
 
-    def _backlog_room(self) -> int:
+    def resume(self) -> int:
+        """How many kept wake-ups to hand back now that time has passed (``wake_in``)."""
+        with self._lock:
+            return self._hand_back(self._clock())
+
+    def wake_in(self) -> float | None:
+        """Seconds until kept wake-ups may be handed back by ``resume``; ``None`` when none
+        are kept or a running job's ``done`` will hand them back."""
+        if not self._deferred:  # read without the lock: a stale answer costs one more wait
+            return None
+        with self._lock:
+            now = self._clock()
+            if not self._deferred:
+                return None
+            if self._backlog_room(now) > 0:
+                return 0.0
+            if self._running_backlog or not self._paced(now):
+                return None  # held for a thread, not for the budget: ``done`` hands them back
+            ends = self._arrived + OTHERS_WINDOW - now  # others gone quiet: no more pacing
+            return max(0.0, min(-self._budget / BACKLOG_SHARE, ends)) + 0.001
+
+    def _hand_back(self, now: float) -> int:
+        woken = min(self._deferred, self._backlog_room(now))
+        self._deferred -= woken
+        return woken
+
+    def _paced(self, now: float) -> bool:
+        return now - self._arrived < OTHERS_WINDOW
+
+    def _refill(self, now: float) -> None:
+        self._budget = min(BACKLOG_BURST, self._budget + (now - self._refilled) * BACKLOG_SHARE)
+        self._refilled = now
+
+    def _backlog_room(self, now: float) -> int:
+        if self._paced(now):  # others keep arriving: one at a time, within the budget
+            self._refill(now)
+            return 1 if self._budget > 0 and not self._running_backlog else 0
         if self._running > self._running_backlog or self._round:  # others' work first
             return max(0, 1 - self._running_backlog)
         return self._threads - self._running
@@ -192,11 +263,21 @@ class Workers:
             self._wakeups.put(False)
 
     def _work(self) -> None:
-        while self._wakeups.get():
-            taken = self.lanes.take()
+        lanes, wakeups = self.lanes, self._wakeups
+        while True:
+            try:
+                # A thread that may have to hand paced wake-ups back is their timer.
+                if not wakeups.get(timeout=lanes.wake_in()):
+                    return
+            except queue.Empty:
+                for _ in range(lanes.resume()):
+                    wakeups.put(True)
+                continue
+            taken = lanes.take()
             if taken is None:  # a backlog's job, and backlogs have their threads: kept
                 continue
             (loop, future, context, fn), backlog = taken
+            started = time.thread_time() if backlog else 0.0
             try:
                 result, ok = context.run(unit_of_work, fn), True
             except BaseException as exc:  # delivered to the request that raised it
@@ -204,8 +285,9 @@ class Workers:
             # RuntimeError: the loop closed meanwhile, so nobody is waiting for the result.
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(_settle, future, ok, result)
-            for _ in range(self.lanes.done(backlog)):
-                self._wakeups.put(True)
+            cost = time.thread_time() - started if backlog else 0.0
+            for _ in range(lanes.done(backlog, cost)):
+                wakeups.put(True)
 
 
 def _settle(future: asyncio.Future[Any], ok: bool, result: Any) -> None:
@@ -239,16 +321,21 @@ class SerialWorker:
         if wait_observer is not None:
             fn = _timed(fn, wait_observer)
         self.lanes.put(lane, (loop, future, contextvars.copy_context(), fn))
+        self._start(loop)
+        return future
+
+    def _start(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._pump is None or self._pump.done():
             # An empty context: the pump outlives the request that started it, and must not
             # carry that request's context (or asgiref's per-request executor) to others.
             self._pump = loop.create_task(self._serve(), context=contextvars.Context())
-        return future
 
     async def _serve(self) -> None:
-        # One job at a time: the lanes never hold a backlog's job back from this pump.
+        # One job at a time: only pacing holds a backlog's job back from this pump, and then
+        # a timer starts it again once the budget allows (``Lanes.wake_in``).
         while (taken := self.lanes.take()) is not None:
             (_, future, context, fn), backlog = taken
+            started = time.perf_counter()
             try:
                 if future.done():  # cancelled while it waited: do not run it
                     continue
@@ -259,7 +346,12 @@ class SerialWorker:
                 else:
                     _settle(future, True, result)
             finally:
-                self.lanes.done(backlog)
+                # Wall time: the unit ran on asgiref's thread, whose clock this is not.
+                self.lanes.done(backlog, time.perf_counter() - started if backlog else 0.0)
+        delay = self.lanes.wake_in()
+        if delay is not None:
+            loop = asyncio.get_running_loop()
+            loop.call_later(delay, self._start, loop)
 
 
 def _run_in_context(context: contextvars.Context, fn: Callable[[], T]) -> T:

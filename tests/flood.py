@@ -87,6 +87,20 @@ async def timed_request(client: SocketCommunicator, hook: str, namespace: str) -
     return time.perf_counter() - started
 
 
+async def sample_during(
+    flood: Flood, client: SocketCommunicator, hook: str, namespace: str, seconds: float = 3.0
+) -> list[float]:
+    """The seconds of requests made one after another while ``flood`` is served, for
+    ``seconds`` at most. Not to its end: while another connection keeps being served, the
+    server paces a flood (djira.sync.Lanes), so that it would last minutes."""
+    samples: list[float] = []
+    ends = time.perf_counter() + seconds
+    while not flood.answered.is_set() and time.perf_counter() < ends:
+        samples.append(await timed_request(client, hook, namespace))
+        await asyncio.sleep(0.01)
+    return samples
+
+
 class Flood:
     """``FLOOD`` requests from a client in a process of its own (this module, run)."""
 

@@ -15,7 +15,7 @@ from djira.consumer import Consumer
 from djira.delivery.queues import PACE_TIMEOUT
 from djira.server import create_server
 from djira.testing import InProcessCommunicator, SocketCommunicator
-from tests.flood import FLOOD, Flood, timed_request
+from tests.flood import FLOOD, Flood, sample_during, timed_request
 from tests.testapp.hooks import ToolsAPIHook
 
 pytestmark = pytest.mark.usefixtures("db_")
@@ -201,10 +201,7 @@ async def test_a_flood_past_the_cap_gets_one_reply_each(servers):
             await timed_request(client, "tools", "route")
         idle = min([await timed_request(client, "tools", "route") for _ in range(20)])
         flood = await Flood.start(server.url, "tools", "slow", {"seconds": 0.002})
-        loaded = []
-        while not flood.answered.is_set():
-            loaded.append(await timed_request(client, "tools", "route"))
-            await asyncio.sleep(0.01)
+        loaded = await sample_during(flood, client, "tools", "route")
         result = await flood.result()
 
     print(

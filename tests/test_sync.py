@@ -13,7 +13,7 @@ from django.test import override_settings
 from djira import sync
 from djira.sync import Lanes, run_sync, worker_threads
 from djira.testing import SocketCommunicator
-from tests.flood import FLOOD, Flood, timed_request
+from tests.flood import FLOOD, Flood, sample_during, timed_request
 
 pytestmark = pytest.mark.usefixtures("db_")
 
@@ -152,8 +152,17 @@ def test_a_lane_with_a_backlog_waits_behind_lanes_new_to_the_queue():
     assert len(lanes) == 0
 
 
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_backlogs_get_one_thread_beside_other_work_and_every_thread_alone():
-    lanes: Lanes[str] = Lanes(threads=4)
+    clock = Clock()
+    lanes: Lanes[str] = Lanes(threads=4, clock=clock)
     for n in range(8):
         lanes.put("flood", f"flood{n}")
     # The flood alone: every thread.
@@ -166,9 +175,60 @@ def test_backlogs_get_one_thread_beside_other_work_and_every_thread_alone():
     assert lanes.done(True) == 1  # flood2 done: the kept wake-up back, for one thread
     assert lanes.take() == ("flood3", True)
     assert lanes.take() is None
+    clock.now += sync.OTHERS_WINDOW  # no other connection's job since a0: no more pacing
     assert lanes.done(False) == 1  # a0 done: the flood alone again, the other wake-up
     assert lanes.take() == ("flood4", True)
     assert len(lanes) == 3
+
+
+def test_beside_other_connections_backlogs_are_paced_to_a_share_of_a_thread():
+    clock = Clock()
+    lanes: Lanes[str] = Lanes(threads=2, clock=clock)
+    for n in range(1000):
+        lanes.put("flood", f"flood{n}")
+    assert lanes.take() == ("flood0", True)
+    lanes.done(True, cost=0.01)
+    assert lanes.wake_in() is None  # nothing kept
+    lanes.put("a", "a0")
+    assert lanes.take() == ("a0", False)  # beside a backlog: pacing starts
+    lanes.done(False)
+    # A burst first: BACKLOG_BURST seconds of work, one job at a time.
+    unit = 0.005
+    burst = 0
+    while (taken := lanes.take()) is not None:
+        assert lanes.take() is None  # one at a time while paced: this wake-up is kept
+        lanes.done(True, cost=unit - sync.LOOP_WORK)
+        assert lanes.resume() == 0  # not while the budget is spent: kept
+        burst += 1
+    assert burst == pytest.approx(sync.BACKLOG_BURST / unit, abs=1)
+    # Then a share of a thread: the kept wake-ups come back when the budget has refilled.
+    wait = lanes.wake_in()
+    assert wait is not None and 0 < wait <= unit / sync.BACKLOG_SHARE + 0.002
+    clock.now += wait
+    assert lanes.resume() == 1
+    assert lanes.take() is not None
+    lanes.done(True, cost=unit - sync.LOOP_WORK)
+    # Other connections keep coming: still paced. Then they stop: the flood runs on every
+    # thread again once OTHERS_WINDOW has passed since the last one.
+    lanes.put("b", "b0")
+    assert lanes.take() == ("b0", False)
+    lanes.done(False)
+    assert lanes.take() is None
+    wait = lanes.wake_in()
+    assert wait is not None and wait <= sync.OTHERS_WINDOW + 0.002
+    clock.now += sync.OTHERS_WINDOW
+    assert lanes.resume() >= 1
+    assert lanes.take() is not None and lanes.take() is not None  # both threads
+
+
+def test_a_connection_alone_with_a_backlog_is_not_paced():
+    lanes: Lanes[str] = Lanes(threads=2, clock=Clock())
+    for n in range(100):
+        lanes.put("bulk", f"bulk{n}")
+    for n in range(0, 100, 2):  # a first-round job of its own does not count as another's
+        assert lanes.take() == (f"bulk{n}", True) and lanes.take() == (f"bulk{n + 1}", True)
+        assert lanes.done(True, cost=1.0) == 0 and lanes.done(True, cost=1.0) == 0
+    assert len(lanes) == 0
 
 
 class FakeConnection:
@@ -221,10 +281,7 @@ async def test_a_flooding_connection_delays_another_by_little(servers, victim):
 
         # 2 ms a request, the GIL released as during a query: the flood outpaces the threads.
         flood = await Flood.start(server.url, "tools", "slow", {"seconds": 0.002})
-        loaded: list[float] = []
-        while not flood.answered.is_set():
-            loaded.append(await timed_request(client, hook, victim))
-            await asyncio.sleep(0.01)
+        loaded = await sample_during(flood, client, hook, victim)
         result = await flood.result()
 
     loaded.sort()
@@ -243,4 +300,4 @@ async def test_a_flooding_connection_delays_another_by_little(servers, victim):
     # seconds, and most of the few requests made while the flood is served are slow.
     assert statistics.median(loaded) <= idle + 0.1, (idle, loaded)
     assert p90 <= idle + 0.1, (idle, loaded)
-    assert len(loaded) >= 10, (loaded, result)  # sampled all along the flood
+    assert len(loaded) >= 10, (loaded, result)  # sampled while the flood was served
