@@ -195,7 +195,7 @@ def test_beside_other_connections_backlogs_are_paced_to_a_share_of_a_thread():
     # A burst first: BACKLOG_BURST seconds of work, one job at a time.
     unit = 0.005
     burst = 0
-    while (taken := lanes.take()) is not None:
+    while lanes.take() is not None:
         assert lanes.take() is None  # one at a time while paced: this wake-up is kept
         lanes.done(True, cost=unit - sync.LOOP_WORK)
         assert lanes.resume() == 0  # not while the budget is spent: kept
