@@ -481,6 +481,11 @@ async def _bad(
                 stalls[await client.outcome(2.0)] += 1
                 client.close()
 
+        def answered_in_run(future: asyncio.Future) -> None:
+            # Replies after the run's end are not what the well-behaved clients competed with.
+            if loop.time() < end and not future.cancelled() and future.exception() is None:
+                flood[f"status {status_of(future.result())} during the run"] += 1
+
         async def flood_loop(client: Client) -> None:
             # A flooder whose connection is closed connects again and goes on flooding, as a
             # hostile client would: the flood lasts the whole run.
@@ -508,6 +513,8 @@ async def _bad(
                     client.closed = True
                     continue
                 flood["sent"] += len(futures)
+                for future in futures:
+                    future.add_done_callback(answered_in_run)
                 done, missing = await asyncio.wait(futures, timeout=60)
                 flood["unanswered"] += len(missing)
                 for future in done:

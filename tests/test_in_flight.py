@@ -138,6 +138,40 @@ async def test_past_a_caps_worth_of_429s_the_connection_waits_for_a_slot(applica
         assert (await client.request("tools", namespace="route"))["status"] == 200
 
 
+async def test_a_connection_held_back_is_not_closed_for_the_pong_held_behind():
+    """A client paced past its cap may have its pong to the server's ping among the frames
+    held back: it is alive (it sends), so the ping timeout must not close it."""
+    sio = create_server(ping_interval=0.2, ping_timeout=0.3)
+    djira = {**settings.DJIRA_SETTINGS, "SOCKET_INSTANCE": sio, "MAX_REQUESTS_IN_FLIGHT": CAP}
+    with override_settings(DJIRA_SETTINGS=djira):
+        consumer = Consumer(sio)
+        consumer.register("tools", ToolsAPIHook)
+        application = get_asgi_application(consumer=consumer, discover=False)
+        async with InProcessCommunicator(application) as client:
+            await asyncio.sleep(0.3)  # past the first ping: pings and pongs go on
+            slow = {"seconds": 0.4}
+            held = [
+                asyncio.create_task(client.request("tools", namespace="slow", query=slow))
+                for _ in range(CAP)
+            ]
+            await asyncio.sleep(0.05)
+            for _ in range(CAP):  # a cap's worth of 429s: then the reader waits for slots
+                assert (await client.request("tools", namespace="route"))["status"] == 429
+            # Six more slow requests, read one slot at a time: about 1.2 s, four times
+            # the ping timeout, with pongs behind them.
+            held += [
+                asyncio.create_task(client.request("tools", namespace="slow", query=slow))
+                for _ in range(6)
+            ]
+            started = time.perf_counter()
+            replies = await asyncio.wait_for(asyncio.gather(*held), 10)
+            # Each held request runs once a slot frees, or is refused after PACE_TIMEOUT.
+            assert {reply["status"] for reply in replies[:CAP]} == {200}
+            assert {reply["status"] for reply in replies[CAP:]} <= {200, 429}
+            assert time.perf_counter() - started > 2 * 0.3  # long past the ping timeout
+            assert client.connected
+
+
 async def test_another_connection_is_not_capped(application, consumer):
     async with (
         InProcessCommunicator(application) as busy,

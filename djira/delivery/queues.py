@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -255,28 +256,47 @@ class DjiraSocket(AsyncSocket):
     #: before a client message is handed on, so that a flooding connection is read no
     #: faster than its requests are answered (djira.handler.pace).
     pace: Callable[[str], Awaitable[None] | None] | None = None
+    #: python-engineio's: when the ping not answered yet went out (``None`` once it is).
+    last_ping: float | None
+    #: Whether the reader holds a message back while the client floods (``pace``).
+    pacing = False
 
     async def receive(self, pkt: Any) -> None:
         if pkt.packet_type == eio_packet.MESSAGE:
-            waiting = self._held_back()
-            if waiting is not None:
-                # A second at most: the client's pongs and further requests are still
-                # read; its next reply may close it as a slow consumer, its next request
-                # may be refused (429).
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(PACE_TIMEOUT):
-                        await waiting
+            queue = self.queue
+            if isinstance(queue, SocketQueue) and not queue.has_room():
+                # The client reads none of what it is sent: rather than answer requests
+                # whose replies would only pile up, wait for room (its next reply may
+                # close it as a slow consumer).
+                await self._hold(queue.wait_for_room())
+            elif self.pace is not None and (slot := self.pace(self.sid)) is not None:
+                # It floods past its cap: read on once a request is answered (its next
+                # request may be refused, 429).
+                self.pacing = True
+                try:
+                    await self._hold(slot)
+                finally:
+                    self.pacing = False
+                    self._alive()
         await super().receive(pkt)
 
-    def _held_back(self) -> Awaitable[None] | None:
-        """What the next client message waits for, if anything: room in the queue while
-        the client reads none of what it is sent (rather than answer requests whose
-        replies would only pile up), else a free request slot while it floods past its
-        cap (``pace``)."""
-        queue = self.queue
-        if isinstance(queue, SocketQueue) and not queue.has_room():
-            return queue.wait_for_room()
-        return self.pace(self.sid) if self.pace is not None else None
+    async def check_ping_timeout(self) -> bool:
+        # Called by engineio before each send. The pong to our last ping may be among the
+        # frames held back while the client floods: it is alive (it sends), so the
+        # timeout counts from the moment its frames are read again.
+        if self.pacing:
+            self._alive()
+        return bool(await super().check_ping_timeout())
+
+    def _alive(self) -> None:
+        if self.last_ping:
+            self.last_ping = time.time()
+
+    async def _hold(self, waiting: Awaitable[None]) -> None:
+        # A second at most: the client's further frames (pongs, requests) are then read.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(PACE_TIMEOUT):
+                await waiting
 
     async def _websocket_handler(self, ws: Any) -> Any:
         queue = self.queue
