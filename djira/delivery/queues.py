@@ -258,8 +258,10 @@ class DjiraSocket(AsyncSocket):
     pace: Callable[[str], Awaitable[None] | None] | None = None
     #: python-engineio's: when the ping not answered yet went out (``None`` once it is).
     last_ping: float | None
-    #: Whether the reader holds a message back while the client floods (``pace``).
+    #: Whether the reader holds a message back while the client floods (``pace``), and
+    #: when it last read one so held.
     pacing = False
+    held_at = 0.0
 
     async def receive(self, pkt: Any) -> None:
         if pkt.packet_type == eio_packet.MESSAGE:
@@ -277,20 +279,27 @@ class DjiraSocket(AsyncSocket):
                     await self._hold(slot)
                 finally:
                     self.pacing = False
-                    self._alive()
+                    self.held_at = time.time()
+                await self._ping_again()
         await super().receive(pkt)
 
     async def check_ping_timeout(self) -> bool:
-        # Called by engineio before each send. The pong to our last ping may be among the
-        # frames held back while the client floods: it is alive (it sends), so the
-        # timeout counts from the moment its frames are read again.
-        if self.pacing:
-            self._alive()
+        # Called by engineio before each send, to close a client whose pong is late. Its
+        # pong may be among the frames held back while it floods: a frame of it read in
+        # the last ping_timeout shows it alive (its pong is read once it is paced no more).
+        if self.pacing or time.time() - self.held_at < self.server.ping_timeout:
+            if self.closed:
+                raise eio_exceptions.SocketIsClosedError()
+            return True
         return bool(await super().check_ping_timeout())
 
-    def _alive(self) -> None:
-        if self.last_ping:
+    async def _ping_again(self) -> None:
+        # engineio pings again only once the last pong is read, and a client closes a
+        # server that does not ping every ping_interval: while its pong is held, ping it.
+        last_ping = self.last_ping
+        if last_ping and time.time() - last_ping >= self.server.ping_interval:
             self.last_ping = time.time()
+            await self.send(eio_packet.Packet(eio_packet.PING))
 
     async def _hold(self, waiting: Awaitable[None]) -> None:
         # A second at most: the client's further frames (pongs, requests) are then read.
