@@ -87,9 +87,11 @@ class Client:
                     self.pushes += 1
                 elif text.startswith("41"):
                     self.reason = self.reason or "server namespace disconnect"
-        except Exception:  # noqa: BLE001 - a broken connection is an outcome, not an error here
-            pass
+        except Exception as exc:  # noqa: BLE001 - a broken connection is an outcome here
+            self.reason = self.reason or f"client side: {type(exc).__name__}"
         finally:
+            if self.reason is None and self.ws.close_code is not None:
+                self.reason = f"close code {self.ws.close_code}"
             self.closed = True
             for future in self.pending.values():
                 if not future.done():
