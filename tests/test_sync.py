@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 import threading
+import time
 
 import pytest
 from django.db import connection
@@ -219,6 +220,25 @@ def test_beside_other_connections_backlogs_are_paced_to_a_share_of_a_thread():
     clock.now += sync.OTHERS_WINDOW
     assert lanes.resume() >= 1
     assert lanes.take() is not None and lanes.take() is not None  # both threads
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+async def test_paced_units_all_run_though_none_arrives_to_wake_them(threads):
+    # Units held back by pacing are started again by a timer (a worker's timed wait, or
+    # the serial pump's call_later), not by another unit arriving or ending.
+    def unit() -> None:
+        time.sleep(0.002)
+
+    with override_settings(DJIRA_SETTINGS={"WORKER_THREADS": threads}):
+        flood = [asyncio.create_task(run_sync(unit, sid="flood")) for _ in range(1000)]
+        for n in range(50):  # others served beside it: the flood is paced
+            await run_sync(unit, sid=f"other{n}")
+            await asyncio.sleep(0.01)
+        lanes = sync._get_serial().lanes if threads == 1 else sync._get_workers(threads).lanes
+        assert lanes.wake_in() is not None  # wake-ups kept until the budget refills
+        # Nothing else arrives now: the flood must still end, paced then at full speed.
+        await asyncio.wait_for(asyncio.gather(*flood), 30)
+        assert len(lanes) == 0
 
 
 def test_a_connection_alone_with_a_backlog_is_not_paced():
