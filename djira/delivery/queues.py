@@ -287,7 +287,8 @@ class DjiraSocket(AsyncSocket):
         # Called by engineio before each send, to close a client whose pong is late. Its
         # pong may be among the frames held back while it floods: a frame of it read in
         # the last ping_timeout shows it alive (its pong is read once it is paced no more).
-        if self.pacing or time.time() - self.held_at < self.server.ping_timeout:
+        held_at = self.held_at  # 0.0 for a socket never held: no clock read per send
+        if self.pacing or (held_at and time.time() - held_at < self.server.ping_timeout):
             if self.closed:
                 raise eio_exceptions.SocketIsClosedError()
             return True
