@@ -87,6 +87,9 @@ BACKLOG_BURST = 0.1
 LOOP_WORK = 0.0005
 #: "Other connections' units keep arriving": one arrived within this many seconds.
 OTHERS_WINDOW = 0.5
+#: The lanes of the server's own work, not a connection's: ``None`` (no request: start-up,
+#: the console) and ``""`` (what a request starts for the server, e.g. presence writes).
+SERVER_LANES: frozenset[Hashable] = frozenset({None, ""})
 
 _Job = tuple[
     asyncio.AbstractEventLoop, "asyncio.Future[Any]", contextvars.Context, Callable[[], Any]
@@ -121,12 +124,22 @@ class Lanes(Generic[J]):
     ``wake_in`` says when, and ``resume`` hands them back (no job waits for another to end).
     Alone, a backlog is not paced: pacing only makes room for others.
 
+    The ``server_lanes`` (the server's own work: deliveries' bookkeeping, presence) never
+    form a backlog: a lane of them with more jobs goes back to the first round, so that a
+    burst of it is neither held to one thread nor paced as a client's flood would be.
+
     Thread-safe; the lock is held for a few dict and deque steps.
     """
 
-    def __init__(self, threads: int = 1, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        threads: int = 1,
+        clock: Callable[[], float] = time.monotonic,
+        server_lanes: frozenset[Hashable] = frozenset(),
+    ) -> None:
         self._lock = threading.Lock()
         self._clock = clock
+        self._server_lanes = server_lanes
         self._threads = threads
         self._queues: dict[Hashable, deque[J]] = {}
         self._round: deque[Hashable] = deque()  # lanes new to the queue, in serving order
@@ -164,7 +177,9 @@ class Lanes(Generic[J]):
             lane = lanes.popleft()
             jobs = self._queues[lane]
             job = jobs.popleft()
-            if jobs:
+            if jobs and lane in self._server_lanes:
+                self._round.append(lane)  # the server's own work: never a backlog
+            elif jobs:
                 self._backlog.append(lane)
                 backlog = True  # the first of a backlog: the connection has more waiting
             else:
@@ -242,7 +257,7 @@ class Workers:
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self.lanes: Lanes[_Job] = Lanes(size)
+        self.lanes: Lanes[_Job] = Lanes(size, server_lanes=SERVER_LANES)
         # One ``True`` per job put (so a thread that gets one always finds a job), ``False``
         # to stop a thread. Blocking on a SimpleQueue is cheaper than on a Condition.
         self._wakeups: queue.SimpleQueue[bool] = queue.SimpleQueue()
@@ -311,7 +326,7 @@ class SerialWorker:
     size = 1
 
     def __init__(self) -> None:
-        self.lanes: Lanes[_Job] = Lanes()
+        self.lanes: Lanes[_Job] = Lanes(server_lanes=SERVER_LANES)
         self._pump: asyncio.Task[None] | None = None
         self._run = sync_to_async(_run_in_context, thread_sensitive=True)
 
