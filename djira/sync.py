@@ -124,7 +124,7 @@ class Lanes(Generic[J]):
     ``wake_in`` says when, and ``resume`` hands them back (no job waits for another to end).
     Alone, a backlog is not paced: pacing only makes room for others.
 
-    The ``server_lanes`` (the server's own work: deliveries' bookkeeping, presence) never
+    The ``server_lanes`` (the server's own work: presence and process records) never
     form a backlog: a lane of them with more jobs goes back to the first round, so that a
     burst of it is neither held to one thread nor paced as a client's flood would be.
 
