@@ -286,15 +286,20 @@ async def test_pushes_from_a_shell_are_numbered_in_redis_and_caught_up(redis_ser
 async def test_without_history_pushes_carry_no_position_and_nothing_is_recovered(
     live_server_factory,
 ):
-    server = live_server_factory(DJIRA_TEST_HISTORY_SIZE="0")
-    async with SocketCommunicator(server.url) as client, SocketCommunicator(server.url) as writer:
-        reply = await subscribe_since(client, None)
-        assert "positions" not in reply and "recovered" not in reply
-        await create(writer, "unnumbered")
-        push = await client.receive("observed")
-        assert "offset" not in push and "epoch" not in push
-        again = await subscribe_since(client, {"book": {"epoch": "any", "offset": 1}})
-        assert again["recovered"] is False
+    # Stopped at the test's end: servers on one database must agree on ``HISTORY_SIZE``, and
+    # this one, left running, would number other tests' orphaned rows without positions.
+    with live_server_factory(DJIRA_TEST_HISTORY_SIZE="0") as server:
+        async with (
+            SocketCommunicator(server.url) as client,
+            SocketCommunicator(server.url) as writer,
+        ):
+            reply = await subscribe_since(client, None)
+            assert "positions" not in reply and "recovered" not in reply
+            await create(writer, "unnumbered")
+            push = await client.receive("observed")
+            assert "offset" not in push and "epoch" not in push
+            again = await subscribe_since(client, {"book": {"epoch": "any", "offset": 1}})
+            assert again["recovered"] is False
 
 
 async def subscribe_since(client: SocketCommunicator, since: Any) -> dict[str, Any]:
