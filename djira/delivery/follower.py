@@ -19,8 +19,9 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from djira import json as djira_json
 from djira.delivery import database
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
     from djira.server import DjiraServer
 
 logger = logging.getLogger("djira")
+
+T = TypeVar("T")
 
 #: How often (seconds) a follower numbers orphans and trims old rows.
 ORPHANS_EVERY = 1.0
@@ -46,6 +49,33 @@ def settings() -> tuple[float, int, float]:
         int(jira_settings.HISTORY_SIZE),
         float(jira_settings.HISTORY_TTL),
     )
+
+
+class SharedRead(Generic[T]):
+    """Calls of ``read()`` that come together share one run of ``fn``, which starts after
+    all of them: each gets a result at least as fresh as the moment it called.
+
+    While a run is on, callers wait for the next, which starts as soon as it ends and
+    serves them all: a thousand clients resubscribing at once (a server's restart) cost a
+    few reads of the outbox's head, not a thousand.
+    """
+
+    def __init__(self, fn: Callable[[], Awaitable[T]]) -> None:
+        self.fn = fn
+        self.running: asyncio.Task[T] | None = None
+        self.next: asyncio.Task[T] | None = None
+
+    def __call__(self) -> asyncio.Task[T]:
+        if self.next is None:
+            self.next = asyncio.get_running_loop().create_task(self._run(self.running))
+        return self.next
+
+    async def _run(self, before: asyncio.Task[T] | None) -> T:
+        if before is not None:
+            await asyncio.wait([before])  # however it ended
+        # From here on this run is on: callers arriving now need the next one.
+        self.running, self.next = self.next, None
+        return await self.fn()
 
 
 class Follower:
@@ -66,6 +96,8 @@ class Follower:
         self.waiters: list[tuple[int, asyncio.Future[None]]] = []
         #: The epoch of the numbering the follower reads ("" before anything was numbered).
         self.epoch = ""
+        #: ``settled``'s read of the table's head, shared by the callers of a moment.
+        self.head = SharedRead(self._read_head)
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="djira-outbox")
 
     # -- rows in ---------------------------------------------------------------------------
@@ -119,13 +151,7 @@ class Follower:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(limit):
                 await self.ready.wait()
-                try:
-                    epoch, top = await self._call(database.head)
-                except Exception:
-                    # The follower's connection died with the database (a restart): that
-                    # call closed it, this one connects anew. A subscription should not pay
-                    # for the follower's connection.
-                    epoch, top = await self._call(database.head)
+                epoch, top = await asyncio.shield(self.head())
                 if epoch != self.epoch:
                     self._restart(epoch)
                 assert self.delivered is not None
@@ -135,6 +161,15 @@ class Follower:
                 self.waiters.append((top, future))
                 self.wakeup.set()
                 await future
+
+    async def _read_head(self) -> tuple[str, int]:
+        try:
+            return await self._call(database.head)
+        except Exception:
+            # The follower's connection died with the database (a restart): that call
+            # closed it, this one connects anew. A subscription should not pay for the
+            # follower's connection.
+            return await self._call(database.head)
 
     def _settle(self) -> None:
         delivered = self.delivered

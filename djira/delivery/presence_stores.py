@@ -273,17 +273,25 @@ class DatabasePresence(PresenceStore):
             if still_open is not None and still_open[0] is pairs:
                 del self._open[local.id]
             wanted = [(key, sid, local.rooms.get(key, {}).get(sid)) for key, sid in pairs]
+            # Sockets in no room any more (a disconnect): all their rows go, by ``sid``.
+            emptied = {sid for _, sid in pairs if sid not in local.of_sid}
             try:
-                await run_sync(self._write, local.id, wanted, sid="")
+                await run_sync(self._write, local.id, wanted, emptied, sid="")
             except Exception:
                 local.write_failed()  # the next heartbeat writes what memory holds
             else:
                 local.write_ok()
 
     @staticmethod
-    def _write(server_id: str, wanted: list[tuple[Key, str, Member | None]]) -> None:
+    def _write(
+        server_id: str, wanted: list[tuple[Key, str, Member | None]], emptied: set[str]
+    ) -> None:
         """One batch in one transaction: a ``DELETE`` of the rows gone and an upsert of the
-        rows present (per ``WRITE_CHUNK`` rows), however many subscriptions it holds."""
+        rows present (per ``WRITE_CHUNK`` rows), however many subscriptions it holds.
+
+        The rows of ``emptied`` sockets (present nowhere now) are deleted by ``sid``: a
+        disconnect's rows cost one condition, not one per room.
+        """
         from django.db import connections, transaction
         from django.db.models import Q
 
@@ -293,7 +301,11 @@ class DatabasePresence(PresenceStore):
 
         expires = time.time() + interval() * 3
         rows = [(digest(stream_key(*key)), sid, member) for key, sid, member in wanted]
-        gone = [Q(room=room, sid=sid) for room, sid, member in rows if member is None]
+        gone = [
+            Q(room=room, sid=sid)
+            for room, sid, member in rows
+            if member is None and sid not in emptied
+        ]
         present = [
             Presence(server=server_id, room=room, sid=sid, member=json.dumps(m), expires=expires)
             for room, sid, m in rows
@@ -302,6 +314,10 @@ class DatabasePresence(PresenceStore):
         alias = Presence.objects.db
         features = connections[alias].features
         with transaction.atomic(using=alias):
+            sids = sorted(emptied)
+            for start in range(0, len(sids), WRITE_CHUNK):
+                chunk = sids[start : start + WRITE_CHUNK]
+                Presence.objects.filter(server=server_id, sid__in=chunk).delete()
             for start in range(0, len(gone), WRITE_CHUNK):
                 either = Q(*gone[start : start + WRITE_CHUNK], _connector=Q.OR)
                 Presence.objects.filter(either, server=server_id).delete()

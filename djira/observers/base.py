@@ -159,6 +159,11 @@ class BaseObserver(ABC):
     def default_subscribing_rooms(self, hook: Any, scope: Scope) -> list[str]:
         return [self.name]
 
+    def default_rooms_need_orm(self, hook: Any, scope: Scope) -> bool:
+        """Whether ``default_subscribing_rooms(hook, scope)`` may use the ORM, so must run on
+        a worker thread. Override it too when an override of those rooms queries."""
+        return False
+
     def get_subscribing_rooms(self, hook: Any, scope: Scope) -> list[str]:
         """Rooms ``scope`` may join (sync: may use the ORM)."""
         if self._subscribing_rooms is None:
@@ -168,6 +173,10 @@ class BaseObserver(ABC):
 
     async def aget_subscribing_rooms(self, hook: Any, scope: Scope) -> list[str]:
         func = self._subscribing_rooms
+        if func is None and not self.default_rooms_need_orm(hook, scope):
+            # A room named without a lookup (``"book"``): no worker-thread hop, which is
+            # a good part of what a reconnecting client's subscription costs.
+            return self.default_subscribing_rooms(hook, scope)
         if func is not None and inspect.iscoroutinefunction(func):
             return as_rooms(await func(hook, scope), f"'{self.name}' subscribing_rooms")
         # Whatever ORM work the rooms need runs as a request's does: on a worker thread,

@@ -75,10 +75,13 @@ class ModelObserver(BaseObserver):
     # -- hooks ----------------------------------------------------------------------------
 
     def default_subscribing_rooms(self, hook: Any, scope: Scope) -> list[str]:
-        if scope.pk is not None and hasattr(hook, "get_object"):
+        if self.default_rooms_need_orm(hook, scope):
             # 404 for a missing row, 403 unless the hook's object permissions allow it.
             return [f"{self.model_name}__{hook.get_object().pk}"]
         return [str(self.model_name)]
+
+    def default_rooms_need_orm(self, hook: Any, scope: Scope) -> bool:
+        return scope.pk is not None and hasattr(hook, "get_object")
 
     def get_rooms(self, hook: Any, instance: Model, action: str = UPDATE) -> list[str]:
         if self._rooms is None:

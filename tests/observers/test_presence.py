@@ -320,8 +320,10 @@ def test_a_batched_write_upserts_members_and_deletes_the_gone_in_one_transaction
 
     one, two = ("obs", "book__1"), ("obs", "book__2")
     room_one, room_two = digest("obs:book__1"), digest("obs:book__2")
-    DatabasePresence._write("other", [(one, "x", {"id": 9})])
-    DatabasePresence._write("s", [(one, "a", {"id": 1}), (two, "a", {"id": 1}), (one, "b", {})])
+    DatabasePresence._write("other", [(one, "x", {"id": 9})], set())
+    DatabasePresence._write(
+        "s", [(one, "a", {"id": 1}), (two, "a", {"id": 1}), (one, "b", {})], set()
+    )
     assert table() == {
         ("other", room_one, "x", '{"id": 9}'),
         ("s", room_one, "a", '{"id": 1}'),
@@ -329,7 +331,7 @@ def test_a_batched_write_upserts_members_and_deletes_the_gone_in_one_transaction
         ("s", room_one, "b", "{}"),
     }
     # "a" left book 1, "b" is written again (a new member), "x" of another server stays.
-    DatabasePresence._write("s", [(one, "a", None), (one, "b", {"id": 2}), (one, "x", None)])
+    DatabasePresence._write("s", [(one, "a", None), (one, "b", {"id": 2}), (one, "x", None)], set())
     assert table() == {
         ("other", room_one, "x", '{"id": 9}'),
         ("s", room_two, "a", '{"id": 1}'),
@@ -337,8 +339,18 @@ def test_a_batched_write_upserts_members_and_deletes_the_gone_in_one_transaction
     }
     # More rows than a statement takes, both ways.
     many = [(("obs", f"book__{n}"), "c", {"id": n}) for n in range(WRITE_CHUNK * 2 + 1)]
-    DatabasePresence._write("s", many)
+    DatabasePresence._write("s", many, set())
     assert Presence.objects.filter(server="s", sid="c").count() == len(many)
-    DatabasePresence._write("s", [(key, sid, None) for key, sid, _ in many])
+    DatabasePresence._write("s", [(key, sid, None) for key, sid, _ in many], set())
     assert not Presence.objects.filter(server="s", sid="c").exists()
     assert len(table()) == 3
+    # A socket in no room any more: all its rows go, also those the batch does not name
+    # (written before a failed write), and only this server's.
+    DatabasePresence._write("other", [(two, "a", {"id": 5})], set())
+    DatabasePresence._write("s", many[:3], set())
+    DatabasePresence._write("s", [(one, "c", None), (two, "a", None)], {"c", "a"})
+    assert table() == {
+        ("other", room_one, "x", '{"id": 9}'),
+        ("other", room_two, "a", '{"id": 5}'),
+        ("s", room_one, "b", '{"id": 2}'),
+    }
