@@ -172,10 +172,10 @@ def fan_out(
         if socket is None or socket.closed or socket.closing:
             continue
         queue = socket.queue
-        wire = getattr(queue, "wire", None)
         # Straight to the transport when nothing waits for this socket (its writer holds
         # nothing, its queue and transport are empty): the push cannot overtake anything.
-        if wire is not None and queue.writer_idle and queue.empty() and wire.writable():
+        wire = queue.direct() if type(queue) is SocketQueue else None
+        if wire is not None:
             if frame is None:
                 frame = text_frame(pkt.encode())
             wire.transport.write(frame)

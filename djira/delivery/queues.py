@@ -42,7 +42,7 @@ from engineio import packet as eio_packet
 from engineio.async_socket import AsyncSocket
 from socketio import packet as sio_packet
 
-from djira.delivery.wire import Wire, wire_for
+from djira.delivery.wire import Wire, text_frame, wire_for
 
 if TYPE_CHECKING:
     from djira.server import DjiraServer
@@ -209,6 +209,14 @@ class SocketQueue:
 
     # -- djira's -----------------------------------------------------------------------------
 
+    def direct(self) -> Wire | None:
+        """The connection to write a message straight to, if that keeps the socket's order:
+        nothing waits for it (its writer is idle, its queue and its transport are empty)."""
+        wire = self.wire
+        if wire is not None and self.writer_idle and not self._items and wire.writable():
+            return wire
+        return None
+
     def has_room(self) -> bool:
         return self.messages * 2 <= self.max_messages and self.bytes * 2 <= self.max_bytes
 
@@ -282,6 +290,27 @@ class DjiraSocket(AsyncSocket):
                     self.held_at = time.time()
                 await self._ping_again()
         await super().receive(pkt)
+
+    async def send(self, pkt: Any) -> None:
+        # A message for a socket that nothing waits for goes straight to its connection, as
+        # a fan-out's pushes do (djira.delivery.local.fan_out): a request's reply skips the
+        # writer task's wake-up and the ASGI ``send``, which would frame it again.
+        queue = self.queue
+        if not (
+            pkt.packet_type == _MESSAGE
+            and isinstance(queue, SocketQueue)
+            and queue.direct() is not None
+        ):
+            return await super().send(pkt)
+        if not await self.check_ping_timeout():
+            return None
+        wire = queue.direct()  # again: the check may have waited
+        text = pkt.encode()
+        if wire is not None and isinstance(text, str):
+            wire.transport.write(text_frame(text))
+        else:
+            await queue.put(pkt)
+        return None
 
     async def check_ping_timeout(self) -> bool:
         # Called by engineio before each send, to close a client whose pong is late. Its
