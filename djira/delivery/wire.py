@@ -4,7 +4,8 @@ A push to a room is the same bytes for every member: a server's websocket frames
 masked, so the Engine.IO text of a push makes one frame that every connection can send as
 it is. The ASGI path would instead build a ``websocket.send`` event per socket and have the
 websocket server frame it again (python-engineio's writer task, then uvicorn's ``send``):
-most of a recipient's cost in a fan-out (docs/performance.md).
+most of a recipient's cost in a fan-out (docs/performance.md). A socket's own messages (a
+request's reply) take the same way when nothing waits for it (``DjiraSocket.send``).
 
 ``Wire`` is what a socket needs for that: the transport of the ASGI server's connection,
 found through the ``send`` callable uvicorn gives the application (a bound method of its
