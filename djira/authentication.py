@@ -8,6 +8,7 @@ connection is then refused with status 401).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from http.cookies import SimpleCookie
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
@@ -89,3 +90,22 @@ class SessionAuthentication(BaseAuthentication):
         if not user.is_authenticated:
             return None
         return user, None
+
+
+def finds_no_credential(classes: Iterable[Any], scope: Scope) -> bool:
+    """Whether authenticating ``scope`` with ``classes`` can only find it anonymous, reading
+    nothing but the handshake: the classes are all exactly djira's own (a subclass may
+    query), and the handshake carries none of their credentials (no session cookie, no
+    token). The connection is then authenticated without a worker-thread hop.
+    """
+    environ = scope.environ
+    for cls in classes:
+        if cls is SessionAuthentication:
+            if settings.SESSION_COOKIE_NAME in environ.get("HTTP_COOKIE", ""):
+                return False
+        elif cls is TokenAuthentication:
+            if scope.auth or environ.get("HTTP_AUTHORIZATION"):
+                return False
+        else:
+            return False
+    return True

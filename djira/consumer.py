@@ -15,7 +15,8 @@ from typing import Any
 from rest_framework.exceptions import AuthenticationFailed
 from socketio.exceptions import ConnectionRefusedError
 
-from djira.base import APIHook
+from djira.authentication import finds_no_credential
+from djira.base import LOOP_SAFE_PERMISSIONS, APIHook
 from djira.handler import InFlight, handle_event, pace, run_hook
 from djira.lifecycle import Monitor
 from djira.middleware import Handler, build_chain
@@ -150,7 +151,10 @@ class Consumer:
         scope.handshake_auth = auth
         scope.server = self.sio
         try:
-            await run_sync(self.authenticate, scope, sid=sid)
+            if self._connects_on_loop(scope):
+                self.authenticate(scope)  # anonymous, read from the handshake alone
+            else:
+                await run_sync(self.authenticate, scope, sid=sid)
         except AuthenticationFailed as exc:
             raise refuse(str(exc.detail), 401) from None
         except ConnectionRefusedError:
@@ -162,6 +166,17 @@ class Consumer:
             sid, {"user": scope.user, "auth": scope.auth, "environ": environ}
         )
         self.monitor.connected(scope)
+
+    def _connects_on_loop(self, scope: Scope) -> bool:
+        """Whether ``authenticate`` may run on the loop: djira's own authentication classes
+        find no credential in the handshake, the permissions' ``can_connect`` read only the
+        user (``LOOP_SAFE_PERMISSIONS``), and ``authenticate`` is this class's. Anything
+        else may query the database, so it takes the thread hop."""
+        return (
+            type(self).authenticate is Consumer.authenticate
+            and finds_no_credential(jira_settings.AUTHENTICATION_CLASSES, scope)
+            and all(cls in LOOP_SAFE_PERMISSIONS for cls in jira_settings.PERMISSION_CLASSES)
+        )
 
     async def _on_disconnect(self, sid: str, reason: Any = None) -> None:
         from djira.delivery import presence
