@@ -52,8 +52,8 @@ def settings() -> tuple[float, int, float]:
 
 
 class SharedRead(Generic[T]):
-    """Calls of ``read()`` that come together share one run of ``fn``, which starts after
-    all of them: each gets a result at least as fresh as the moment it called.
+    """Calls that come together share one run of ``fn``, which starts after all of them:
+    each caller gets a result at least as fresh as the moment it called.
 
     While a run is on, callers wait for the next, which starts as soon as it ends and
     serves them all: a thousand clients resubscribing at once (a server's restart) cost a
@@ -97,7 +97,7 @@ class Follower:
         #: The epoch of the numbering the follower reads ("" before anything was numbered).
         self.epoch = ""
         #: ``settled``'s read of the table's head, shared by the callers of a moment.
-        self.head = SharedRead(self._read_head)
+        self.shared_head = SharedRead(self._read_head)
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="djira-outbox")
 
     # -- rows in ---------------------------------------------------------------------------
@@ -151,7 +151,7 @@ class Follower:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(limit):
                 await self.ready.wait()
-                epoch, top = await asyncio.shield(self.head())
+                epoch, top = await asyncio.shield(self.shared_head())
                 if epoch != self.epoch:
                     self._restart(epoch)
                 assert self.delivered is not None

@@ -174,8 +174,7 @@ class BaseObserver(ABC):
     async def aget_subscribing_rooms(self, hook: Any, scope: Scope) -> list[str]:
         func = self._subscribing_rooms
         if func is None and not self.default_rooms_need_orm(hook, scope):
-            # A room named without a lookup (``"book"``): no worker-thread hop, which is
-            # a good part of what a reconnecting client's subscription costs.
+            # A room named without a lookup (``"book"``): no worker-thread hop for it.
             return self.default_subscribing_rooms(hook, scope)
         if func is not None and inspect.iscoroutinefunction(func):
             return as_rooms(await func(hook, scope), f"'{self.name}' subscribing_rooms")
