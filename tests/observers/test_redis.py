@@ -129,6 +129,9 @@ async def test_emit_from_a_process_without_a_server_loop_goes_through_redis(
 
     server_a, _ = redis_servers
     async with SocketCommunicator(server_a.url) as client:
+        # A subscription waits until the server reads the Redis log (its listener starts
+        # with the first connection): an emit published before that would be missed.
+        await subscribe(client)
         redis_settings = {
             **settings.DJIRA_SETTINGS,
             "DELIVERY_BACKEND": "redis",
