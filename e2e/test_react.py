@@ -138,7 +138,11 @@ def test_two_screens_converge_survive_a_restart_and_unsubscribe_on_unmount(
         )
         server.start()
         for page in pages:
-            expect(page.locator("#status")).to_have_attribute("data-state", "connected")
+            # socket.io-client backs off up to 5 s (plus half again, at random) between
+            # attempts, and the restart took that long: allow a full back-off and more.
+            expect(page.locator("#status")).to_have_attribute(
+                "data-state", "connected", timeout=20_000
+            )
             expect(page.locator("#tasks li")).to_have_count(3)
             # Caught up (recovered: true) or, with the history lost, reloaded (false): either
             # way the screen says which and shows the task.
