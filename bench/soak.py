@@ -238,6 +238,7 @@ def one_run(
             file=sys.stderr,
         )
         sampler = Sampler(server, args.sample)
+        first = server_stats(server.url)  # also starts the server's loop-lag watcher
         cpu_before = cpu_seconds(server.pid)
         sampler.start()
         for _, pipe in drivers:
@@ -269,6 +270,7 @@ def one_run(
         "bad": results[1] if len(results) > 1 else None,
         "samples": sampler.samples,
         "disconnects": (final or {}).get("disconnects"),
+        "pauses": pause_difference(first, final),
         "slow_consumer_lines": log_text.count("a slow consumer"),
         "server_cpu": (
             None
@@ -276,6 +278,65 @@ def one_run(
             else (cpu_after - cpu_before) / args.seconds
         ),
     }
+
+
+def pause_difference(
+    first: dict[str, Any] | None, final: dict[str, Any] | None
+) -> dict[str, dict[str, Any]] | None:
+    """The server's pauses during the run: counts since ``first``, the longest of the process."""
+    if not first or not final or "pauses" not in first or "pauses" not in final:
+        return None
+    difference = {}
+    for kind, after in final["pauses"].items():
+        before = first["pauses"][kind]
+        over = {
+            bound: count - before["over_ms"].get(bound, 0)
+            for bound, count in after["over_ms"].items()
+        }
+        difference[kind] = {
+            **{
+                key: after[key] - before[key]
+                for key in ("collections", "seconds", "samples")
+                if key in after
+            },
+            "longest_ms": after["longest_ms"],
+            "over_ms": over,
+            "generations": {
+                generation: [
+                    now[0] - then[0],
+                    now[1] - then[1],
+                    now[2],
+                    now[3] - then[3],
+                ]
+                for generation, now in after.get("generations", {}).items()
+                for then in [before.get("generations", {}).get(generation, [0, 0.0, 0.0, 0])]
+            },
+        }
+    return difference
+
+
+def fmt_pauses(pauses: dict[str, dict[str, Any]] | None) -> list[str]:
+    if not pauses:
+        return ["  pauses: not reported"]
+    gc_, loop = pauses["gc"], pauses["loop"]
+
+    def over(record: dict[str, Any]) -> str:
+        counts = sorted(record["over_ms"].items(), key=lambda kv: int(kv[0]))
+        return ", ".join(f"{count} over {bound} ms" for bound, count in counts) or "none over 5 ms"
+
+    return [
+        f"  garbage collector: {gc_['collections']} collections, {gc_['seconds'] * 1000:.0f} ms "
+        f"in all, longest {gc_['longest_ms']:.1f} ms; {over(gc_)}",
+        *(
+            f"    generation {generation}: {count} collections, {ms:.0f} ms, longest "
+            f"{longest:.1f} ms, {garbage} garbage objects freed"
+            for generation, (count, ms, longest, garbage) in sorted(
+                gc_.get("generations", {}).items()
+            )
+        ),
+        f"  event loop lag (a 10 ms sleep, {loop['samples']} samples): longest "
+        f"{loop['longest_ms']:.1f} ms; {over(loop)}",
+    ]
 
 
 def fmt_counts(counts: dict[str, int] | None) -> str:
@@ -419,6 +480,8 @@ def report(args: argparse.Namespace, results: dict[str, dict]) -> None:
             else "  server: recorder not reachable"
         )
         print(f"  server log: {run['slow_consumer_lines']} 'slow consumer' lines")
+        for line in fmt_pauses(run["pauses"]):
+            print(line)
         print(f"  writer: {run['good']['writes']} saves")
         print(f"  well-behaved clients disconnected: {fmt_counts(run['good']['disconnected'])}")
         bad = run["bad"]

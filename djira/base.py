@@ -103,6 +103,15 @@ class APIHook:
         self._route: Route | None = None
         scope.hook = self
 
+    def _break_cycles(self) -> None:
+        """Once the request's reply is built: drop the references that make its objects a
+        cycle (the scope and its hook point at each other; a generic hook's serializers and
+        their fields too: ``djira.serializer_fields.unbind``), so that reference counting
+        frees them at once. Left as cycles, every request's objects wait for the cyclic
+        garbage collector, and its collections pause every connection of the process."""
+        if self.scope.hook is self:
+            self.scope.hook = None
+
     # -- routing --------------------------------------------------------------------------
 
     @classmethod

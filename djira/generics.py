@@ -11,7 +11,7 @@ from rest_framework.serializers import BaseSerializer
 
 from djira import exceptions
 from djira.base import APIHook
-from djira.serializer_fields import make_serializer
+from djira.serializer_fields import make_serializer, unbind
 from djira.settings import jira_settings
 
 
@@ -28,6 +28,11 @@ class GenericAPIHook(APIHook):
     lookup_field = "pk"
     filter_backends: Any = None
     pagination_class: Any = "default"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Serializers made by ``get_serializer``, unbound once the reply is built.
+        self._serializers: list[BaseSerializer[Any]] = []
 
     def get_queryset(self) -> QuerySet[Any]:
         """A fresh queryset for this request (``queryset`` re-evaluated, as in DRF)."""
@@ -71,7 +76,17 @@ class GenericAPIHook(APIHook):
         serializer: BaseSerializer[Any] = make_serializer(
             self.get_serializer_class(), *args, **kwargs
         )
+        # Not tracked on a push's hook (``BaseObserver.get_context_hook``: no ``__init__``).
+        made = self.__dict__.get("_serializers")
+        if made is not None:
+            made.append(serializer)
         return serializer
+
+    def _break_cycles(self) -> None:
+        for serializer in self._serializers:
+            unbind(serializer)
+        self._serializers.clear()
+        super()._break_cycles()
 
     # -- filtering and pagination ---------------------------------------------------------
 

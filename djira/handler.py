@@ -315,6 +315,8 @@ async def handle_event(consumer: Consumer, event: str, sid: str, payload: Any = 
     if scope.trace is not None:
         scope.trace.add("reply", status=reply["status"], ms=round(duration * 1000, 3))
     consumer.monitor.request(scope, reply, duration)
+    if scope.hook is not None:
+        scope.hook._break_cycles()
     if ack_requested.get():
         return encoded
     # The requester lives on this process: no need to publish through a Redis manager.

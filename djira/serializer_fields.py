@@ -125,6 +125,14 @@ def make_serializer(cls: type[BaseSerializer[Any]], *args: Any, **kwargs: Any) -
     return serializer
 
 
+def representation(cls: type[BaseSerializer[Any]], instance: Any, **kwargs: Any) -> Any:
+    """``make_serializer(cls, instance, **kwargs).data``, the serializer then unbound."""
+    serializer = make_serializer(cls, instance, **kwargs)
+    data = serializer.data
+    unbind(serializer)
+    return data
+
+
 def reuse_fields(serializer: BaseSerializer[Any]) -> BaseSerializer[Any]:
     """Give ``serializer`` (or a list serializer's child) copies of its class's fields."""
     target: Any = serializer.child if isinstance(serializer, ListSerializer) else serializer
@@ -147,3 +155,30 @@ def _forget_templates(*, setting: str, **kwargs: Any) -> None:
 
 
 setting_changed.connect(_forget_templates)
+
+
+def unbind(serializer: Field) -> None:
+    """Break the reference cycles DRF's binding makes in ``serializer``'s tree of fields,
+    once it is done with (a request's reply or a push built).
+
+    A bound field points back at its parent (``field.parent``), and the parent holds its
+    fields (a serializer's ``fields``, a list serializer's or a ``ListField``'s ``child``, a
+    relation's ``child_relation``): every serializer is a reference cycle. Reference counting
+    cannot free a cycle, so each request's serializer, and all it reaches (the instance, the
+    context with the scope and the hook), would wait for the cyclic garbage collector, whose
+    collections pause every connection (``bench/soak.py`` prints them). Dropping the
+    serializers' ``fields`` (a cached property: DRF builds them again if read later) and the
+    children's ``parent`` leaves no cycle. Read ``data`` before, not after.
+    """
+    stack: list[Any] = [serializer]
+    while stack:
+        field = stack.pop()
+        attributes = field.__dict__
+        fields = attributes.pop("fields", None)
+        if isinstance(fields, BindingDict):
+            stack.extend(fields.values())
+        for name in ("child", "child_relation"):
+            child: Any = attributes.get(name)
+            if isinstance(child, Field):
+                child.parent = None  # type: ignore[assignment] # no longer bound
+                stack.append(child)

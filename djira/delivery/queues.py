@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from engineio import exceptions as eio_exceptions
 from engineio import packet as eio_packet
+from engineio.async_drivers.asgi import WebSocket as AsgiWebSocket
 from engineio.async_socket import AsyncSocket
 from socketio import packet as sio_packet
 
@@ -339,6 +340,8 @@ class DjiraSocket(AsyncSocket):
 
     async def _websocket_handler(self, ws: Any) -> Any:
         queue = self.queue
+        if type(ws) is AsgiWebSocket and not self.connected:
+            ws.__class__ = EndingWebSocket
         direct = isinstance(queue, SocketQueue) and not self.connected
         if direct:
             # Not for an upgrade from long-polling: its writer starts only once the upgrade
@@ -396,6 +399,30 @@ def install(server: DjiraServer, eio_sid: str) -> SocketQueue | None:
     if isinstance(socket, DjiraSocket) and server.djira_consumer is not None:
         socket.pace = server.djira_consumer.pace
     return queue
+
+
+class EndingWebSocket(AsgiWebSocket):
+    """python-engineio's ASGI websocket, whose ``wait`` returns ``None`` when the client goes.
+
+    The original raises ``OSError`` then, and the socket's read loop leaves through that
+    exception. Its traceback holds the frames it went through, one of which holds the task
+    that raised it, which holds the exception: a reference cycle per connection (a dozen
+    objects, with the reader's and writer's tasks and frames) that only the cyclic garbage
+    collector frees, in collections that pause every connection. ``None`` is the loop's
+    other way out ("connection closed by client"), the same steps without an exception.
+    Not used for an upgrade from long-polling, whose first reads expect a packet.
+    """
+
+    async def wait(self) -> Any:
+        event = await self.asgi_receive()
+        if event["type"] != "websocket.receive":
+            return None
+        data = event.get("bytes")
+        if data is None:
+            data = event.get("text")
+        if data is None:
+            raise OSError("a websocket message with neither bytes nor text")
+        return data
 
 
 def queue_of(server: DjiraServer, eio_sid: str) -> SocketQueue | None:

@@ -57,13 +57,16 @@ async def join(server: DjiraServer, scope: Scope, observer: str, rooms: list[str
     key = subscription_key(observer, scope)
     names = [sio_room(scope.event, scope.namespace, observer, room) for room in rooms]
     limit = max_subscriptions()
-    async with server.session(scope.sid) as session:
-        held = session.setdefault(SESSION_KEY, {})
-        if key not in held and limit is not None and len(held) >= limit:
-            raise exceptions.TooManySubscriptions(limit)
-        entry = held.setdefault(key, {"observer": observer, "route": None, "rooms": {}})
-        entry["route"] = [scope.event, scope.namespace]
-        entry["rooms"].update(zip(names, rooms, strict=True))
+    # get_session/save_session rather than ``server.session()``, whose context manager is a
+    # class made anew at each call: a reference cycle left to the garbage collector.
+    session = await server.get_session(scope.sid)
+    held = session.setdefault(SESSION_KEY, {})
+    if key not in held and limit is not None and len(held) >= limit:
+        raise exceptions.TooManySubscriptions(limit)
+    entry = held.setdefault(key, {"observer": observer, "route": None, "rooms": {}})
+    entry["route"] = [scope.event, scope.namespace]
+    entry["rooms"].update(zip(names, rooms, strict=True))
+    await server.save_session(scope.sid, session)
     for name in names:
         await server.enter_room(scope.sid, name)
     # Once in the rooms, so a join push reaches the joiner too.
@@ -78,18 +81,19 @@ async def leave(server: DjiraServer, scope: Scope, observer: str) -> list[str]:
     """
     key = subscription_key(observer, scope)
     route = [scope.event, scope.namespace]
-    async with server.session(scope.sid) as session:
-        held: dict[str, Any] = session.get(SESSION_KEY, {})
-        if key in held:
-            gone = [held.pop(key)]
-        elif _is_bare(scope):
-            keys = [k for k, e in held.items() if e["observer"] == observer and e["route"] == route]
-            gone = [held.pop(k) for k in keys]
-        else:
-            gone = []
-        still = {name for entry in held.values() for name in entry["rooms"]}
-        # Presence is per (observer, room), whichever hook name or route holds it.
-        present = {(e["observer"], r) for e in held.values() for r in e["rooms"].values()}
+    session = await server.get_session(scope.sid)  # not server.session(): see join()
+    held: dict[str, Any] = session.get(SESSION_KEY, {})
+    if key in held:
+        gone = [held.pop(key)]
+    elif _is_bare(scope):
+        keys = [k for k, e in held.items() if e["observer"] == observer and e["route"] == route]
+        gone = [held.pop(k) for k in keys]
+    else:
+        gone = []
+    still = {name for entry in held.values() for name in entry["rooms"]}
+    # Presence is per (observer, room), whichever hook name or route holds it.
+    present = {(e["observer"], r) for e in held.values() for r in e["rooms"].values()}
+    await server.save_session(scope.sid, session)
     left: dict[str, str] = {}
     for entry in gone:
         left.update(entry["rooms"])

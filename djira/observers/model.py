@@ -11,7 +11,7 @@ from django.db.models.signals import m2m_changed, post_delete, post_save, pre_sa
 
 from djira.observers.base import BaseObserver, Item, as_rooms, call_with_accepted
 from djira.observers.batch import CREATE, DELETE, UPDATE, Change, pending, record
-from djira.serializer_fields import make_serializer
+from djira.serializer_fields import representation
 
 if TYPE_CHECKING:
     from djira.scope import Scope
@@ -96,7 +96,7 @@ class ModelObserver(BaseObserver):
             return call_with_accepted(self._serializer, hook, instance, action=action)
         if self.serializer_class is not None:
             context = {"hook": hook, "action": action}
-            return make_serializer(self.serializer_class, instance, context=context).data
+            return representation(self.serializer_class, instance, context=context)
         return {"pk": instance.pk}
 
     # -- signal receivers (run inside save(); never raise into it) ------------------------

@@ -10,7 +10,7 @@ from django.dispatch import Signal
 
 from djira.observers.base import BaseObserver, Item, as_rooms, call_with_accepted
 from djira.observers.batch import CREATE, DELETE, UPDATE, Change, record
-from djira.serializer_fields import make_serializer
+from djira.serializer_fields import representation
 
 logger = logging.getLogger("djira")
 
@@ -65,7 +65,7 @@ class SignalObserver(BaseObserver):
         if instance is None:
             return {}
         if self.serializer_class is not None:
-            return make_serializer(self.serializer_class, instance, context={"hook": hook}).data
+            return representation(self.serializer_class, instance, context={"hook": hook})
         return {"pk": getattr(instance, "pk", None)}
 
     def _receive(self, sender: Any, **kwargs: Any) -> None:
