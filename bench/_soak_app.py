@@ -1,13 +1,16 @@
 """Soak benchmark, server side: the example project as shipped plus a ``soak`` hook.
 
-``soak`` has two routes for bench/soak.py (nothing else uses them):
+``soak`` has two routes for bench/soak.py, and one for bench/garbage.py:
 
 - ``touch`` (POST ``{"pk", "body"}``): the writer saves an article, which the example's
   ``@observer(Article, ...)`` pushes to rooms ``article`` and ``article__<pk>``;
 - ``stats`` (GET): the server's RSS (KiB, from ``/proc``), its open sockets, the admin
   recorder's count of disconnects by reason since the process started, and the pauses that
   stall every connection at once: the garbage collector's (timed with ``gc.callbacks``) and
-  the event loop's lag (how late a 10 ms sleep wakes up, measured from the first ``stats``).
+  the event loop's lag (how late a 10 ms sleep wakes up, measured from the first ``stats``);
+- ``garbage`` (GET): a first call collects and turns the garbage collector off; the next
+  one counts, by type, the reference cycles left since (what only the collector frees),
+  and the references between them, and turns it back on.
 
     uvicorn --app-dir example bench._soak_app:application
 """
@@ -48,20 +51,6 @@ def _count(kind: str, milliseconds: float) -> None:
 
 def _timed_collection(phase: str, info: dict[str, Any]) -> None:
     if phase == "start":
-        if os.environ.get("DJIRA_SOAK_GC_SIZES") and info["generation"] == 0:
-            young = gc.get_objects(0)
-            sizes = pauses["gc"].setdefault("young", [])
-            if len(sizes) < 200:
-                biggest = max(young, key=lambda o: len(gc.get_referents(o)), default=None)
-                sizes.append(
-                    [
-                        len(young),
-                        sum(len(gc.get_referents(o)) for o in young),
-                        type(biggest).__qualname__,
-                        len(gc.get_referents(biggest)) if biggest is not None else 0,
-                    ]
-                )
-            del young
         _gc_started[0] = time.perf_counter()
         return
     seconds = time.perf_counter() - _gc_started[0]
