@@ -4,6 +4,7 @@
     python bench/soak.py --connections 300 --seconds 60 --warmup 15   # about 3 minutes
     python bench/soak.py --seconds 600 --writes 20         # longer and busier
     python bench/soak.py --seconds 90 --warmup 30 --rounds 3   # medians of 3 pairs
+    python bench/soak.py --uvicorn=--http=h11                  # an option for the server's uvicorn
 
 One uvicorn process serves the example project (``bench/_soak_app.py``: the example as
 shipped plus a ``soak`` hook for the writer and for the server's counters) on CPU 0, over a
@@ -103,6 +104,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--sample", type=float, default=10, help="seconds between RSS samples (10)")
     add("--articles", type=int, default=1000, help="rows seeded (1000)")
     add("--runs", default="clean,soak", help="which runs, in order (clean,soak)")
+    add("--uvicorn", action="append", default=[], help="an argument for the server's uvicorn")
     add(
         "--rounds",
         type=int,
@@ -194,7 +196,9 @@ def one_run(
     # The same well-behaved load in both runs; the soak run adds the misbehaving clients.
     good_count = args.connections - (args.stalled + args.flooders + args.reconnectors)
     hot = list(pks[: args.hot])
-    server = PinnedServer(APP, env=env, cpu=0, app_dir=_HERE.parent / "example")
+    server = PinnedServer(
+        APP, env=env, cpu=0, app_dir=_HERE.parent / "example", uvicorn_args=args.uvicorn
+    )
     server.log_path = str(log)
     server.start()
     processes = []
