@@ -117,3 +117,30 @@ def test_the_shared_empty_query_copies_into_a_working_mutable_query():
     copy["page"] = "2"
     assert copy.get("page") == "2" and copy.getlist("page") == ["2"]
     assert empty.get("page") is None and to_query_dict({}) is empty
+
+
+@pytest.mark.parametrize(
+    ("query", "searched"),
+    [(None, False), ({"ordering": "-year"}, False), ({"search": "book 1"}, True)],
+)
+def test_drf_search_filter_runs_only_with_its_parameter(monkeypatch, books, query, searched):
+    """Without ``search`` DRF's SearchFilter would return the queryset as it is; djira skips
+    it then (djira.generics.filter_queryset), and runs it whenever the parameter is there."""
+    from rest_framework.filters import SearchFilter
+
+    from djira.scope import Scope
+    from tests.testapp.hooks import BookAPIHook
+
+    read = []
+    original = SearchFilter.get_search_terms
+    monkeypatch.setattr(
+        SearchFilter,
+        "get_search_terms",
+        lambda self, request: read.append(1) or original(self, request),
+    )
+    scope = Scope(sid="s", event="books")
+    scope.set_query(query)
+    hook = BookAPIHook(scope)
+    titles = [b.title for b in hook.filter_queryset(hook.get_queryset())]
+    assert bool(read) == searched
+    assert len(titles) == (13 if searched else 40)  # "book" and "1": 01, 10-19, 21, 31
