@@ -7,7 +7,8 @@
 - ``stats`` (GET): the server's RSS (KiB, from ``/proc``), its open sockets, the admin
   recorder's count of disconnects by reason since the process started, and the pauses that
   stall every connection at once: the garbage collector's (timed with ``gc.callbacks``) and
-  the event loop's lag (how late a 10 ms sleep wakes up, measured from the first ``stats``);
+  the event loop's lag (how late a 10 ms sleep wakes up), both counted from the first
+  ``stats`` call;
 - ``garbage`` (GET): a first call collects and turns the garbage collector off; the next
   one counts, by type, the reference cycles left since (what only the collector frees),
   and the references between them, and turns it back on.
@@ -34,10 +35,23 @@ from djira.decorators import action  # noqa: E402
 from djira.hooks import APIHook  # noqa: E402
 
 PAUSE_BOUNDS_MS = (5, 20, 50)
-pauses: dict[str, Any] = {
-    "gc": {"collections": 0, "seconds": 0.0, "longest_ms": 0.0, "over_ms": {}, "generations": {}},
-    "loop": {"samples": 0, "longest_ms": 0.0, "over_ms": {}},
-}
+
+
+def _no_pauses() -> dict[str, Any]:
+    return {
+        "gc": {
+            "collections": 0,
+            "seconds": 0.0,
+            "longest_ms": 0.0,
+            "over_ms": {},
+            "generations": {},
+        },
+        "loop": {"samples": 0, "longest_ms": 0.0, "over_ms": {}},
+    }
+
+
+# Counted from the first ``stats`` call (the soak's measured run), not from start-up.
+pauses = _no_pauses()
 _gc_started = [0.0]
 
 
@@ -105,6 +119,7 @@ class SoakHook(APIHook):
         server = scope.server
         recorder = get_recorder(server.djira_consumer)
         if not _watcher:
+            pauses.update(_no_pauses())
             _watcher.append(asyncio.create_task(_watch_loop()))
         return {
             "pauses": pauses,

@@ -242,7 +242,7 @@ def one_run(
             file=sys.stderr,
         )
         sampler = Sampler(server, args.sample)
-        first = server_stats(server.url)  # also starts the server's loop-lag watcher
+        server_stats(server.url)  # the server counts its pauses from here
         cpu_before = cpu_seconds(server.pid)
         sampler.start()
         for _, pipe in drivers:
@@ -274,7 +274,7 @@ def one_run(
         "bad": results[1] if len(results) > 1 else None,
         "samples": sampler.samples,
         "disconnects": (final or {}).get("disconnects"),
-        "pauses": pause_difference(first, final),
+        "pauses": (final or {}).get("pauses"),
         "slow_consumer_lines": log_text.count("a slow consumer"),
         "server_cpu": (
             None
@@ -282,41 +282,6 @@ def one_run(
             else (cpu_after - cpu_before) / args.seconds
         ),
     }
-
-
-def pause_difference(
-    first: dict[str, Any] | None, final: dict[str, Any] | None
-) -> dict[str, dict[str, Any]] | None:
-    """The server's pauses during the run: counts since ``first``, the longest of the process."""
-    if not first or not final or "pauses" not in first or "pauses" not in final:
-        return None
-    difference = {}
-    for kind, after in final["pauses"].items():
-        before = first["pauses"][kind]
-        over = {
-            bound: count - before["over_ms"].get(bound, 0)
-            for bound, count in after["over_ms"].items()
-        }
-        difference[kind] = {
-            **{
-                key: after[key] - before[key]
-                for key in ("collections", "seconds", "samples")
-                if key in after
-            },
-            "longest_ms": after["longest_ms"],
-            "over_ms": over,
-            "generations": {
-                generation: [
-                    now[0] - then[0],
-                    now[1] - then[1],
-                    now[2],
-                    now[3] - then[3],
-                ]
-                for generation, now in after.get("generations", {}).items()
-                for then in [before.get("generations", {}).get(generation, [0, 0.0, 0.0, 0])]
-            },
-        }
-    return difference
 
 
 def fmt_pauses(pauses: dict[str, dict[str, Any]] | None) -> list[str]:
