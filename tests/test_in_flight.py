@@ -103,8 +103,12 @@ async def test_requests_past_the_cap_get_429_at_once(application, consumer, hear
 async def test_past_a_caps_worth_of_429s_the_connection_waits_for_a_slot(application, heard):
     """A client that keeps sending past the cap is read no faster than it is answered: its
     next request waits for a free slot (and runs) instead of being read only to be refused,
-    and waits at most ``PACE_TIMEOUT`` for one (then its 429)."""
-    async with InProcessCommunicator(application) as client:
+    and waits at most ``PACE_TIMEOUT`` for one (then its 429).
+
+    The connection's two slow requests may run one after the other (djira.sync.Lanes gives
+    a connection's backlog one thread while other connections' units run, as a worker left
+    busy by an earlier test's would be): the client waits long enough for both."""
+    async with InProcessCommunicator(application, timeout=10.0) as client:
         slow = [
             asyncio.create_task(client.request("tools", namespace="slow", query={"seconds": 0.5}))
             for _ in range(CAP)
