@@ -256,9 +256,11 @@ class DjiraSocket(AsyncSocket):
     with the same result (the packets waiting, ``[]`` at the stop sentinel, ``QueueEmpty``
     on timeout), and marks the queue's writer idle while it waits. A socket that connected
     as a websocket gets its connection's ``Wire`` for the time it is served, so that pushes
-    can skip the writer while it is idle (djira.delivery.local.fan_out). The class of a
-    socket is swapped as it connects (``install``): python-engineio builds ``AsyncSocket``
-    itself, with no factory to override.
+    can skip the writer while it is idle (djira.delivery.local.fan_out), and is read by a
+    loop of its own (``_serve_websocket``) with no task per message. Its next ping waits on
+    a timer cancelled when it closes (``schedule_ping``), not in a task holding it. The
+    class of a socket is swapped as it connects (``install``): python-engineio builds
+    ``AsyncSocket`` itself, with no factory to override.
     """
 
     #: Set by ``install`` to the consumer's ``pace``: awaited, when it returns something,
@@ -271,6 +273,8 @@ class DjiraSocket(AsyncSocket):
     #: when it last read one so held.
     pacing = False
     held_at = 0.0
+    #: The timer of the next ping (``schedule_ping``).
+    _ping_timer: asyncio.TimerHandle | None = None
 
     async def receive(self, pkt: Any) -> None:
         if pkt.packet_type == eio_packet.MESSAGE:
@@ -313,6 +317,30 @@ class DjiraSocket(AsyncSocket):
             await queue.put(pkt)
         return None
 
+    async def close(self, wait: bool = True, abort: bool = False, reason: Any = None) -> None:
+        timer, self._ping_timer = self._ping_timer, None
+        if timer is not None:
+            timer.cancel()  # a closing socket is pinged no more (python-engineio's check)
+        await super().close(wait=wait, abort=abort, reason=reason)
+
+    def schedule_ping(self) -> None:
+        # python-engineio waits for the next ping in a new task that sleeps ping_interval.
+        # The task holds the socket, so a socket closed meanwhile stays alive until it wakes
+        # (25 s by default), and with it everything its connection held (the ASGI
+        # connection, the websocket protocol: thousands of objects). Under connection
+        # churn those were most of what the older garbage collections scanned, pausing
+        # every connection (bench/soak.py). A timer waits instead, cancelled on close.
+        if self.last_ping:
+            self.last_ping = None
+            loop = asyncio.get_running_loop()
+            self._ping_timer = loop.call_later(self.server.ping_interval, self._ping_due)
+
+    def _ping_due(self) -> None:
+        self._ping_timer = None
+        if not self.closing and not self.closed:
+            self.last_ping = time.time()
+            self.server.start_background_task(self.send, eio_packet.Packet(eio_packet.PING))
+
     async def check_ping_timeout(self) -> bool:
         # Called by engineio before each send, to close a client whose pong is late. Its
         # pong may be among the frames held back while it floods: a frame of it read in
@@ -339,19 +367,85 @@ class DjiraSocket(AsyncSocket):
                 await waiting
 
     async def _websocket_handler(self, ws: Any) -> Any:
-        queue = self.queue
-        if type(ws) is AsgiWebSocket and not self.connected:
+        if self.connected:
+            # An upgrade from long-polling: python-engineio's own steps (the probe, then its
+            # read loop). No wire: its writer starts only once the upgrade is done, and the
+            # polling requests' waits would look like an idle writer.
+            return await super()._websocket_handler(ws)
+        if type(ws) is AsgiWebSocket:
             ws.__class__ = EndingWebSocket
-        direct = isinstance(queue, SocketQueue) and not self.connected
+        queue = self.queue
+        direct = isinstance(queue, SocketQueue)
         if direct:
-            # Not for an upgrade from long-polling: its writer starts only once the upgrade
-            # is done, and the polling requests' waits would look like an idle writer.
             queue.wire = wire_for(ws.asgi_send)
         try:
-            return await super()._websocket_handler(ws)
+            return await self._serve_websocket(ws)
         finally:
             if direct:
                 queue.wire = None
+
+    async def _serve_websocket(self, ws: Any) -> list[Any]:
+        """python-engineio's websocket loop for a socket that connected as one, reading each
+        message with one plain await.
+
+        python-engineio wraps every read in a new task under ``asyncio.wait_for`` (a timer,
+        futures, contexts and callbacks: about twenty objects per connection, alive until
+        the client's next message). With hundreds of connections each waiting for its next
+        message, those made up most of what every young garbage collection had to scan, a
+        pause for every connection (bench/soak.py). The read timeout they implement is the
+        server's ping check (``check_ping_timeout``, run for every socket by
+        python-engineio's service task): a client that answers no ping is closed there, and
+        closing it ends this read. The rest is python-engineio's own sequence: a writer task
+        emptying the queue, packets too large or unreadable ending the connection.
+        """
+        self.connected = True
+        self.upgraded = True
+        server = self.server
+        writer = asyncio.ensure_future(self._write_websocket(ws))
+        limit = server.max_http_buffer_size
+        while True:
+            try:
+                data = await ws.wait()
+            except (Exception, asyncio.CancelledError):  # as python-engineio: the end
+                break
+            if data is None or len(data) > limit:  # closed by the client, or too large
+                break
+            try:
+                await self.receive(eio_packet.Packet(encoded_packet=data))
+            except eio_exceptions.UnknownPacketError:
+                pass
+            except eio_exceptions.SocketIsClosedError:
+                server.logger.info("Receive error -- socket is closed")
+                break
+            except Exception:
+                server.logger.exception("Unknown receive error")
+            # Frames already buffered would be read without a pause: let the tasks that
+            # take the message on start first (python-engineio's, then python-socketio's),
+            # so that a request counts as in flight (djira.handler.answer) before the next
+            # frame is read, as with python-engineio's loop. The pacing of a flooding client
+            # (djira.handler.pace) and the hold of one not reading rest on that.
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+        await self.queue.put(None)  # the writer's stop sentinel
+        await writer
+        await self.close(wait=False, abort=True, reason=server.reason.TRANSPORT_CLOSE)
+        return []
+
+    async def _write_websocket(self, ws: Any) -> None:
+        # python-engineio's writer: what waits in the queue, until the stop sentinel.
+        while True:
+            try:
+                packets = await self.poll()
+            except eio_exceptions.QueueEmpty:
+                break
+            if not packets:
+                break
+            try:
+                for pkt in packets:
+                    await ws.send(pkt.encode())
+            except Exception:
+                break
+        await ws.close()
 
     async def poll(self) -> list[Any]:
         queue = self.queue

@@ -1,0 +1,120 @@
+"""What a websocket connection keeps alive on the server while it is idle, and after it
+closes (djira.delivery.queues.DjiraSocket: its read loop and its ping timer)."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import time
+import weakref
+
+import pytest
+from django.conf import settings
+from django.test import override_settings
+
+from djira.asgi import get_asgi_application
+from djira.consumer import Consumer
+from djira.server import create_server
+from djira.testing import InProcessCommunicator
+from tests.testapp.hooks import ToolsAPIHook
+
+pytestmark = pytest.mark.usefixtures("db_")
+
+
+class Disconnects:
+    """A lifecycle listener keeping each disconnect's reason."""
+
+    def __init__(self) -> None:
+        self.reasons: list[str] = []
+
+    def connected(self, scope):
+        pass
+
+    def disconnected(self, sid, reason):
+        self.reasons.append(reason)
+
+    def request(self, scope, reply, duration):
+        pass
+
+    def pushed(self, event, room, payload):
+        pass
+
+
+def _application(**server_options):
+    sio = create_server(**server_options)
+    djira = {**settings.DJIRA_SETTINGS, "SOCKET_INSTANCE": sio}
+    with override_settings(DJIRA_SETTINGS=djira):
+        consumer = Consumer(sio)
+        consumer.register("tools", ToolsAPIHook)
+        application = get_asgi_application(consumer=consumer, discover=False)
+    return sio, consumer, application
+
+
+def _socket_of(sio, client):
+    return sio.eio.sockets[sio.manager.eio_sid_from_sid(client.sid, "/")]
+
+
+async def test_a_closed_socket_is_freed_without_waiting_for_its_next_ping():
+    """python-engineio waits for the next ping (25 s by default) in a task holding the
+    socket: a socket closed meanwhile, and every object of its connection, stayed alive that
+    long, through the garbage collections of a server with connections coming and going.
+
+    (python-engineio's service task also holds, for the ``ping_timeout`` its round over the
+    sockets lasts, the sockets there were at its start, and the last one it looked at: a
+    short ``ping_timeout`` here, and another client connected.)"""
+    sio, _, application = _application(ping_interval=25, ping_timeout=0.2)
+    with override_settings(DJIRA_SETTINGS={**settings.DJIRA_SETTINGS, "SOCKET_INSTANCE": sio}):
+        async with InProcessCommunicator(application):
+            client = InProcessCommunicator(application)
+            await client.connect()
+            assert (await client.request("tools", namespace="route"))["status"] == 200
+            socket = weakref.ref(_socket_of(sio, client))
+            await client.disconnect()
+            await asyncio.sleep(0.5)  # past the service task's round
+            gc.collect()
+            assert socket() is None
+
+
+async def test_an_idle_connection_has_one_task_of_its_own_its_writer():
+    """Its read loop waits in the connection's own task, without a task and a timer per
+    message as python-engineio's does; its next ping is a timer, not a sleeping task."""
+    sio, _, application = _application()
+    with override_settings(DJIRA_SETTINGS={**settings.DJIRA_SETTINGS, "SOCKET_INSTANCE": sio}):
+        # The server's own tasks (python-engineio's service task, the delivery's) start
+        # with its first connection.
+        async with InProcessCommunicator(application):
+            before = asyncio.all_tasks()
+            async with InProcessCommunicator(application) as client:
+                for _ in range(3):
+                    assert (await client.request("tools", namespace="route"))["status"] == 200
+                await asyncio.sleep(0.05)  # the requests' own tasks end
+                new = asyncio.all_tasks() - before - {client._app_task, client._reader}
+                # python-engineio's service task waits between sockets in a new task.
+                new = {task for task in new if "Event.wait" not in repr(task.get_coro())}
+                assert [task.get_coro().__qualname__ for task in new] == [  # type: ignore[union-attr]
+                    "DjiraSocket._write_websocket"
+                ]
+
+
+async def test_a_client_that_answers_no_ping_is_closed():
+    """The read loop has no timeout of its own: python-engineio's ping check closes a client
+    whose pong does not come within ping_timeout of a ping."""
+    sio, consumer, application = _application(ping_interval=0.2, ping_timeout=0.3)
+    listener = Disconnects()
+    consumer.monitor.listeners.append(listener)
+    with override_settings(DJIRA_SETTINGS={**settings.DJIRA_SETTINGS, "SOCKET_INSTANCE": sio}):
+        async with InProcessCommunicator(application) as client:
+            send_frame = client._send_frame
+
+            async def no_pongs(text: str) -> None:
+                if not text.startswith("3"):
+                    await send_frame(text)
+
+            client._send_frame = no_pongs  # type: ignore[method-assign]
+            started = time.perf_counter()
+            await asyncio.wait_for(asyncio.shield(client._reader), 5)  # ends with the connection
+            waited = time.perf_counter() - started
+            assert not client.connected
+    # A ping after ping_interval, closed ping_timeout later (and the check's own period).
+    assert 0.4 < waited < 2.0, waited
+    assert listener.reasons == ["ping timeout"]
