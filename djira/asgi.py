@@ -41,17 +41,43 @@ class FrameGuard:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "websocket":
             return await self.app(scope, receive, send)
-        client = scope.get("client")
+        guarded = GuardedReceive(receive, scope.get("client"))
+        try:
+            return await self.app(scope, guarded, send)
+        finally:
+            guarded.release()
 
-        async def guarded_receive() -> dict[str, Any]:
-            message: dict[str, Any] = await receive()
-            text = message.get("text") if message["type"] == "websocket.receive" else None
-            if text is not None and (not text or text[0] not in _PACKET_TYPES):
-                logger.warning("Malformed Engine.IO frame from %s; closing it", client)
-                return {"type": "websocket.disconnect", "code": 1002}
-            return message
 
-        return await self.app(scope, guarded_receive, send)
+class GuardedReceive:
+    """A websocket connection's ``receive``, turning a malformed frame into a disconnect.
+
+    ``release`` lets go of the ASGI server's ``receive`` once the connection is served.
+    Something may outlive the connection holding this callable: python-engineio's handshake
+    keeps ``receive`` in a class it defines per request (``wsgi.input``), which only the
+    cyclic garbage collector frees. Held through this, the server's ``receive`` would keep
+    the whole connection (its websocket protocol, buffers and frames: about a hundred
+    objects) waiting for that collection too.
+    """
+
+    __slots__ = ("_receive", "_client")
+
+    def __init__(self, receive: Any, client: Any) -> None:
+        self._receive = receive
+        self._client = client
+
+    async def __call__(self) -> dict[str, Any]:
+        receive = self._receive
+        if receive is None:  # served already: as a closed connection answers
+            return {"type": "websocket.disconnect", "code": 1000}
+        message: dict[str, Any] = await receive()
+        text = message.get("text") if message["type"] == "websocket.receive" else None
+        if text is not None and (not text or text[0] not in _PACKET_TYPES):
+            logger.warning("Malformed Engine.IO frame from %s; closing it", self._client)
+            return {"type": "websocket.disconnect", "code": 1002}
+        return message
+
+    def release(self) -> None:
+        self._receive = None
 
 
 def serves_static_files() -> bool:

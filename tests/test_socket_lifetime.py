@@ -12,7 +12,7 @@ import pytest
 from django.conf import settings
 from django.test import override_settings
 
-from djira.asgi import get_asgi_application
+from djira.asgi import FrameGuard, get_asgi_application
 from djira.consumer import Consumer
 from djira.server import create_server
 from djira.testing import InProcessCommunicator
@@ -118,3 +118,27 @@ async def test_a_client_that_answers_no_ping_is_closed():
     # A ping after ping_interval, closed ping_timeout later (and the check's own period).
     assert 0.4 < waited < 2.0, waited
     assert listener.reasons == ["ping timeout"]
+
+
+async def test_the_frame_guard_lets_go_of_the_servers_receive_once_served():
+    """python-engineio's handshake keeps the ``receive`` it is given in a class it defines per
+    request, freed only by the cyclic garbage collector: what that ``receive`` holds (the
+    ASGI server's connection) must not wait for the collection with it."""
+
+    class ServerReceive:  # stands for the ASGI server's bound method, holding its connection
+        async def __call__(self) -> dict:
+            return {"type": "websocket.receive", "text": "2"}
+
+    kept = []
+
+    async def app(scope, receive, send):
+        kept.append(receive)  # as python-engineio's wsgi.input does
+        assert await receive() == {"type": "websocket.receive", "text": "2"}
+
+    server_receive = ServerReceive()
+    held = weakref.ref(server_receive)
+    await FrameGuard(app)({"type": "websocket", "client": None}, server_receive, None)
+    del server_receive
+    assert held() is None
+    # Read again after the connection was served, it answers as a closed connection does.
+    assert await kept[0]() == {"type": "websocket.disconnect", "code": 1000}
