@@ -1,7 +1,7 @@
 """A request's objects are freed by reference counting as soon as its reply is sent, not left
 as reference cycles for the garbage collector, whose collections pause every connection
 (``bench/soak.py`` prints them): ``APIHook._break_cycles``, ``serializer_fields.unbind`` and
-``delivery.queues.EndingWebSocket``.
+``delivery.queues.DjiraSocket._serve_websocket``.
 
 Each test runs with the collector off and then asks it what it would have had to free.
 """

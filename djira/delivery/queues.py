@@ -39,7 +39,6 @@ from typing import TYPE_CHECKING, Any
 
 from engineio import exceptions as eio_exceptions
 from engineio import packet as eio_packet
-from engineio.async_drivers.asgi import WebSocket as AsgiWebSocket
 from engineio.async_socket import AsyncSocket
 from socketio import packet as sio_packet
 
@@ -372,8 +371,6 @@ class DjiraSocket(AsyncSocket):
             # read loop). No wire: its writer starts only once the upgrade is done, and the
             # polling requests' waits would look like an idle writer.
             return await super()._websocket_handler(ws)
-        if type(ws) is AsgiWebSocket:
-            ws.__class__ = EndingWebSocket
         queue = self.queue
         direct = isinstance(queue, SocketQueue)
         if direct:
@@ -396,19 +393,27 @@ class DjiraSocket(AsyncSocket):
         server's ping check (``check_ping_timeout``, run for every socket by
         python-engineio's service task): a client that answers no ping is closed there, and
         closing it ends this read. The rest is python-engineio's own sequence: a writer task
-        emptying the queue, packets too large or unreadable ending the connection.
+        emptying the queue, packets too large or unreadable ending the connection. A client
+        that goes ends the loop without an exception (python-engineio's websocket raises
+        ``OSError`` then, whose traceback held the loop's task: a cycle per connection).
         """
         self.connected = True
         self.upgraded = True
         server = self.server
         writer = asyncio.ensure_future(self._write_websocket(ws))
         limit = server.max_http_buffer_size
+        receive = ws.asgi_receive
         while True:
             try:
-                data = await ws.wait()
+                event = await receive()
             except (Exception, asyncio.CancelledError):  # as python-engineio: the end
                 break
-            if data is None or len(data) > limit:  # closed by the client, or too large
+            if event["type"] != "websocket.receive":  # the client went
+                break
+            data = event.get("bytes")
+            if data is None:
+                data = event.get("text")
+            if data is None or len(data) > limit:  # empty, or too large: as python-engineio
                 break
             try:
                 await self.receive(eio_packet.Packet(encoded_packet=data))
@@ -493,30 +498,6 @@ def install(server: DjiraServer, eio_sid: str) -> SocketQueue | None:
     if isinstance(socket, DjiraSocket) and server.djira_consumer is not None:
         socket.pace = server.djira_consumer.pace
     return queue
-
-
-class EndingWebSocket(AsgiWebSocket):
-    """python-engineio's ASGI websocket, whose ``wait`` returns ``None`` when the client goes.
-
-    The original raises ``OSError`` then, and the socket's read loop leaves through that
-    exception. Its traceback holds the frames it went through, one of which holds the task
-    that raised it, which holds the exception: a reference cycle per connection (a dozen
-    objects, with the reader's and writer's tasks and frames) that only the cyclic garbage
-    collector frees, in collections that pause every connection. ``None`` is the loop's
-    other way out ("connection closed by client"), the same steps without an exception.
-    Not used for an upgrade from long-polling, whose first reads expect a packet.
-    """
-
-    async def wait(self) -> Any:
-        event = await self.asgi_receive()
-        if event["type"] != "websocket.receive":
-            return None
-        data = event.get("bytes")
-        if data is None:
-            data = event.get("text")
-        if data is None:
-            raise OSError("a websocket message with neither bytes nor text")
-        return data
 
 
 def queue_of(server: DjiraServer, eio_sid: str) -> SocketQueue | None:
