@@ -172,4 +172,13 @@ def census_of_garbage() -> dict[str, Any]:
     return {"total": total, "types": counts.most_common(80), "edges": edges.most_common(80)}
 
 
+if os.environ.get("DJIRA_SOAK_GC_THRESHOLD"):  # bench/soak.py --gc-threshold
+    from django.conf import settings
+
+    from djira.settings import jira_settings
+
+    threshold = tuple(int(n) for n in os.environ["DJIRA_SOAK_GC_THRESHOLD"].split(","))
+    settings.DJIRA_SETTINGS = {**settings.DJIRA_SETTINGS, "GC_THRESHOLD": threshold}
+    jira_settings.reload()
+
 from example.asgi import application  # noqa: E402, F401 - discovers SoakHook too

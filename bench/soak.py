@@ -5,6 +5,7 @@
     python bench/soak.py --seconds 600 --writes 20         # longer and busier
     python bench/soak.py --seconds 90 --warmup 30 --rounds 3   # medians of 3 pairs
     python bench/soak.py --uvicorn=--http=h11                  # an option for the server's uvicorn
+    python bench/soak.py --gc-threshold 50000,10,10            # the server's GC_THRESHOLD
 
 One uvicorn process serves the example project (``bench/_soak_app.py``: the example as
 shipped plus a ``soak`` hook for the writer and for the server's counters) on CPU 0, over a
@@ -105,6 +106,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--articles", type=int, default=1000, help="rows seeded (1000)")
     add("--runs", default="clean,soak", help="which runs, in order (clean,soak)")
     add("--uvicorn", action="append", default=[], help="an argument for the server's uvicorn")
+    add(
+        "--gc-threshold",
+        default=None,
+        help="the server's GC_THRESHOLD, e.g. 50000,10,10 (djira's default: 10000,10,10)",
+    )
     add(
         "--rounds",
         type=int,
@@ -357,6 +363,8 @@ def main(argv: list[str] | None = None) -> int:
         db = Path(tmp) / "soak.sqlite3"
         pks = seed_database(db, args.articles)
         env = server_env(db)
+        if args.gc_threshold:
+            env["DJIRA_SOAK_GC_THRESHOLD"] = args.gc_threshold
         for round_ in range(args.rounds):
             # Alternating the order cancels a machine that drifts slower or faster.
             for name in runs if round_ % 2 == 0 else runs[::-1]:
@@ -374,6 +382,8 @@ def report(args: argparse.Namespace, results: dict[str, dict]) -> None:
         f"{args.connections} connections, {args.seconds:g}s per run, first {args.warmup:g}s "
         f"not measured; a retrieve every {args.interval:g}s per well-behaved client, "
         f"{args.writes:g} saves/s of {args.body} bytes over {args.hot} rooms"
+        + (f"; server GC_THRESHOLD {args.gc_threshold}" if args.gc_threshold else "")
+        + (f"; uvicorn {' '.join(args.uvicorn)}" if args.uvicorn else "")
     )
     print()
     rows = []
