@@ -74,7 +74,7 @@ DEFAULTS: dict[str, Any] = {
     # The cyclic garbage collector, tuned once when the server starts (djira.runtime):
     # freeze what start-up loaded, and collect the young generation less often.
     "GC_FREEZE": True,
-    "GC_THRESHOLD": (10_000, 10, 10),
+    "GC_THRESHOLD": (25_000, 10, 10),
     # Proxies in front of the server whose X-Forwarded-For (handshake headers) is trusted
     # to name the client, as DRF's NUM_PROXIES; None trusts none (the ASGI peer address).
     "NUM_PROXIES": None,

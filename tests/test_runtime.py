@@ -54,7 +54,7 @@ def test_by_default_start_up_is_frozen_and_young_collections_are_rarer():
     assert result["started"] == result["before"]["threshold"]
     # Everything Django and djira loaded is out of the collector's way.
     assert result["after"]["frozen"] > 10_000
-    assert result["after"]["threshold"] == [10_000, 10, 10]
+    assert result["after"]["threshold"] == [25_000, 10, 10]
     assert result["again"] == [123, 10, 10]
 
 
@@ -62,7 +62,7 @@ def test_by_default_start_up_is_frozen_and_young_collections_are_rarer():
     ("djira_settings", "frozen", "threshold"),
     [
         ({"GC_FREEZE": False, "GC_THRESHOLD": None}, False, None),
-        ({"GC_FREEZE": False}, False, [10_000, 10, 10]),
+        ({"GC_FREEZE": False}, False, [25_000, 10, 10]),
         ({"GC_THRESHOLD": [50_000, 20]}, True, [50_000, 20, 10]),
     ],
 )
@@ -79,4 +79,4 @@ async def test_a_live_server_runs_with_its_start_up_frozen(connect):
     reply = await client.request("runtime", namespace="gc")
     assert reply["status"] == 200
     assert reply["data"]["frozen"] > 10_000
-    assert reply["data"]["threshold"] == [10_000, 10, 10]
+    assert reply["data"]["threshold"] == [25_000, 10, 10]
