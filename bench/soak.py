@@ -109,7 +109,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add(
         "--gc-threshold",
         default=None,
-        help="the server's GC_THRESHOLD, e.g. 50000,10,10 (djira's default: 10000,10,10)",
+        help="the server's GC_THRESHOLD, e.g. 50000,10,10 (djira's default: 25000,10,10)",
     )
     add(
         "--rounds",
