@@ -20,6 +20,7 @@ from socketio import packet
 from djira import json as djira_json
 from djira.delivery.rooms import DjiraAsyncManager
 from djira.delivery.state import Delivery
+from djira.engine import DjiraEngineServer
 from djira.environ import translate_request
 from djira.session_ids import session_id
 from djira.types import Reply, is_id
@@ -53,6 +54,8 @@ class DjiraServer(socketio.AsyncServer):
       swap in a bounded queue (no public hook creates a socket's queue with its sid).
     - ``_handle_event_internal``: whether the client asked for an acknowledgement.
     - ``_handle_eio_message``: a malformed frame.
+    - ``_engineio_server_class``: python-engineio's server, with djira's ping check
+      (djira.engine).
 
     Pushes bypass ``AsyncManager.emit`` (a task per recipient): djira.delivery.local puts
     one encoded packet on each member's ``eio.sockets[eio_sid].queue``, python-engineio's
@@ -82,6 +85,10 @@ class DjiraServer(socketio.AsyncServer):
         self.djira_consumer: Consumer | None = None
         # Outbox, addresses, history, presence and the backend's reader (djira.delivery).
         self.delivery = Delivery()
+
+    def _engineio_server_class(self) -> type[DjiraEngineServer]:
+        # Its ping check holds no socket between its steps (djira.engine).
+        return DjiraEngineServer
 
     async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> Any:
         if self.loop is None:
