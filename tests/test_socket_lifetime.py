@@ -58,10 +58,7 @@ async def test_a_closed_socket_is_freed_without_waiting_for_its_next_ping():
     """python-engineio waits for the next ping (25 s by default) in a task holding the
     socket: a socket closed meanwhile, and every object of its connection, stayed alive that
     long, through the garbage collections of a server with connections coming and going.
-
-    (python-engineio's service task also holds, for the ``ping_timeout`` its round over the
-    sockets lasts, the sockets there were at its start, and the last one it looked at: a
-    short ``ping_timeout`` here, and another client connected.)"""
+    (What python-engineio's ping check held: tests/test_engine.py.)"""
     sio, _, application = _application(ping_interval=25, ping_timeout=0.2)
     with override_settings(DJIRA_SETTINGS={**settings.DJIRA_SETTINGS, "SOCKET_INSTANCE": sio}):
         async with InProcessCommunicator(application):
@@ -70,7 +67,7 @@ async def test_a_closed_socket_is_freed_without_waiting_for_its_next_ping():
             assert (await client.request("tools", namespace="route"))["status"] == 200
             socket = weakref.ref(_socket_of(sio, client))
             await client.disconnect()
-            await asyncio.sleep(0.5)  # past the service task's round
+            await asyncio.sleep(0.5)  # its writer ends
             gc.collect()
             assert socket() is None
 
@@ -80,7 +77,7 @@ async def test_an_idle_connection_has_one_task_of_its_own_its_writer():
     message as python-engineio's does; its next ping is a timer, not a sleeping task."""
     sio, _, application = _application()
     with override_settings(DJIRA_SETTINGS={**settings.DJIRA_SETTINGS, "SOCKET_INSTANCE": sio}):
-        # The server's own tasks (python-engineio's service task, the delivery's) start
+        # The server's own tasks (the ping check, the delivery's) start
         # with its first connection.
         async with InProcessCommunicator(application):
             before = asyncio.all_tasks()
@@ -89,8 +86,8 @@ async def test_an_idle_connection_has_one_task_of_its_own_its_writer():
                     assert (await client.request("tools", namespace="route"))["status"] == 200
                 await asyncio.sleep(0.05)  # the requests' own tasks end
                 new = asyncio.all_tasks() - before
-                # The socket's own tasks (the server's come and go: its service task waits
-                # between sockets in a new task, the delivery's listeners reconnect).
+                # The socket's own tasks (the server's come and go: its ping check waits
+                # between steps in a new task, the delivery's listeners reconnect).
                 names = [task.get_coro().__qualname__ for task in new]  # type: ignore[union-attr]
                 own = [n for n in names if n.startswith(("DjiraSocket.", "AsyncSocket."))]
                 assert own == ["DjiraSocket._write_websocket"], names

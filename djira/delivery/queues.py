@@ -391,7 +391,7 @@ class DjiraSocket(AsyncSocket):
         message, those made up most of what every young garbage collection had to scan, a
         pause for every connection (bench/soak.py). The read timeout they implement is the
         server's ping check (``check_ping_timeout``, run for every socket by
-        python-engineio's service task): a client that answers no ping is closed there, and
+        djira.engine's service task): a client that answers no ping is closed there, and
         closing it ends this read. The rest is python-engineio's own sequence: a writer task
         emptying the queue, packets too large or unreadable ending the connection. A client
         that goes ends the loop without an exception (python-engineio's websocket raises
