@@ -32,9 +32,10 @@ SERVICE_STEP = 0.5
 class DjiraEngineServer(engineio.AsyncServer):
     """python-engineio's ``AsyncServer``, with a ping check that holds no socket.
 
-    ``_service_task`` is private in python-engineio; ``tests/test_engine.py`` checks what
-    it must do: close a client whose pong is late, forget closed sockets, stop on
-    ``shutdown``, and keep no closed socket alive.
+    ``_service_task`` is private in python-engineio. What it must do is tested: close a
+    client whose pong is late (``tests/test_socket_lifetime.py``, over uvicorn
+    ``tests/test_ping_live.py``), stop on ``shutdown`` and keep no closed socket alive
+    (``tests/test_engine.py``).
     """
 
     async def _service_task(self) -> None:
@@ -42,14 +43,9 @@ class DjiraEngineServer(engineio.AsyncServer):
         while not stop.is_set():
             try:
                 await self._service_round(stop)
-            except asyncio.CancelledError:
-                logger.info("Engine.IO service task canceled")
-                raise
             except Exception:
-                if asyncio.get_running_loop().is_closed():
-                    return
-                # As python-engineio: an unexpected error is logged, and the checks go on.
-                logger.exception("Engine.IO service task failed; it goes on")
+                # As python-engineio's: an unexpected error is logged, and the checks go on.
+                logger.exception("Engine.IO ping check failed; it goes on")
                 await asyncio.sleep(SERVICE_STEP)
 
     async def _service_round(self, stop: asyncio.Event) -> None:
