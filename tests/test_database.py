@@ -258,35 +258,42 @@ async def test_a_leave_the_database_cannot_take_is_told_as_a_reset(private_postg
     from tests.observers.conftest import on, start_observed_server, subscribe
 
     server = start_observed_server(**_env(private_postgres), DJIRA_TEST_DELIVERY_BACKEND="database")
-    watcher = await SocketCommunicator(server.url, timeout=10).connect()
-    try:
-        created = await watcher.request("observed", action="POST", data={"title": "present"})
-        pk = created["data"]["id"]
-        await subscribe(watcher, hook="rooms", pk=pk)
-        leaver = await SocketCommunicator(server.url, timeout=10).connect()
-        await subscribe(leaver, hook="rooms", pk=pk)
-        # Its own join, then the leaver's: numbered in the room's stream.
-        joins = [await watcher.receive("rooms", match=on("subscribe", type="join")) for _ in "ab"]
-        assert joins[1]["offset"] == joins[0]["offset"] + 1
-
-        await asyncio.to_thread(private_postgres.stop)
-        await leaver.disconnect()  # its leave cannot be written
-        reset = await watcher.receive("rooms", match=on("subscribe", type="reset"), timeout=20)
-        assert reset.get("offset") is None  # told here at once, unnumbered
-
-        await asyncio.to_thread(private_postgres.start)
-        again = await SocketCommunicator(server.url, timeout=10).connect()
+    try:  # the server is stopped whatever happens: it would outlive the test run
+        watcher = await SocketCommunicator(server.url, timeout=10).connect()
         try:
-            # Requests first: the server's connections find out the restart (one may fail).
-            statuses = [(await again.request("observed", pk=pk))["status"] for _ in range(3)]
-            assert statuses[-1] == 200, statuses
-            await subscribe(again, hook="rooms", pk=pk)
-            numbered = await watcher.receive(
-                "rooms", match=on("subscribe", type="reset"), timeout=20
-            )
-            join = await watcher.receive("rooms", match=on("subscribe", type="join"), timeout=20)
+            created = await watcher.request("observed", action="POST", data={"title": "present"})
+            pk = created["data"]["id"]
+            await subscribe(watcher, hook="rooms", pk=pk)
+            leaver = await SocketCommunicator(server.url, timeout=10).connect()
+            await subscribe(leaver, hook="rooms", pk=pk)
+            # Its own join, then the leaver's: numbered in the room's stream.
+            joins = [
+                await watcher.receive("rooms", match=on("subscribe", type="join")) for _ in "ab"
+            ]
+            assert joins[1]["offset"] == joins[0]["offset"] + 1
+
+            await asyncio.to_thread(private_postgres.stop)
+            await leaver.disconnect()  # its leave cannot be written
+            reset = await watcher.receive("rooms", match=on("subscribe", type="reset"), timeout=20)
+            assert reset.get("offset") is None  # told here at once, unnumbered
+
+            await asyncio.to_thread(private_postgres.start)
+            again = await SocketCommunicator(server.url, timeout=10).connect()
+            try:
+                # Requests first: the server's connections find out the restart (one may fail).
+                statuses = [(await again.request("observed", pk=pk))["status"] for _ in range(3)]
+                assert statuses[-1] == 200, statuses
+                await subscribe(again, hook="rooms", pk=pk)
+                numbered = await watcher.receive(
+                    "rooms", match=on("subscribe", type="reset"), timeout=20
+                )
+                join = await watcher.receive(
+                    "rooms", match=on("subscribe", type="join"), timeout=20
+                )
+            finally:
+                await again.disconnect()
+            assert numbered["offset"] is not None and join["offset"] == numbered["offset"] + 1
         finally:
-            await again.disconnect()
-        assert numbered["offset"] is not None and join["offset"] == numbered["offset"] + 1
+            await watcher.disconnect()
     finally:
-        await watcher.disconnect()
+        await asyncio.to_thread(server.stop)
