@@ -22,6 +22,8 @@ from typing import Any
 
 import engineio
 
+from djira.environ import translate_request
+
 logger = logging.getLogger("djira")
 
 #: The round's steps: the sockets are checked in batches this many seconds apart, so that
@@ -30,13 +32,24 @@ SERVICE_STEP = 0.5
 
 
 class DjiraEngineServer(engineio.AsyncServer):
-    """python-engineio's ``AsyncServer``, with a ping check that holds no socket.
+    """python-engineio's ``AsyncServer``, with a ping check that holds no socket, and each
+    ASGI request's environ built without a class per request (djira.environ).
 
     ``_service_task`` is private in python-engineio. What it must do is tested: close a
     client whose pong is late (``tests/test_socket_lifetime.py``, over uvicorn
     ``tests/test_ping_live.py``), stop on ``shutdown`` and keep no closed socket alive
     (``tests/test_engine.py``).
     """
+
+    #: python-engineio's driver for the async mode (set by its ``__init__``).
+    _async: dict[str, Any]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.async_mode == "asgi":
+            # python-engineio's ASGI driver reads requests through ``_async``, a dict its
+            # servers share: this server gets a copy.
+            self._async = {**self._async, "translate_request": translate_request}
 
     async def _service_task(self) -> None:
         self.service_task_event = stop = self.create_event()

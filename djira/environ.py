@@ -5,8 +5,8 @@ for every request there (the reader of its body, ``wsgi.input``). A class is a r
 cycle: every handshake and every long-polling request left one (13 objects) for the cyclic
 garbage collector, whose collections pause every connection of the process
 (docs/performance.md). ``translate_request`` here builds the same environ, key for key,
-with one class for all requests; ``DjiraServer`` puts it in python-engineio's place, and
-``tests/test_environ.py`` compares the two.
+with one class for all requests; ``djira.engine.DjiraEngineServer`` puts it in
+python-engineio's place, and ``tests/test_environ.py`` compares the two.
 """
 
 from __future__ import annotations

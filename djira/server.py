@@ -21,7 +21,6 @@ from djira import json as djira_json
 from djira.delivery.rooms import DjiraAsyncManager
 from djira.delivery.state import Delivery
 from djira.engine import DjiraEngineServer
-from djira.environ import translate_request
 from djira.session_ids import session_id
 from djira.types import Reply, is_id
 
@@ -54,14 +53,12 @@ class DjiraServer(socketio.AsyncServer):
       swap in a bounded queue (no public hook creates a socket's queue with its sid).
     - ``_handle_event_internal``: whether the client asked for an acknowledgement.
     - ``_handle_eio_message``: a malformed frame.
-    - ``_engineio_server_class``: python-engineio's server, with djira's ping check
-      (djira.engine).
+    - ``_engineio_server_class``: python-engineio's server, with djira's ping check and
+      request environ (djira.engine).
 
     Pushes bypass ``AsyncManager.emit`` (a task per recipient): djira.delivery.local puts
     one encoded packet on each member's ``eio.sockets[eio_sid].queue``, python-engineio's
-    per-socket queue, which has no public API either. And python-engineio's ASGI driver
-    builds each request's environ through ``eio._async["translate_request"]``, replaced by
-    djira.environ's (``tests/test_environ.py`` compares the two).
+    per-socket queue, which has no public API either.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -75,9 +72,6 @@ class DjiraServer(socketio.AsyncServer):
         # Session ids without a system call each (djira.session_ids): used by python-engineio
         # for its sessions and by python-socketio's manager for namespaces.
         self.eio.generate_id = partial(session_id, self.eio)
-        if self.eio.async_mode == "asgi":
-            # Each request's environ without a class defined per request (djira.environ).
-            self.eio._async = {**self.eio._async, "translate_request": translate_request}
         # Captured on the first connection: signal handlers running in other threads hand
         # their emits to this loop.
         self.loop: asyncio.AbstractEventLoop | None = None
