@@ -52,11 +52,12 @@ class GuardedReceive:
     """A websocket connection's ``receive``, turning a malformed frame into a disconnect.
 
     ``release`` lets go of the ASGI server's ``receive`` once the connection is served.
-    Something may outlive the connection holding this callable: python-engineio's handshake
-    keeps ``receive`` in a class it defines per request (``wsgi.input``), which only the
-    cyclic garbage collector frees. Held through this, the server's ``receive`` would keep
-    the whole connection (its websocket protocol, buffers and frames: about a hundred
-    objects) waiting for that collection too.
+    Something may outlive the connection holding this callable, for instance in a
+    reference cycle only the cyclic garbage collector frees: python-engineio's own handshake
+    kept ``receive`` in a class it defined per request (``wsgi.input``; djira.environ no
+    longer does). Held through this, the server's ``receive`` would keep the whole
+    connection (its websocket protocol, buffers and frames: about a hundred objects)
+    waiting for that collection too.
     """
 
     __slots__ = ("_receive", "_client")

@@ -137,8 +137,8 @@ class Consumer:
         environ["REMOTE_ADDR"] = client_address(environ)
         for key in _FORWARDING_META:
             environ.pop(key, None)
-        # python-engineio's reader of the handshake request's body (an instance of a class
-        # it builds per request, about 2.4 KiB) is of no use once the handshake is read.
+        # The reader of the handshake request's body (djira.environ.RequestBody, holding the
+        # ASGI ``receive``) is of no use once the handshake is read.
         environ.pop("wsgi.input", None)
         if self.telemetry is None:
             return await self._accept(sid, environ, auth)
