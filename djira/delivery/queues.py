@@ -101,6 +101,7 @@ class SocketQueue:
         "catch_up_lock",
         "wire",
         "writer_idle",
+        "stopped",
     )
 
     def __init__(
@@ -131,6 +132,8 @@ class SocketQueue:
         self.wire: Wire | None = None
         #: True while the socket's writer waits for this queue: it holds nothing unsent.
         self.writer_idle = False
+        #: Whether the writer's stop sentinel was queued (``stop``).
+        self.stopped = False
 
     # -- asyncio.Queue's methods, as python-engineio uses them -------------------------------
 
@@ -209,6 +212,14 @@ class SocketQueue:
 
     # -- djira's -----------------------------------------------------------------------------
 
+    def stop(self) -> None:
+        """Queue the writer's stop sentinel (``None``), once: it ends the writer once what
+        waits before it is sent. Later calls do nothing, so that no sentinel is left over
+        for ``join`` to wait on."""
+        if not self.stopped:
+            self.stopped = True
+            self.force_put(None)
+
     def direct(self) -> Wire | None:
         """The connection to write a message straight to, if that keeps the socket's order:
         nothing waits for it (its writer is idle, its queue and its transport are empty)."""
@@ -253,7 +264,8 @@ class DjiraSocket(AsyncSocket):
     Python 3.11 wraps the wait in a new task every time the writer goes idle: one task per
     socket per push under fan-out. ``poll`` here waits under ``asyncio.timeout`` instead,
     with the same result (the packets waiting, ``[]`` at the stop sentinel, ``QueueEmpty``
-    on timeout), and marks the queue's writer idle while it waits. A socket that connected
+    on timeout), and marks the queue's writer idle while it waits; the writer of a
+    websocket waits with no timeout, until the socket closes. A socket that connected
     as a websocket gets its connection's ``Wire`` for the time it is served, so that pushes
     can skip the writer while it is idle (djira.delivery.local.fan_out), and is read by a
     loop of its own (``_serve_websocket``) with no task per message. Its next ping waits on
@@ -274,6 +286,8 @@ class DjiraSocket(AsyncSocket):
     held_at = 0.0
     #: The timer of the next ping (``schedule_ping``).
     _ping_timer: asyncio.TimerHandle | None = None
+    #: True while ``_serve_websocket`` serves it: its writer then ends at the queue's stop.
+    serving = False
 
     async def receive(self, pkt: Any) -> None:
         if pkt.packet_type == eio_packet.MESSAGE:
@@ -321,6 +335,10 @@ class DjiraSocket(AsyncSocket):
         if timer is not None:
             timer.cancel()  # a closing socket is pinged no more (python-engineio's check)
         await super().close(wait=wait, abort=abort, reason=reason)
+        if self.serving and self.closed:
+            # Its writer waits for nothing more: it sends what is queued (python-engineio's
+            # CLOSE packet among it), then closes the websocket (``_write_websocket``).
+            self.queue.stop()
 
     def schedule_ping(self) -> None:
         # python-engineio waits for the next ping in a new task that sleeps ping_interval.
@@ -399,6 +417,7 @@ class DjiraSocket(AsyncSocket):
         """
         self.connected = True
         self.upgraded = True
+        self.serving = True
         server = self.server
         writer = asyncio.ensure_future(self._write_websocket(ws))
         limit = server.max_http_buffer_size
@@ -431,16 +450,20 @@ class DjiraSocket(AsyncSocket):
             # (djira.handler.pace) and the hold of one not reading rest on that.
             await asyncio.sleep(0)
             await asyncio.sleep(0)
-        await self.queue.put(None)  # the writer's stop sentinel
+        self.queue.stop()
         await writer
         await self.close(wait=False, abort=True, reason=server.reason.TRANSPORT_CLOSE)
         return []
 
     async def _write_websocket(self, ws: Any) -> None:
-        # python-engineio's writer: what waits in the queue, until the stop sentinel.
+        # python-engineio's writer: what waits in the queue, until the stop sentinel. It
+        # waits with no timeout (python-engineio's: ping_interval + ping_timeout): the
+        # socket's closing stops it (``close``), and a timeout per connection was a timer,
+        # a handle and a context alive between any two of its messages, which every young
+        # garbage collection scanned (bench/soak.py).
         while True:
             try:
-                packets = await self.poll()
+                packets = await self._take(None)
             except eio_exceptions.QueueEmpty:
                 break
             if not packets:
@@ -453,11 +476,21 @@ class DjiraSocket(AsyncSocket):
         await ws.close()
 
     async def poll(self) -> list[Any]:
+        # What python-engineio's long-polling requests (and the writer of a socket upgraded
+        # from long-polling) wait for, with its timeout.
+        return await self._take(self.server.ping_interval + self.server.ping_timeout)
+
+    async def _take(self, within: float | None) -> list[Any]:
+        """The packets waiting, at least one; ``[]`` at the stop sentinel; ``QueueEmpty``
+        when none came ``within`` seconds (``None``: no limit) or when cancelled."""
         queue = self.queue
         queue.writer_idle = True
         try:
-            async with asyncio.timeout(self.server.ping_interval + self.server.ping_timeout):
+            if within is None:
                 first = await queue.get()
+            else:
+                async with asyncio.timeout(within):
+                    first = await queue.get()
         except (TimeoutError, asyncio.CancelledError):
             raise eio_exceptions.QueueEmpty() from None
         finally:
@@ -556,5 +589,5 @@ async def close(server: DjiraServer, eio_sid: str, reason: str, queue: SocketQue
         # disconnect and not reconnect. The transport closes once the writer is done.
         await socket.close(wait=False, abort=True, reason=reason)
     finally:
-        queue.force_put(None)  # the writer sends the last event, then closes the websocket
+        queue.stop()  # the writer sends the last event, then closes the websocket
         server.eio.sockets.pop(eio_sid, None)
