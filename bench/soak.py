@@ -5,12 +5,14 @@
     python bench/soak.py --seconds 600 --writes 20         # longer and busier
     python bench/soak.py --seconds 90 --warmup 30 --rounds 3   # medians of 3 pairs
     python bench/soak.py --uvicorn=--http=h11                  # an option for the server's uvicorn
+    python bench/soak.py --uvicorn=--http=httptools            # uvicorn's protocol, not djira's
     python bench/soak.py --gc-threshold 50000,10,10            # the server's GC_THRESHOLD
 
 One uvicorn process serves the example project (``bench/_soak_app.py``: the example as
 shipped plus a ``soak`` hook for the writer and for the server's counters) on CPU 0, over a
-fresh temporary SQLite database. Two runs, each on a freshly started server (``--rounds``
-of them, in alternating order, the p99 verdict then on the medians):
+fresh temporary SQLite database, with docs/deployment.md's ``--http`` protocol. Two runs,
+each on a freshly started server (``--rounds`` of them, in alternating order, the p99
+verdict then on the medians):
 
 - **clean**: the well-behaved load alone;
 - **soak**: the same load plus the misbehaving clients.
@@ -77,6 +79,7 @@ from bench.common import (  # noqa: E402
 )
 
 APP = "bench._soak_app:application"
+HTTP_PROTOCOL = "djira.uvicorn_http:HttpToolsProtocol"
 MIB = 1024  # /proc reports KiB
 
 
@@ -202,8 +205,11 @@ def one_run(
     # The same well-behaved load in both runs; the soak run adds the misbehaving clients.
     good_count = args.connections - (args.stalled + args.flooders + args.reconnectors)
     hot = list(pks[: args.hot])
+    # docs/deployment.md's HTTP protocol (djira.uvicorn_http); a later --uvicorn=--http=...
+    # replaces it (uvicorn takes the last).
+    uvicorn_args = ["--http", HTTP_PROTOCOL, *args.uvicorn]
     server = PinnedServer(
-        APP, env=env, cpu=0, app_dir=_HERE.parent / "example", uvicorn_args=args.uvicorn
+        APP, env=env, cpu=0, app_dir=_HERE.parent / "example", uvicorn_args=uvicorn_args
     )
     server.log_path = str(log)
     server.start()

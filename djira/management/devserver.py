@@ -170,9 +170,13 @@ class ASGIDevServer(WSGIServer):
     def serve_forever(self, poll_interval: float = 0.5) -> None:
         import uvicorn
 
+        from djira.uvicorn_http import HttpToolsProtocol
+
         log_requests_like_django()
         config = uvicorn.Config(
             self.application,
+            # uvicorn's, without the reference cycle it leaves behind each websocket.
+            http=HttpToolsProtocol,
             # Django has no lifespan support; uvicorn would say so on every start.
             lifespan="off",
             # Leave Django's logging configuration alone (uvicorn's would replace handlers).
